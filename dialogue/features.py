@@ -1,0 +1,215 @@
+"""The state featurizer: dialogue state -> fixed-length float32 vector.
+
+Two variants share one layout: ``base`` (what a system without listening
+history knows) and ``history`` (base followed by listening-history features,
+including a user-item affinity feature for each prompt). Every feature lies
+in [-1, 1]. ``FeatureLayout.names`` lists them in order; the tables below
+document each.
+
+Base features (73):
+  turn_frac            min(turn, 20) / 20
+  turn_log             log1p(turn) / log1p(100)
+  slot_<s>_known       1 if slot s has a value (7 slots)
+  slot_<s>_conf        NLU confidence of that value, 0 if none
+  slot_<s>_dontcare    1 if the user said they do not mind
+  asked_<p>            min(times prompt p was asked, 3) / 3 (11 prompts)
+  last_prompt_<p>      one-hot of the previous prompt
+  last_act_<a>         1 if the last user turn held act a (11 acts)
+  sent_last, sent_mean, sent_min, sent_trend   sentiment of the answers (trend = last - first)
+  conf_last, conf_mean NLU confidence of the answers
+  rejected             min(rejected samples, 5) / 5
+  denied_genres        min(denied genres, 4) / 4
+  cand_log             log10(1 + candidates) / log10(1 + catalog size)
+  cand_frac            candidates / catalog size
+  cand_one, cand_le10  1 if exactly one / at most ten candidates
+  relaxed              1 if constraints had to be relaxed to match anything
+  top_prior, prior_margin   rating-prior score of the best candidate and its margin over the second
+  user_led             min(turns where the user volunteered a slot, 3) / 3
+  known_slots          slots with a value / 7
+
+History features (appended in the ``history`` variant, 20 + n_genres):
+  hist_genre_<g>       share of plays per coarse genre
+  hist_entropy         genre entropy / log2(n_genres)
+  hist_energy_<e>      share of plays per energy (3)
+  hist_len             log1p(plays) / log1p(1000)
+  hist_top_affinity    history affinity of the best candidate
+  hist_margin          its score margin over the second (history ranking)
+  hist_in_candidates   share of history plays that pass the current constraints
+  hist_top_familiar    1 if the best candidate's artist is in the history
+  aff_<p>              per-prompt user-item affinity (11): how well what prompt p
+                       would offer matches the history. Suggest genres: summed
+                       history share of the two genres; suggest artist: the
+                       artist's share x 10; play sample: affinity of the sample;
+                       station: mean affinity of the top two; ask prompts: how
+                       predictable the answer is from history (largest share of
+                       that slot's values); open: 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.errors import ConfigError
+
+from .acts import Act, Slot
+from .context import Conversation
+from .prompts import N_PROMPTS, PROMPTS, PromptId
+
+__all__ = ["FeatureLayout", "Featurizer", "FEATURE_VERSION", "VARIANTS"]
+
+FEATURE_VERSION = "1"
+VARIANTS = ("base", "history")
+_SLOTS = tuple(Slot)
+_ACTS = tuple(Act)
+_MAX_TURNS = 100
+
+
+def _base_names() -> list[str]:
+    names = ["turn_frac", "turn_log"]
+    for s in _SLOTS:
+        names += [f"slot_{s}_known", f"slot_{s}_conf", f"slot_{s}_dontcare"]
+    names += [f"asked_{p.id}" for p in PROMPTS]
+    names += [f"last_prompt_{p.id}" for p in PROMPTS]
+    names += [f"last_act_{a}" for a in _ACTS]
+    names += ["sent_last", "sent_mean", "sent_min", "sent_trend", "conf_last", "conf_mean"]
+    names += ["rejected", "denied_genres", "cand_log", "cand_frac", "cand_one", "cand_le10", "relaxed"]
+    names += ["top_prior", "prior_margin", "user_led", "known_slots"]
+    return names
+
+
+def _history_names(genre_names: tuple[str, ...]) -> list[str]:
+    names = [f"hist_genre_{g}" for g in genre_names]
+    names += ["hist_entropy", "hist_energy_laid_back", "hist_energy_medium", "hist_energy_upbeat", "hist_len"]
+    names += ["hist_top_affinity", "hist_margin", "hist_in_candidates", "hist_top_familiar"]
+    names += [f"aff_{p.id}" for p in PROMPTS]
+    return names
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    variant: str
+    names: tuple[str, ...]
+    n_base: int
+    version: str
+
+    @property
+    def size(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+
+class Featurizer:
+    """Featurize a :class:`Conversation`; ``variant`` is "base" or "history"."""
+
+    def __init__(self, genre_names: tuple[str, ...], variant: str = "base") -> None:
+        if variant not in VARIANTS:
+            raise ConfigError(f"feature variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        base = _base_names()
+        names = base + (_history_names(genre_names) if variant == "history" else [])
+        version = f"{variant}-v{FEATURE_VERSION}-g{len(genre_names)}"
+        self.layout = FeatureLayout(variant, tuple(names), len(base), version)
+        self._n_genres = len(genre_names)
+
+    def __call__(self, conv: Conversation) -> np.ndarray:
+        out = np.zeros(self.layout.size, dtype=np.float32)
+        view = conv.view()
+        self._base(conv, view, out)
+        if self.layout.variant == "history" and conv.profile is not None:
+            self._history(conv, view, out[self.layout.n_base :])
+        return out
+
+    def _base(self, conv: Conversation, view, out: np.ndarray) -> None:
+        st = conv.state
+        catalog_n = conv.catalog.n
+        out[0] = min(st.turn, 20) / 20.0
+        out[1] = math.log1p(st.turn) / math.log1p(_MAX_TURNS)
+        i = 2
+        for slot in _SLOTS:
+            belief = st.beliefs.get(slot)
+            if belief is not None:
+                if belief.dont_care:
+                    out[i + 2] = 1.0
+                else:
+                    out[i] = 1.0
+                    out[i + 1] = belief.confidence
+            i += 3
+        out[i : i + N_PROMPTS] = np.minimum(st.asked, 3) / 3.0
+        i += N_PROMPTS
+        if st.last_prompt is not None:
+            out[i + st.last_prompt.index] = 1.0
+        i += N_PROMPTS
+        for act in st.last_acts:
+            out[i + _ACTS.index(act.act)] = 1.0
+        i += len(_ACTS)
+        if st.sentiments:
+            s = st.sentiments
+            out[i : i + 4] = (s[-1], sum(s) / len(s), min(s), max(-1.0, min(1.0, s[-1] - s[0])))
+        i += 4
+        if st.confidences:
+            c = st.confidences
+            out[i : i + 2] = (c[-1], sum(c) / len(c))
+        i += 2
+        n = view.n_candidates
+        out[i : i + 7] = (
+            min(st.n_rejected, 5) / 5.0,
+            min(len(st.denied_genres), 4) / 4.0,
+            math.log10(1 + n) / math.log10(1 + catalog_n),
+            n / catalog_n,
+            float(n == 1),
+            float(n <= 10),
+            float(bool(view.relaxed)),
+        )
+        i += 7
+        base = view.base_ranking
+        top = float(base.scores[0]) if n else 0.0
+        out[i : i + 4] = (
+            min(1.0, top),
+            min(1.0, base.margin),
+            min(st.user_led, 3) / 3.0,
+            sum(1 for s in _SLOTS if st.known(s) is not None) / len(_SLOTS),
+        )
+
+    def _history(self, conv: Conversation, view, out: np.ndarray) -> None:
+        profile = conv.profile
+        g = self._n_genres
+        out[:g] = profile.genre_share[:g]
+        out[g] = profile.genre_entropy / math.log2(max(2, g))
+        out[g + 1 : g + 4] = profile.energy_share
+        out[g + 4] = min(1.0, math.log1p(len(profile)) / math.log1p(1000))
+        ranking = view.ranking
+        n = view.n_candidates
+        affinities = profile.affinity(ranking.indices) if n else np.zeros(0, np.float32)
+        out[g + 5] = float(affinities[0]) if n else 0.0
+        out[g + 6] = min(1.0, ranking.margin) if n else 0.0
+        out[g + 7] = float(view.mask[profile.plays].mean()) if len(profile) else 0.0
+        out[g + 8] = float(profile.familiar_mask[ranking.indices[0]]) if n else 0.0
+        a = g + 9
+        for k, spec in enumerate(PROMPTS):
+            pid = spec.id
+            if pid is PromptId.SUGGEST_GENRES:
+                value = sum(profile.value_share(x) for x in conv.suggested_genres(view))
+            elif pid is PromptId.SUGGEST_ARTIST:
+                artist = conv.suggested_artist(view)
+                value = 0.0 if artist is None else 10.0 * profile.artist_share(conv.catalog.artist_code(artist))
+            elif pid is PromptId.PLAY_SAMPLE:
+                value = float(affinities[0]) if n else 0.0
+            elif pid is PromptId.OFFER_STATION:
+                value = float(affinities.mean()) if n else 0.0
+            elif pid in (PromptId.ASK_ENERGY, PromptId.ASK_ACTIVITY):
+                value = float(profile.energy_share.max())
+            elif pid is PromptId.ASK_GENRE:
+                value = float(profile.genre_share.max())
+            elif pid is PromptId.ASK_MOOD:
+                value = float(profile.mood_share.max()) if profile.mood_share.size else 0.0
+            elif pid is PromptId.ASK_DECADE:
+                value = float(profile.decade_share.max()) if profile.decade_share.size else 0.0
+            elif pid is PromptId.ASK_FAMILIARITY:
+                value = np.count_nonzero(profile.familiar_mask & view.mask) / n if n else 0.0
+            else:
+                value = 0.0
+            out[a + k] = min(1.0, value)

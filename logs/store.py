@@ -1,0 +1,153 @@
+"""Parquet parts: atomic writes, and a reader that validates every part.
+
+A part is written to a temporary name in the same folder and renamed into
+place, so a crash never leaves a half-written ``part-NNNNN.parquet``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dialogue.prompts import N_PROMPTS, PROMPT_CATALOGUE_VERSION, PROMPTS
+from recommender.errors import LogValidationError
+
+from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS
+
+__all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "LogInfo", "log_info"]
+
+PART_GLOB = "part-*.parquet"
+_PROMPT_IDS = tuple(p.id.value for p in PROMPTS)
+
+
+def part_path(folder: Path, index: int) -> Path:
+    return folder / f"part-{index:05d}.parquet"
+
+
+def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
+    """Write ``table`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    existing = table.schema.metadata or {}
+    meta = {**{k.decode() if isinstance(k, bytes) else k: v for k, v in existing.items()}, **metadata}
+    table = table.replace_schema_metadata(meta)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def list_parts(folder: str | Path) -> list[Path]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LogValidationError(f"log folder not found: {folder}")
+    parts = sorted(folder.glob(PART_GLOB))
+    if not parts:
+        raise LogValidationError(f"no log parts (part-*.parquet) in {folder}")
+    return parts
+
+
+def _fail(path: Path, row: int | None, message: str) -> LogValidationError:
+    where = f"{path.name} row {row}" if row is not None else path.name
+    return LogValidationError(f"{message} in {where}")
+
+
+def validate_table(table: pa.Table, path: Path) -> None:
+    """Check one part; raise one ``LogValidationError`` naming the file and row."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    if missing:
+        raise _fail(path, None, f"missing column(s) {', '.join(missing)}")
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    schema_version = meta.get("segue.log_schema_version")
+    if schema_version is not None and schema_version != LOG_SCHEMA_VERSION:
+        raise _fail(path, None, f"log schema version {schema_version!r} is not the supported {LOG_SCHEMA_VERSION!r}")
+    version = meta.get("segue.prompt_catalogue_version")
+    if version is not None and version != PROMPT_CATALOGUE_VERSION:
+        raise _fail(path, None, f"prompt catalogue version {version!r} does not match this Segue's {PROMPT_CATALOGUE_VERSION!r}")
+    n = table.num_rows
+    if n == 0:
+        return
+    propensity = table["propensity"].to_numpy(zero_copy_only=False).astype(np.float64)
+    nulls = table["propensity"].is_null().to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(nulls | ~(propensity > 0) | ~(propensity <= 1))
+    if bad.size:
+        row = int(bad[0])
+        value = "missing" if nulls[row] else repr(float(propensity[row]))
+        raise _fail(path, row, f"propensity must be in (0, 1], found {value}")
+    prompts = table["prompt"]
+    known = pc.is_in(prompts, value_set=pa.array(_PROMPT_IDS)).fill_null(False).to_numpy(zero_copy_only=False)
+    if not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        raise _fail(path, row, f"unknown prompt id {prompts[row].as_py()!r}")
+    for column in ("features", "history_features", "action_probs"):
+        flat = pc.list_flatten(table[column]).to_numpy(zero_copy_only=False)
+        width = table.schema.field(column).type.list_size
+        if flat.size != n * width:
+            raise _fail(path, None, f"column {column} has null rows")
+        values = flat.reshape(n, width)
+        finite = np.isfinite(values)
+        if not finite.all():
+            row, col = (int(x) for x in np.argwhere(~finite)[0])
+            names = json.loads(meta.get(f"segue.{column}_names", "[]")) if column != "action_probs" else list(_PROMPT_IDS)
+            name = names[col] if col < len(names) else str(col)
+            raise _fail(path, row, f"NaN or infinite value in {column} ({name!r})")
+    conv = table["conversation_id"].to_numpy()
+    turn = table["turn"].to_numpy().astype(np.int64)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = conv[1:] != conv[:-1]
+    expected = np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))
+    wrong = np.flatnonzero(turn != expected)
+    if wrong.size:
+        row = int(wrong[0])
+        raise _fail(path, row, f"turns out of order: conversation {int(conv[row])} has turn {int(turn[row])} where turn {int(expected[row])} belongs")
+    firsts = conv[starts]
+    if len(np.unique(firsts)) != len(firsts):
+        dup = firsts[np.flatnonzero(np.bincount(np.unique(firsts, return_inverse=True)[1]) > 1)[0]]
+        row = int(np.flatnonzero(conv == dup)[0])
+        raise _fail(path, row, f"conversation {int(dup)} is split into non-adjacent rows")
+
+
+def read_part(path: Path, *, columns: list[str] | None = None, validate: bool = True) -> pa.Table:
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise LogValidationError(f"cannot read log part {path.name}: {exc}") from exc
+    if validate:
+        validate_table(table, path)
+    return table.select(columns) if columns else table
+
+
+def read_logs(folder: str | Path, *, columns: list[str] | None = None, validate: bool = True) -> pa.Table:
+    """All parts of a log folder, validated, concatenated in part order."""
+    tables = [read_part(p, columns=columns, validate=validate) for p in list_parts(folder)]
+    return pa.concat_tables(tables)
+
+
+@dataclass(frozen=True)
+class LogInfo:
+    metadata: dict[str, str]
+    feature_names: tuple[str, ...]
+    history_feature_names: tuple[str, ...]
+
+
+def log_info(folder: str | Path) -> LogInfo:
+    """The ``segue.*`` metadata of the first part of a log folder."""
+    first = list_parts(folder)[0]
+    meta = {k.decode(): v.decode() for k, v in (pq.read_schema(first).metadata or {}).items() if k.startswith(b"segue.")}
+    return LogInfo(
+        metadata=meta,
+        feature_names=tuple(json.loads(meta.get("segue.features_names", "[]"))),
+        history_feature_names=tuple(json.loads(meta.get("segue.history_features_names", "[]"))),
+    )
+
+

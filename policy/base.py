@@ -1,0 +1,59 @@
+"""The policy interface: featurized state + valid-prompt mask -> prompt distribution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from recommender.errors import ConfigError
+
+__all__ = ["Decision", "Policy", "decide", "sample_prompt", "masked_softmax"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The prompt chosen (action id) and the probability the policy gave it."""
+
+    prompt: int
+    probability: float
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Any prompt-selection policy.
+
+    ``probabilities(features, mask)``: features float32 (n_features,), mask
+    bool (n_prompts,) -> float64 (n_prompts,), zero where the mask is False,
+    summing to 1. A greedy policy puts all mass on one prompt.
+    """
+
+    name: str
+
+    def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+
+def sample_prompt(probs: np.ndarray, rng: np.random.Generator) -> Decision:
+    """Draw one prompt from a distribution over prompts (float (n_prompts,))."""
+    index = int(np.searchsorted(np.cumsum(probs), rng.random() * probs.sum(), side="right"))
+    index = min(index, len(probs) - 1)
+    while probs[index] <= 0.0:  # guard against float round-off at the top end
+        index -= 1
+    return Decision(index, float(probs[index]))
+
+
+def decide(policy: Policy, features: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> Decision:
+    """Draw a prompt from ``policy`` (greedy policies are deterministic)."""
+    return sample_prompt(policy.probabilities(features, mask), rng)
+
+
+def masked_softmax(scores: np.ndarray, mask: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of ``scores / temperature`` over the valid entries; zero elsewhere."""
+    if temperature <= 0:
+        raise ConfigError(f"temperature must be > 0, got {temperature}")
+    if not mask.any():
+        raise ConfigError("the valid-prompt mask is empty: no prompt can be chosen")
+    z = np.where(mask, scores / temperature, -np.inf)
+    z = np.exp(z - z[mask].max())
+    return z / z.sum()

@@ -1,0 +1,198 @@
+"""The scorer: which tracks, genres and artists to offer, given the constraints.
+
+``Scorer`` is the protocol the dialogue and the simulator use; the
+``BaselineScorer`` ranks the tracks that pass the constraint filter by a
+rating prior plus the user's history affinity. The embeddings issue brings
+a scorer with learned embeddings behind the same protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .catalog import Catalog
+from .constraints import Constraints
+from .history import HistoryProfile
+
+__all__ = ["Ranking", "Scorer", "BaselineScorer"]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Top tracks for some constraints.
+
+    ``indices``: int64 (k,), catalog rows, best first; ``scores``: float32 (k,);
+    ``n_candidates``: how many tracks passed the filter (0 means none: an
+    answer, not an error).
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+    n_candidates: int
+
+    @property
+    def empty(self) -> bool:
+        return self.n_candidates == 0
+
+    @property
+    def margin(self) -> float:
+        """Top score minus the second (0 with fewer than two candidates)."""
+        return float(self.scores[0] - self.scores[1]) if len(self.scores) > 1 else 0.0
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Ranks tracks and picks what the suggest prompts offer."""
+
+    catalog: Catalog
+
+    def rank(
+        self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
+    ) -> Ranking:
+        """Top ``k`` tracks passing ``constraints`` (``mask``, if given, is their precomputed filter)."""
+        ...
+
+    def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
+        """Up to ``n`` genre values worth offering; empty when nothing matches."""
+        ...
+
+    def suggest_artist(self, constraints: Constraints, *, profile: HistoryProfile | None = None) -> str | None:
+        """An artist worth offering, or ``None`` when nothing matches."""
+        ...
+
+
+class BaselineScorer:
+    """Filter by constraints; rank by ``prior_weight * rating prior + history affinity``.
+
+    With no history profile the ranking is by rating alone (ties by row).
+    Genre suggestions are the genre values with at least ``min_candidates``
+    matching tracks, by history share (styles weighted x1.5, as they say
+    more; catalog prevalence breaks ties) or, without history, by prevalence
+    among the candidates; the second suggestion comes from a different
+    coarse genre when there is one.
+    """
+
+    def __init__(self, catalog: Catalog, *, prior_weight: float = 0.5, min_candidates: int = 5) -> None:
+        self.catalog = catalog
+        self.prior_weight = prior_weight
+        self.min_candidates = min_candidates
+        self._base_scores: np.ndarray | None = None
+        self._cached_profile: HistoryProfile | None = None
+        self._cached_scores: np.ndarray | None = None
+        self._suggest_profile: HistoryProfile | None = None
+        self._suggest_cache: dict = {}
+        self._value_index = {name: i for i, name in enumerate(catalog.genre_names + catalog.style_names)}
+        self._value_parents = np.concatenate([np.arange(len(catalog.genre_names)), catalog.style_parent])
+        genre_n = catalog.genre_matrix.sum(axis=0)
+        style_n = np.bincount(catalog.style_indices, minlength=len(catalog.style_names))
+        self._prevalence = np.concatenate([genre_n, style_n]).astype(np.float32) / catalog.n
+
+    def score_all(self, profile: HistoryProfile | None) -> np.ndarray:
+        """Scores of every track for this user (float32, shape (n_tracks,)); cached per profile."""
+        if profile is None:
+            if self._base_scores is None:
+                self._base_scores = (self.prior_weight * self.catalog.prior).astype(np.float32)
+            return self._base_scores
+        if profile is not self._cached_profile:
+            self._cached_profile = profile
+            self._cached_scores = (self.prior_weight * self.catalog.prior + profile.track_affinity).astype(np.float32)
+        return self._cached_scores
+
+    def rank(
+        self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
+    ) -> Ranking:
+        """Top ``k`` tracks by score among those passing the filter; ties go to the lower row."""
+        if mask is None:
+            mask = constraints.mask(self.catalog, profile)
+        n_candidates = int(np.count_nonzero(mask))
+        if n_candidates == 0:
+            return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
+        scores = self.score_all(profile)
+        masked = np.where(mask, scores, -np.inf)
+        k = min(k, n_candidates)
+        if k <= 4:  # a few argmax passes beat a partition for the dialogue's small k
+            top = np.empty(k, dtype=np.int64)
+            for i in range(k):
+                top[i] = int(np.argmax(masked))
+                masked[top[i]] = -np.inf
+        else:
+            part = np.argpartition(-masked, k - 1)[:k]
+            top = part[np.lexsort((part, -masked[part]))].astype(np.int64)
+        return Ranking(top, scores[top], n_candidates)
+
+    def genre_counts(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate counts per primary coarse genre and per style, for a candidate mask."""
+        cat = self.catalog
+        genre = np.bincount(cat.primary_genre[mask], minlength=len(cat.genre_names))
+        style = np.bincount(cat.style_indices[mask[cat.style_rows]], minlength=len(cat.style_names))
+        return genre, style
+
+    def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
+        if profile is not self._suggest_profile:
+            self._suggest_profile, self._suggest_cache = profile, {}
+        key = (constraints.without("genre"), constraints.genre, n)
+        cached = self._suggest_cache.get(key)
+        if cached is None:
+            cached = self._suggest_cache[key] = self._suggest_genres(constraints, profile, n)
+        return cached
+
+    def _suggest_genres(self, constraints: Constraints, profile: HistoryProfile | None, n: int) -> tuple[str, ...]:
+        cat = self.catalog
+        mask = constraints.without("genre").mask(cat, profile)
+        names = cat.genre_names + cat.style_names
+        if profile is not None:
+            # history share first (styles x1.5: they say more), catalog prevalence breaks ties;
+            # candidate counts are checked lazily, best first
+            weight = np.concatenate([profile.genre_share, 1.5 * profile.style_share]) + 0.02 * self._prevalence
+            counts = None
+        else:
+            genre_n, style_n = self.genre_counts(mask)
+            counts = np.concatenate([genre_n, style_n])
+            weight = np.concatenate([genre_n, 0.5 * style_n]) / max(1, int(np.count_nonzero(mask)))
+        blocked = {self._value_index[v] for v in (*constraints.excluded_genres, constraints.genre) if v in self._value_index}
+        order = np.lexsort((np.arange(len(weight)), -weight))
+        lazy: dict[int, bool] = {}
+
+        def usable(i: int) -> bool:
+            nonlocal counts
+            if i in blocked:
+                return False
+            if counts is None and len(lazy) >= 6:  # many misses: count every value at once
+                counts = np.concatenate(self.genre_counts(mask))
+            if counts is not None:
+                return bool(counts[i] >= self.min_candidates)
+            if i not in lazy:
+                lazy[i] = int(np.count_nonzero(mask & cat.mask("genre", names[i]))) >= self.min_candidates
+            return lazy[i]
+
+        parents = self._value_parents
+        chosen: list[int] = []
+        for i in order:  # best first, then the best from another coarse genre
+            if len(chosen) == n:
+                break
+            i = int(i)
+            if all(parents[i] != parents[c] for c in chosen) and usable(i):
+                chosen.append(i)
+        for i in order:  # not enough distinct coarse genres: the next best
+            if len(chosen) == n:
+                break
+            i = int(i)
+            if i not in chosen and usable(i):
+                chosen.append(i)
+        return tuple(names[i] for i in chosen)
+
+    def suggest_artist(self, constraints: Constraints, *, profile: HistoryProfile | None = None) -> str | None:
+        """The most played history artist with a candidate track; else the best candidate's artist."""
+        cat = self.catalog
+        mask = constraints.without("artist").mask(cat, profile)
+        if profile is not None and len(profile.artist_codes):
+            excluded = {cat.artist_code(a) for a in constraints.excluded_artists}
+            for i in np.lexsort((profile.artist_codes, -profile.artist_counts)):
+                code = int(profile.artist_codes[i])
+                if code not in excluded and mask[cat.tracks_by(code)].any():
+                    return str(cat.artist_names[code])
+        top = self.rank(constraints.without("artist"), profile=profile, k=1, mask=mask)
+        return None if top.empty else str(cat.artist_names[cat.artist[top.indices[0]]])
