@@ -41,6 +41,7 @@ class CandidateView:
     relaxed: tuple[Slot, ...]
     ranking: Ranking
     base_ranking: Ranking
+    features: dict = field(default_factory=dict, repr=False)  # featurizer's cache, per variant
     _genres: tuple[str, ...] | None = field(default=None, repr=False)
     _artist: str | None | bool = field(default=False, repr=False)
 

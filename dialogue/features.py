@@ -65,6 +65,9 @@ VARIANTS = ("base", "history")
 _SLOTS = tuple(Slot)
 _ACTS = tuple(Act)
 _MAX_TURNS = 100
+_ACT_INDEX = {a: i for i, a in enumerate(_ACTS)}
+#: the last base features: rejected, denied_genres, then these view features, then user_led, known_slots
+_VIEW_BASE = ("cand_log", "cand_frac", "cand_one", "cand_le10", "relaxed", "top_prior", "prior_margin", "user_led", "known_slots")
 
 
 def _base_names() -> list[str]:
@@ -118,14 +121,18 @@ class Featurizer:
     def __call__(self, conv: Conversation) -> np.ndarray:
         out = np.zeros(self.layout.size, dtype=np.float32)
         view = conv.view()
-        self._base(conv, view, out)
+        cached = view.features.get(self.layout.variant)
+        if cached is None:  # what depends only on the candidates is computed once per constraint set
+            cached = view.features[self.layout.variant] = self._view_part(conv, view)
+        n_base = self.layout.n_base
+        self._state_part(conv, out)
+        out[n_base - len(_VIEW_BASE) : n_base - 2] = cached[: len(_VIEW_BASE) - 2]
         if self.layout.variant == "history" and conv.profile is not None:
-            self._history(conv, view, out[self.layout.n_base :])
+            out[n_base:] = cached[len(_VIEW_BASE) :]
         return out
 
-    def _base(self, conv: Conversation, view, out: np.ndarray) -> None:
+    def _state_part(self, conv: Conversation, out: np.ndarray) -> None:
         st = conv.state
-        catalog_n = conv.catalog.n
         out[0] = min(st.turn, 20) / 20.0
         out[1] = math.log1p(st.turn) / math.log1p(_MAX_TURNS)
         i = 2
@@ -144,7 +151,7 @@ class Featurizer:
             out[i + st.last_prompt.index] = 1.0
         i += N_PROMPTS
         for act in st.last_acts:
-            out[i + _ACTS.index(act.act)] = 1.0
+            out[i + _ACT_INDEX[act.act]] = 1.0
         i += len(_ACTS)
         if st.sentiments:
             s = st.sentiments
@@ -154,41 +161,67 @@ class Featurizer:
             c = st.confidences
             out[i : i + 2] = (c[-1], sum(c) / len(c))
         i += 2
+        out[i] = min(st.n_rejected, 5) / 5.0
+        out[i + 1] = min(len(st.denied_genres), 4) / 4.0
+        out[-2 + self.layout.n_base] = min(st.user_led, 3) / 3.0
+        out[-1 + self.layout.n_base] = sum(1 for s in _SLOTS if st.known(s) is not None) / len(_SLOTS)
+
+    def _view_part(self, conv: Conversation, view) -> np.ndarray:
+        """Features that depend only on the candidate view (and the history): base then history."""
         n = view.n_candidates
-        out[i : i + 7] = (
-            min(st.n_rejected, 5) / 5.0,
-            min(len(st.denied_genres), 4) / 4.0,
+        catalog_n = conv.catalog.n
+        base = view.base_ranking
+        parts = [
             math.log10(1 + n) / math.log10(1 + catalog_n),
             n / catalog_n,
             float(n == 1),
             float(n <= 10),
             float(bool(view.relaxed)),
-        )
-        i += 7
-        base = view.base_ranking
-        top = float(base.scores[0]) if n else 0.0
-        out[i : i + 4] = (
-            min(1.0, top),
+            min(1.0, float(base.scores[0])) if n else 0.0,
             min(1.0, base.margin),
-            min(st.user_led, 3) / 3.0,
-            sum(1 for s in _SLOTS if st.known(s) is not None) / len(_SLOTS),
-        )
+            0.0,  # user_led and known_slots are state features, filled per step
+            0.0,
+        ]
+        block = np.array(parts, dtype=np.float32)
+        if self.layout.variant == "history" and conv.profile is not None:
+            block = np.concatenate([block, self._history(conv, view)])
+        return block
 
-    def _history(self, conv: Conversation, view, out: np.ndarray) -> None:
-        profile = conv.profile
+    def _static_history(self, profile) -> np.ndarray:
+        """History features that do not change during a conversation (cached on the profile)."""
+        cached = getattr(profile, "_static_features", None)
+        if cached is not None:
+            return cached
         g = self._n_genres
-        out[:g] = profile.genre_share[:g]
-        out[g] = profile.genre_entropy / math.log2(max(2, g))
-        out[g + 1 : g + 4] = profile.energy_share
-        out[g + 4] = min(1.0, math.log1p(len(profile)) / math.log1p(1000))
+        block = np.zeros(g + 5, dtype=np.float32)
+        block[:g] = profile.genre_share[:g]
+        block[g] = profile.genre_entropy / math.log2(max(2, g))
+        block[g + 1 : g + 4] = profile.energy_share
+        block[g + 4] = min(1.0, math.log1p(len(profile)) / math.log1p(1000))
+        predictable = {
+            PromptId.ASK_ENERGY: float(profile.energy_share.max()),
+            PromptId.ASK_ACTIVITY: float(profile.energy_share.max()),
+            PromptId.ASK_GENRE: float(profile.genre_share.max()),
+            PromptId.ASK_MOOD: float(profile.mood_share.max()) if profile.mood_share.size else 0.0,
+            PromptId.ASK_DECADE: float(profile.decade_share.max()) if profile.decade_share.size else 0.0,
+        }
+        profile._static_features = (block, predictable)
+        return profile._static_features
+
+    def _history(self, conv: Conversation, view) -> np.ndarray:
+        profile = conv.profile
+        static, predictable = self._static_history(profile)
+        out = np.zeros(len(static) + 4 + N_PROMPTS, dtype=np.float32)
+        out[: len(static)] = static
         ranking = view.ranking
         n = view.n_candidates
         affinities = profile.affinity(ranking.indices) if n else np.zeros(0, np.float32)
-        out[g + 5] = float(affinities[0]) if n else 0.0
-        out[g + 6] = min(1.0, ranking.margin) if n else 0.0
-        out[g + 7] = float(view.mask[profile.plays].mean()) if len(profile) else 0.0
-        out[g + 8] = float(profile.familiar_mask[ranking.indices[0]]) if n else 0.0
-        a = g + 9
+        j = len(static)
+        out[j] = float(affinities[0]) if n else 0.0
+        out[j + 1] = min(1.0, ranking.margin) if n else 0.0
+        out[j + 2] = np.count_nonzero(view.mask[profile.plays]) / len(profile) if len(profile) else 0.0
+        out[j + 3] = float(profile.familiar_mask[ranking.indices[0]]) if n else 0.0
+        a = j + 4
         for k, spec in enumerate(PROMPTS):
             pid = spec.id
             if pid is PromptId.SUGGEST_GENRES:
@@ -200,16 +233,9 @@ class Featurizer:
                 value = float(affinities[0]) if n else 0.0
             elif pid is PromptId.OFFER_STATION:
                 value = float(affinities.mean()) if n else 0.0
-            elif pid in (PromptId.ASK_ENERGY, PromptId.ASK_ACTIVITY):
-                value = float(profile.energy_share.max())
-            elif pid is PromptId.ASK_GENRE:
-                value = float(profile.genre_share.max())
-            elif pid is PromptId.ASK_MOOD:
-                value = float(profile.mood_share.max()) if profile.mood_share.size else 0.0
-            elif pid is PromptId.ASK_DECADE:
-                value = float(profile.decade_share.max()) if profile.decade_share.size else 0.0
             elif pid is PromptId.ASK_FAMILIARITY:
                 value = np.count_nonzero(profile.familiar_mask & view.mask) / n if n else 0.0
             else:
-                value = 0.0
+                value = predictable.get(pid, 0.0)
             out[a + k] = min(1.0, value)
+        return out

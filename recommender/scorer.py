@@ -80,6 +80,7 @@ class BaselineScorer:
         self.prior_weight = prior_weight
         self.min_candidates = min_candidates
         self._base_scores: np.ndarray | None = None
+        self._order: np.ndarray | None = None
         self._cached_profile: HistoryProfile | None = None
         self._cached_scores: np.ndarray | None = None
         self._suggest_profile: HistoryProfile | None = None
@@ -89,6 +90,14 @@ class BaselineScorer:
         genre_n = catalog.genre_matrix.sum(axis=0)
         style_n = np.bincount(catalog.style_indices, minlength=len(catalog.style_names))
         self._prevalence = np.concatenate([genre_n, style_n]).astype(np.float32) / catalog.n
+
+    @property
+    def _prior_order(self) -> np.ndarray:
+        """Rows by rating-only score, best first, ties to the lower row (computed once)."""
+        if self._order is None:
+            base = self.score_all(None)
+            self._order = np.lexsort((np.arange(len(base)), -base))
+        return self._order
 
     def score_all(self, profile: HistoryProfile | None) -> np.ndarray:
         """Scores of every track for this user (float32, shape (n_tracks,)); cached per profile."""
@@ -111,16 +120,24 @@ class BaselineScorer:
         if n_candidates == 0:
             return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
         scores = self.score_all(profile)
-        masked = np.where(mask, scores, -np.inf)
         k = min(k, n_candidates)
+        if profile is None and k <= 4:  # rating only: walk the precomputed order
+            order = self._prior_order
+            hits = np.flatnonzero(mask[order[: max(64, 8 * k)]])
+            if len(hits) < k:
+                hits = np.flatnonzero(mask[order])
+            top = order[hits[:k]].astype(np.int64)
+            return Ranking(top, scores[top], n_candidates)
+        masked = np.where(mask, scores, -np.inf)
         if k <= 4:  # a few argmax passes beat a partition for the dialogue's small k
             top = np.empty(k, dtype=np.int64)
             for i in range(k):
                 top[i] = int(np.argmax(masked))
                 masked[top[i]] = -np.inf
         else:
-            part = np.argpartition(-masked, k - 1)[:k]
-            top = part[np.lexsort((part, -masked[part]))].astype(np.int64)
+            kth = -np.partition(-masked, k - 1)[k - 1]
+            part = np.flatnonzero(masked >= kth)  # every tie at the k-th score, so ties go to the lower row
+            top = part[np.lexsort((part, -masked[part]))][:k].astype(np.int64)
         return Ranking(top, scores[top], n_candidates)
 
     def genre_counts(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

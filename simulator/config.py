@@ -30,7 +30,7 @@ class Persona:
 
 
 PERSONAS: dict[str, Persona] = {
-    "decisive": Persona("decisive", 6.0, 0.35, 0.85, 0.12, 0.65, 0.12, 0.35, 1.5, 0.6, 0.6),
+    "decisive": Persona("decisive", 5.0, 0.35, 0.85, 0.12, 0.65, 0.12, 0.35, 1.5, 0.6, 0.6),
     "explorer": Persona("explorer", 22.0, 0.75, 0.30, 0.05, 0.25, 0.05, 0.15, 0.15, 0.3, 0.8, playfulness=(0.25, 1.0)),
 }
 

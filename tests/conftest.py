@@ -1,0 +1,26 @@
+"""Shared fixtures: the vendored catalog, a small simulated log folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recommender.catalog import Catalog
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+@pytest.fixture(scope="session")
+def small_logs(tmp_path_factory) -> Path:
+    """200 logged conversations in 2 parts (seed 7), built once per test session."""
+    from logs.collect import CollectionSettings, collect
+
+    folder = tmp_path_factory.mktemp("logs") / "small"
+    collect(folder, CollectionSettings(conversations=200, seed=7, part_size=100), workers=1)
+    return folder

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from recommender.constraints import Constraints
+from recommender.history import HistoryProfile
+from recommender.scorer import BaselineScorer, Scorer
+
+
+@pytest.fixture(scope="module")
+def scorer(catalog):
+    return BaselineScorer(catalog)
+
+
+def _profile(catalog, genre="hip hop", n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    return HistoryProfile(catalog, rng.choice(np.flatnonzero(catalog.mask("genre", genre)), n))
+
+
+def _random_constraints(catalog, rng):
+    options = {
+        "genre": list(catalog.genre_names[:5]) + ["techno", "ambient", "folk", "indie"],
+        "energy": ["laid_back", "medium", "upbeat"],
+        "mood": ["happy", "melancholic", "calm", "intense"],
+        "decade": list(catalog.decade_names),
+        "activity": ["workout", "relax", "commute"],
+        "familiarity": ["familiar", "new"],
+    }
+    values = {slot: (rng.choice(vals) if rng.random() < 0.4 else None) for slot, vals in options.items()}
+    excluded = frozenset(int(x) for x in rng.choice(catalog.n, 5))
+    return Constraints(**values, excluded_tracks=excluded, excluded_genres=frozenset({"pop"}) if rng.random() < 0.3 else frozenset())
+
+
+def test_baseline_follows_the_protocol(scorer):
+    assert isinstance(scorer, Scorer)
+
+
+def test_filter_never_returns_a_track_that_breaks_a_constraint(catalog, scorer):
+    rng = np.random.default_rng(1)
+    profile = _profile(catalog)
+    for _ in range(60):
+        constraints = _random_constraints(catalog, rng)
+        ranking = scorer.rank(constraints, profile=profile, k=10)
+        assert ranking.n_candidates == int(constraints.mask(catalog, profile).sum())
+        for index in ranking.indices:
+            assert constraints.satisfied_by(catalog, int(index), profile), (constraints, int(index))
+
+
+def test_empty_result_is_an_answer(catalog, scorer):
+    impossible = Constraints(genre="classical", energy="upbeat", mood="intense", decade="1920s")
+    ranking = scorer.rank(impossible, k=10)
+    assert ranking.empty and ranking.n_candidates == 0 and len(ranking.indices) == 0
+    assert ranking.margin == 0.0
+    nothing = Constraints(genre="no such genre")
+    assert scorer.suggest_artist(nothing) is None
+
+
+def test_ranking_equals_a_full_sort(catalog, scorer):
+    profile = _profile(catalog, "rock")
+    for constraints in (Constraints(), Constraints(energy="upbeat"), Constraints(genre="electronic", mood="calm")):
+        for prof in (None, profile):
+            mask = constraints.mask(catalog, prof)
+            candidates = np.flatnonzero(mask)
+            scores = scorer.prior_weight * catalog.prior[candidates] + (prof.affinity(candidates) if prof else 0)
+            expected = candidates[np.lexsort((candidates, -scores))]
+            for k in (1, 2, 10):
+                got = scorer.rank(constraints, profile=prof, k=k)
+                assert np.array_equal(got.indices, expected[:k])
+
+
+def test_history_affinity_matches_its_definition(catalog):
+    profile = _profile(catalog, "jazz", n=40, seed=3)
+    plays = profile.plays
+    rows = np.random.default_rng(4).choice(catalog.n, 50)
+    n = len(plays)
+    for r in rows:
+        genre = np.mean(catalog.primary_genre[plays] == catalog.primary_genre[r])
+        style = 0.0
+        for s in catalog.styles_of(int(r)):
+            for p in plays:
+                styles = catalog.styles_of(int(p))
+                style += (s in styles) / max(1, len(styles)) / n
+        artist = min(1.0, np.mean(catalog.artist[plays] == catalog.artist[r]) * 10)
+        expected = 0.45 * genre + 0.35 * min(style, 1.0) + 0.2 * artist
+        assert profile.affinity(np.array([r]))[0] == pytest.approx(expected, abs=1e-5)
+
+
+def test_suggestions_follow_history_and_constraints(catalog, scorer):
+    profile = _profile(catalog, "hip hop")
+    first, second = scorer.suggest_genres(Constraints(), profile=profile)
+    assert catalog.parent_genre(first) == "hip hop"
+    assert catalog.parent_genre(second) != catalog.parent_genre(first)
+    denied = scorer.suggest_genres(Constraints(excluded_genres=frozenset({first})), profile=profile)
+    assert first not in denied
+    upbeat = Constraints(energy="upbeat")
+    for genre in scorer.suggest_genres(upbeat, profile=profile):
+        assert (catalog.mask("genre", genre) & upbeat.mask(catalog)).sum() >= scorer.min_candidates
+    assert scorer.suggest_genres(Constraints())[0] == "electronic"  # no history: the most common
+    artist = scorer.suggest_artist(Constraints(), profile=profile)
+    assert catalog.artist_code(artist) in profile.artist_plays

@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+import wave
+
+import pytest
+
+SEGUE = [sys.executable, "-m", "segue.cli"]
+
+
+def run(*args, timeout=300):
+    return subprocess.run([*SEGUE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_simulate_json_contract(tmp_path):
+    result = run("simulate", "--conversations", "150", "--seed", "2", "--out", str(tmp_path / "logs"), "--part-size", "50", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["conversations"] == 150 and isinstance(data["turns"], int) and data["turns"] >= 150
+    for key in ("success_rate", "mean_prompts", "usefulness_rate", "abandon_rate"):
+        assert isinstance(data[key], float)
+    assert set(data["prompt_share"]) >= {"open", "ask_energy", "suggest_genres", "play_sample", "offer_station"}
+    summary = run("logs", "summary", str(tmp_path / "logs"), "--json")
+    assert summary.returncode == 0
+    again = json.loads(summary.stdout)
+    assert {k: again[k] for k in ("conversations", "turns", "success_rate", "prompt_share")} == {
+        k: data[k] for k in ("conversations", "turns", "success_rate", "prompt_share")}
+    rerun = run("simulate", "--conversations", "150", "--seed", "2", "--out", str(tmp_path / "logs"), "--part-size", "50", "--json")
+    assert json.loads(rerun.stdout)["parts_reused"] == 3
+    validate = run("logs", "validate", str(tmp_path / "logs"))
+    assert validate.returncode == 0 and "all valid" in validate.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("simulate", "--conversations", "0", "--out", "{tmp}/x"), "--conversations must be between 1"),
+        (("simulate", "--conversations", "10", "--exploration", "2", "--out", "{tmp}/x"), "--exploration must be within [0, 1], got 2.0"),
+        (("simulate", "--conversations", "10", "--workers", "0", "--out", "{tmp}/x"), "--workers must be >= 1, got 0"),
+        (("simulate", "--conversations", "10", "--catalog", "{tmp}/none.parquet", "--out", "{tmp}/x"), "--catalog file not found"),
+        (("logs", "summary", "{tmp}/nothing"), "log folder not found"),
+        (("catalog", "snippet", "no-such-track", "--out", "{tmp}/s.wav"), "no track with id 'no-such-track'"),
+        (("catalog", "info", "--catalog", "{tmp}/none.csv"), "catalog file not found"),
+    ],
+)
+def test_user_mistakes_are_one_clear_line(tmp_path, args, message):
+    result = run(*(a.format(tmp=tmp_path) for a in args))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    assert message in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_unknown_command_shows_usage():
+    result = run("bogus")
+    assert result.returncode == 2 and "Usage" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_catalog_info_and_snippet(tmp_path):
+    info = json.loads(run("catalog", "info", "--json").stdout)
+    assert info["tracks"] == 21_502 and info["genres"]["electronic"] > 10_000
+    assert sum(info["energy"].values()) == 21_502
+    result = run("catalog", "snippet", "fmc-00005", "--out", str(tmp_path / "s.wav"), "--seconds", "2")
+    assert result.returncode == 0, result.stderr
+    with wave.open(str(tmp_path / "s.wav")) as handle:
+        assert handle.getnchannels() == 1 and handle.getnframes() == 2 * handle.getframerate()
