@@ -4,20 +4,17 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+CONVERSATIONS ?= 50000
 
-.PHONY: test demo venv apt clean
-
-# Debian packages the project needs at run time (none yet for the core).
-APT_PACKAGES :=
+.PHONY: test demo venv bench clean
 
 venv: $(STAMP)
 
+# torch first and pinned: a CPU build lies on this machine's disk and a looser
+# pin would pull a multi-GB CUDA build. The project itself accepts torch>=2.5.
 $(STAMP): pyproject.toml
-	@if [ -n "$(APT_PACKAGES)" ]; then ./scripts/apt-install $(APT_PACKAGES); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	# torch first, pinned: a CPU build lies on this machine's disk and a looser
-	# pin would pull a multi-GB CUDA build. The project itself accepts torch>=2.5.
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
@@ -25,9 +22,13 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest tests
 
+# The main job: log randomized conversations (resumable: a second run reuses
+# the parts already written) and summarize them.
 demo: $(STAMP)
-	$(VENV)/bin/segue simulate --conversations 50000 --seed 1 --out runs/logs
-	$(VENV)/bin/segue logs summary runs/logs
+	$(VENV)/bin/segue simulate --conversations $(CONVERSATIONS) --seed 1 --out runs/logs
+
+bench: $(STAMP)
+	$(PY) benchmarks/simulate.py --conversations 50000 --seed 1
 
 clean:
 	rm -rf $(VENV) runs

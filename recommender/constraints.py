@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -31,7 +31,13 @@ class Constraints:
     excluded_artists: frozenset[str] = field(default_factory=frozenset)
 
     def without(self, slot: str) -> "Constraints":
-        return replace(self, **{slot: None})
+        """The same constraints with ``slot`` unconstrained (fast path: called on every turn)."""
+        if getattr(self, slot) is None:
+            return self
+        copy = object.__new__(Constraints)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__[slot] = None
+        return copy
 
     def known_slots(self) -> tuple[str, ...]:
         return tuple(s for s in (*FILTER_SLOTS, "familiarity") if getattr(self, s) is not None)

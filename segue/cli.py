@@ -151,6 +151,25 @@ def catalog_build(
     out.print(f"wrote {table.num_rows:,} tracks to {out_file}")
 
 
+@catalog_app.command("synthetic")
+def catalog_synthetic(
+    tracks: int = typer.Option(..., "--tracks", help="Number of tracks (up to 20,000,000)."),
+    seed: int = typer.Option(0, "--seed", help="Seed (same seed, same catalog)."),
+    out_file: Path = typer.Option(..., "--out", help="Parquet file to write."),
+) -> None:
+    """Generate a seeded synthetic catalog with the real catalog's schema."""
+    import pyarrow.parquet as pq
+
+    from recommender.synthetic import synthetic_table
+
+    table = synthetic_table(tracks, seed=seed)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(out_file)
+    out.print(f"wrote {table.num_rows:,} synthetic tracks to {out_file}")
+
+
 @catalog_app.command("info")
 def catalog_info(
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
