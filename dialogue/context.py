@@ -137,6 +137,7 @@ class Conversation:
                 mask[i] = not state.settled(spec.slot)
         if not mask.any():  # everything asked: a sample is always possible while tracks remain
             mask[prompt_index(PromptId.PLAY_SAMPLE) if view.n_candidates > 0 else prompt_index(PromptId.OPEN)] = True
+        mask.setflags(write=False)  # it is cached and handed out
         return mask
 
     def realize(self, prompt: PromptId | int) -> SystemPrompt:

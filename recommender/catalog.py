@@ -24,7 +24,7 @@ from .errors import CatalogError
 from .schema import CATALOG_SCHEMA, REQUIRED_COLUMNS
 from .vocab import ACTIVITY_ENERGIES, ENERGIES, MOODS, canonical_genre
 
-__all__ = ["Catalog", "Track", "DEFAULT_CATALOG_PATH"]
+__all__ = ["Catalog", "Track", "DEFAULT_CATALOG_PATH", "write_catalog"]
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("data") / "freemusicc.parquet"
 
@@ -295,3 +295,17 @@ class Catalog:
     def __repr__(self) -> str:
         return f"Catalog({self.name!r}, tracks={self.n}, genres={len(self.genre_names)}, styles={len(self.style_names)})"
 
+
+def write_catalog(table: pa.Table, path: str | Path) -> None:
+    """Write a catalog table to Parquet atomically (temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(path)
+    except OSError as exc:
+        raise CatalogError(f"cannot write catalog {path}: {exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()

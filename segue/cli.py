@@ -139,15 +139,11 @@ def catalog_build(
     out_file: Path = typer.Option(Path("recommender/data/freemusicc.parquet"), "--out", help="Parquet file to write."),
 ) -> None:
     """Derive the catalog Parquet from the freemusi.cc database."""
-    import pyarrow.parquet as pq
-
+    from recommender.catalog import write_catalog
     from recommender.derive import derive_freemusicc
 
     table = derive_freemusicc(source)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(f".{out_file.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(out_file)
+    write_catalog(table, out_file)
     out.print(f"wrote {table.num_rows:,} tracks to {out_file}")
 
 
@@ -158,15 +154,11 @@ def catalog_synthetic(
     out_file: Path = typer.Option(..., "--out", help="Parquet file to write."),
 ) -> None:
     """Generate a seeded synthetic catalog with the real catalog's schema."""
-    import pyarrow.parquet as pq
-
+    from recommender.catalog import write_catalog
     from recommender.synthetic import synthetic_table
 
     table = synthetic_table(tracks, seed=seed)
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_file.with_name(f".{out_file.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    tmp.replace(out_file)
+    write_catalog(table, out_file)
     out.print(f"wrote {table.num_rows:,} synthetic tracks to {out_file}")
 
 

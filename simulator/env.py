@@ -25,11 +25,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from dialogue.acts import Act
+from dialogue.acts import Act, DialogueAct
 from dialogue.context import Conversation
 from dialogue.features import Featurizer
-from dialogue.prompts import N_PROMPTS, PROMPTS, SystemPrompt
-from dialogue.acts import DialogueAct, UserTurn
+from dialogue.prompts import N_PROMPTS, SystemPrompt
 from dialogue.usefulness import label_usefulness
 from recommender.catalog import Catalog
 from recommender.history import HistoryProfile
@@ -69,6 +68,7 @@ class MusicUserEnv(gym.Env):
         self.conversation: Conversation | None = None
         self._user: SimulatedUser | None = None
         self._turns: list[tuple[SystemPrompt, tuple[DialogueAct, ...]]] = []
+        self._asked: set[SystemPrompt] = set()
         self._transcript: list[str] = []
         self._done = True
 
@@ -83,6 +83,7 @@ class MusicUserEnv(gym.Env):
         self._user = SimulatedUser(sim_user, goal, profile, self.catalog, rng, nlu_error_rate=self.config.nlu_error_rate)
         self.conversation = Conversation(self.catalog, self.scorer, profile)
         self._turns = []
+        self._asked: set[SystemPrompt] = set()
         self._done = False
         meant = self._user.opening()
         heard = self._user.hear(meant, None, self._user.sentiment(meant))
@@ -109,7 +110,8 @@ class MusicUserEnv(gym.Env):
         index = int(action)
         valid = bool(conv.valid_mask()[index])
         prompt = conv.realize(index)
-        repeated = bool(conv.state.asked[index] > 0) and PROMPTS[index].id.value not in ("play_sample",)
+        repeated = prompt in self._asked  # the same prompt with the same arguments, again
+        self._asked.add(prompt)
         meant = user.respond(prompt) if valid else [DialogueAct(Act.HELP)]
         gave_up = user.spend(prompt, meant, repeated=repeated, valid=valid)
         if gave_up:
