@@ -23,12 +23,22 @@ test: $(STAMP)
 	$(PY) -m pytest tests
 
 # The main job: log randomized conversations (resumable: a second run reuses
-# the parts already written) and summarize them.
+# the parts already written), train the default learner and the regressor
+# with and without listening history (skipped when already trained), and
+# compare them with the rule-based baseline on the same simulated users.
+SEGUE := $(VENV)/bin/segue
 demo: $(STAMP)
-	$(VENV)/bin/segue simulate --conversations $(CONVERSATIONS) --seed 1 --out runs/logs
+	$(SEGUE) simulate --conversations $(CONVERSATIONS) --seed 1 --out runs/logs
+	@for spec in cql:base regressor:base regressor:history; do \
+	  algo=$${spec%%:*}; features=$${spec##*:}; \
+	  test -f runs/policies/$$algo-$$features/policy.json || \
+	  $(SEGUE) train --logs runs/logs --algo $$algo --features $$features --out runs/policies/$$algo-$$features || exit 1; \
+	done
+	$(SEGUE) ab --policy rule --policy cql-base --policy regressor-base --policy regressor-history --conversations 2000 --seeds 1
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py --conversations 50000 --seed 1
+	$(PY) benchmarks/policies.py --registry runs/policies --logs runs/logs
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,7 +1,5 @@
-"""Off-policy evaluation, simulated A/B tests, the deployment gate and reports.
+"""Evaluation of policies: simulated A/B tests (off-policy estimators, the gate and reports come next)."""
 
-Empty until the off-policy evaluation issue lands; kept so the layout of
-DESIGN.md holds and later work has its place.
-"""
+from .ab import AB_SALT, ABSettings, run_ab, simulate_policy
 
-__all__: list[str] = []
+__all__ = ["ABSettings", "run_ab", "simulate_policy", "AB_SALT"]

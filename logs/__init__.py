@@ -3,7 +3,7 @@
 from dialogue.usefulness import act_consistent, label_usefulness
 
 from .collect import MANIFEST, CollectionResult, CollectionSettings, collect, simulate_part
-from .dataset import Transitions, import_d3rlpy, to_mdp_dataset, to_transitions
+from .dataset import Transitions, to_mdp_dataset, to_transitions
 from .schema import ACT_TYPE, LOG_SCHEMA_VERSION, log_schema
 from .store import LogInfo, list_parts, log_info, part_path, read_logs, read_part, validate_table, write_part
 from .summary import summarize, summarize_table
@@ -18,7 +18,6 @@ __all__ = [
     "Transitions",
     "act_consistent",
     "collect",
-    "import_d3rlpy",
     "label_usefulness",
     "list_parts",
     "log_info",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-from dataclasses import dataclass
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,35 +10,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dialogue.features import VARIANTS
-from dialogue.prompts import N_PROMPTS, PROMPTS
+from dialogue.prompts import PROMPTS
+from policy.d3rlpy_support import mdp_dataset
+from policy.data import Transitions
 from recommender.errors import ConfigError
 
 from .store import read_logs
 
-__all__ = ["Transitions", "to_transitions", "to_mdp_dataset", "import_d3rlpy"]
+__all__ = ["Transitions", "to_transitions", "to_mdp_dataset"]
 
 _PROMPT_INDEX = {p.id.value: i for i, p in enumerate(PROMPTS)}
-
-
-@dataclass(frozen=True)
-class Transitions:
-    """Turn-level arrays (n = number of logged prompts).
-
-    observations float32 (n, n_features); actions int64 (n,); rewards float32 (n,);
-    terminals float32 (n,): 1 on a conversation's last turn when it ended
-    (accepted or abandoned); timeouts float32 (n,): 1 on the last turn when it
-    was cut at max_turns; masks bool (n, N_PROMPTS): valid prompts at each
-    turn; propensities float64 (n,); conversation int64 (n,).
-    """
-
-    observations: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    terminals: np.ndarray
-    timeouts: np.ndarray
-    masks: np.ndarray
-    propensities: np.ndarray
-    conversation: np.ndarray
 
 
 def _fixed(table: pa.Table, column: str) -> np.ndarray:
@@ -61,6 +39,9 @@ def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "b
     last = np.ones(len(conv), dtype=bool)
     last[:-1] = conv[1:] != conv[:-1]
     truncated = table["truncated"].to_numpy(zero_copy_only=False)
+    names = tuple(json.loads((table.schema.metadata or {}).get(b"segue.features_names", b"[]")))
+    if features == "history" and names:
+        names += tuple(json.loads(table.schema.metadata[b"segue.history_features_names"]))
     return Transitions(
         observations=obs,
         actions=actions,
@@ -70,33 +51,14 @@ def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "b
         masks=_fixed(table, "valid_mask").astype(bool),
         propensities=table["propensity"].to_numpy(zero_copy_only=False).astype(np.float64),
         conversation=conv.astype(np.int64),
+        feature_names=names if len(names) == obs.shape[1] else (),
     )
 
 
-def import_d3rlpy():
-    """Import d3rlpy quietly: it prints a gym notice on import and logs chattily."""
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        import d3rlpy  # noqa: PLC0415
-    logging.getLogger("d3rlpy").setLevel(logging.WARNING)
-    try:
-        import structlog  # noqa: PLC0415
+def to_mdp_dataset(table_or_folder: pa.Table | str | Path, *, features: str = "base", with_mask: bool = False):
+    """A d3rlpy ``MDPDataset`` (discrete actions, ``N_PROMPTS`` of them) of the logs.
 
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    except ImportError:  # pragma: no cover - structlog comes with d3rlpy
-        pass
-    return d3rlpy
-
-
-def to_mdp_dataset(table_or_folder: pa.Table | str | Path, *, features: str = "base"):
-    """A d3rlpy ``MDPDataset`` (discrete actions, ``N_PROMPTS`` of them) of the logs."""
-    t = to_transitions(table_or_folder, features=features)
-    d3rlpy = import_d3rlpy()
-    return d3rlpy.dataset.MDPDataset(
-        observations=t.observations,
-        actions=t.actions,
-        rewards=t.rewards,
-        terminals=t.terminals,
-        timeouts=t.timeouts,
-        action_space=d3rlpy.constants.ActionSpace.DISCRETE,
-        action_size=N_PROMPTS,
-    )
+    ``with_mask`` appends the valid-prompt mask to the observations, as the
+    masked learners of ``policy`` expect.
+    """
+    return mdp_dataset(to_transitions(table_or_folder, features=features), with_mask=with_mask)

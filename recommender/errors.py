@@ -13,6 +13,7 @@ __all__ = [
     "ConfigError",
     "LogValidationError",
     "LogConflictError",
+    "PolicyError",
 ]
 
 
@@ -34,3 +35,7 @@ class LogValidationError(SegueError):
 
 class LogConflictError(SegueError):
     """An output folder already holds logs made with different settings."""
+
+
+class PolicyError(SegueError):
+    """A policy cannot be found, loaded or used (e.g. its feature version does not match)."""

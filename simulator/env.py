@@ -151,6 +151,11 @@ class MusicUserEnv(gym.Env):
         info["action_mask"] = self.action_masks()
         return obs, reward, terminated, truncated, info
 
+    @property
+    def hidden_goal(self):
+        """The current user's hidden session goal: for diagnostics and benchmarks only, never for a policy."""
+        return None if self._user is None else self._user.goal
+
     def action_masks(self) -> np.ndarray:
         """Valid prompts now: bool, shape (N_PROMPTS,)."""
         if self.conversation is None:

@@ -1,0 +1,36 @@
+"""The Typer application, its consoles and small output helpers shared by the commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+__all__ = ["app", "logs_app", "catalog_app", "policy_app", "out", "err", "progress_bar", "print_json"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Segue: a conversational music recommender with an offline-RL dialogue policy.")
+logs_app = typer.Typer(no_args_is_help=True, help="Inspect and validate conversation logs.")
+catalog_app = typer.Typer(no_args_is_help=True, help="Build and inspect the music catalog.")
+policy_app = typer.Typer(no_args_is_help=True, help="Trained policies in the registry.")
+app.add_typer(logs_app, name="logs")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(policy_app, name="policy")
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def progress_bar() -> Progress:
+    """A progress bar on stderr (stdout stays clean for --json)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
+    )
+
+
+def print_json(data: dict) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")

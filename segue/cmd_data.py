@@ -1,0 +1,202 @@
+"""Data commands: ``segue simulate``, ``segue logs ...``, ``segue catalog ...``."""
+
+from __future__ import annotations
+
+import json
+import time
+import wave
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from recommender.errors import SegueError
+
+from .app import app, catalog_app, err, logs_app, out, print_json, progress_bar
+
+
+def _summary_table(summary: dict, title: str) -> Table:
+    table = Table(title=title, show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("conversations", "turns", "success_rate", "mean_prompts", "usefulness_rate",
+                "usefulness_per_conversation", "abandon_rate", "truncated_rate", "max_prompts",
+                "conversations_over_30_prompts"):
+        if key in summary:
+            value = summary[key]
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else f"{value:,}")
+    for q, v in summary.get("prompts_percentiles", {}).items():
+        table.add_row(f"prompts p{q}", f"{v:g}")
+    for name, share in sorted(summary.get("prompt_share", {}).items(), key=lambda kv: -kv[1]):
+        table.add_row(f"share {name}", f"{share:.3f}")
+    for persona, figures in summary.get("personas", {}).items():
+        table.add_row(f"{persona}: success / prompts",
+                      f"{figures['success_rate']:.3f} / {figures['mean_prompts']:.2f} ({figures['conversations']:,})")
+    return table
+
+
+# ------------------------------------------------------------------ simulate
+@app.command()
+def simulate(
+    conversations: int = typer.Option(50_000, "--conversations", "-n", help="Conversations to log."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the collection (same seed, same logs)."),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the Parquet parts (created; resumable)."),
+    exploration: float = typer.Option(0.3, "--exploration", help="Uniform share over valid prompts, in [0, 1]."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature over the baseline's preferences."),
+    part_size: int = typer.Option(2_500, "--part-size", help="Conversations per Parquet part."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored freemusi.cc)."),
+    nlu_error_rate: float = typer.Option(0.08, "--nlu-error-rate", help="Simulated NLU/ASR error rate, in [0, 1]."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
+) -> None:
+    """Log conversations of the randomized rule-based policy with simulated users."""
+    from logs.collect import CollectionSettings, collect, prepare
+    from logs.summary import summarize
+    from simulator.config import SimulatorConfig
+
+    if workers is not None and workers < 1:
+        raise SegueError(f"--workers must be >= 1, got {workers}")
+    if catalog is not None and not catalog.is_file():
+        raise SegueError(f"--catalog file not found: {catalog}")
+    settings = CollectionSettings(
+        conversations=conversations, seed=seed, exploration=exploration, temperature=temperature,
+        part_size=part_size, simulator=SimulatorConfig(nlu_error_rate=nlu_error_rate),
+        catalog_path=str(catalog.resolve()) if catalog else None,
+    )
+    prepare(out_dir, settings)  # refuse a conflicting folder before any progress bar shows
+    start = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("simulating", total=conversations)
+        try:
+            result = collect(out_dir, settings, workers=workers, progress=lambda done, total: bar.update(task, completed=done))
+        except KeyboardInterrupt:
+            err.print(f"interrupted: finished parts are kept in {out_dir}; run the same command again to resume")
+            raise typer.Exit(130) from None
+    elapsed = time.perf_counter() - start
+    summary = summarize(out_dir)
+    summary["seconds"] = round(elapsed, 2)
+    summary["parts_written"], summary["parts_reused"] = result.parts_written, result.parts_reused
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(_summary_table(summary, f"{out_dir} ({result.parts_written} parts written, {result.parts_reused} reused, {elapsed:.1f} s)"))
+
+
+# ------------------------------------------------------------------ logs
+@logs_app.command("summary")
+def logs_summary(
+    folder: Path = typer.Argument(..., help="Log folder (part-*.parquet)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Validate a log folder and summarize it."""
+    from logs.summary import summarize
+
+    summary = summarize(folder)
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(_summary_table(summary, str(folder)))
+
+
+@logs_app.command("validate")
+def logs_validate(folder: Path = typer.Argument(..., help="Log folder (part-*.parquet).")) -> None:
+    """Check every part: propensities, prompt ids, features, turn order."""
+    from logs.store import list_parts, read_part
+
+    parts = list_parts(folder)
+    rows = sum(read_part(p).num_rows for p in parts)
+    out.print(f"{folder}: {len(parts)} parts, {rows:,} turns, all valid")
+
+
+# ------------------------------------------------------------------ catalog
+@catalog_app.command("build")
+def catalog_build(
+    source: Path = typer.Option(..., "--source", help="freemusi.cc folder with tracks.csv and releases.csv."),
+    out_file: Path = typer.Option(Path("recommender/data/freemusicc.parquet"), "--out", help="Parquet file to write."),
+) -> None:
+    """Derive the catalog Parquet from the freemusi.cc database."""
+    from recommender.catalog import write_catalog
+    from recommender.derive import derive_freemusicc
+
+    table = derive_freemusicc(source)
+    write_catalog(table, out_file)
+    out.print(f"wrote {table.num_rows:,} tracks to {out_file}")
+
+
+@catalog_app.command("synthetic")
+def catalog_synthetic(
+    tracks: int = typer.Option(..., "--tracks", help="Number of tracks (up to 20,000,000)."),
+    seed: int = typer.Option(0, "--seed", help="Seed (same seed, same catalog)."),
+    out_file: Path = typer.Option(..., "--out", help="Parquet file to write."),
+) -> None:
+    """Generate a seeded synthetic catalog with the real catalog's schema."""
+    from recommender.catalog import write_catalog
+    from recommender.synthetic import synthetic_table
+
+    table = synthetic_table(tracks, seed=seed)
+    write_catalog(table, out_file)
+    out.print(f"wrote {table.num_rows:,} synthetic tracks to {out_file}")
+
+
+@catalog_app.command("info")
+def catalog_info(
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
+) -> None:
+    """Counts of tracks, genres, styles, energies and moods."""
+    from recommender.catalog import Catalog
+    from recommender.vocab import ENERGIES, MOODS
+
+    cat = Catalog.load(catalog)
+    info = {
+        "name": cat.name,
+        "tracks": cat.n,
+        "artists": len(cat.artist_names),
+        "genres": {g: int(cat.genre_matrix[:, i].sum()) for i, g in enumerate(cat.genre_names)},
+        "styles": len(cat.style_names),
+        "energy": {e: int((cat.energy == i).sum()) for i, e in enumerate(ENERGIES)},
+        "mood": {m: int((cat.mood == i).sum()) for i, m in enumerate(MOODS)} | {"unknown": int((cat.mood < 0).sum())},
+        "fingerprint": cat.fingerprint,
+    }
+    if "energy_source" in cat.table.column_names:
+        import pyarrow.compute as pc
+
+        info["energy_source"] = {d["values"]: d["counts"] for d in pc.value_counts(cat.table["energy_source"]).to_pylist()}
+    if as_json:
+        print_json(info)
+    else:
+        out.print_json(json.dumps(info))
+
+
+@catalog_app.command("snippet")
+def catalog_snippet(
+    track_id: str = typer.Argument(..., help="Track id, e.g. fmc-00005."),
+    out_file: Path = typer.Option(..., "--out", help="WAV file to write."),
+    seconds: float = typer.Option(4.0, "--seconds", help="Length in seconds (0.5 to 30)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
+) -> None:
+    """Render a track's synthesized snippet to a WAV file."""
+    import pyarrow.compute as pc
+
+    from recommender.catalog import Catalog
+    from recommender.snippet import SAMPLE_RATE, render_snippet
+
+    if not 0.5 <= seconds <= 30:
+        raise SegueError(f"--seconds must be between 0.5 and 30, got {seconds}")
+    cat = Catalog.load(catalog)
+    hits = pc.index(cat.table["track_id"], track_id).as_py()
+    if hits < 0:
+        raise SegueError(f"no track with id {track_id!r} in catalog {cat.name}")
+    samples = render_snippet(cat, hits, seconds=seconds)
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    tmp = out_file.with_name(f".{out_file.name}.tmp")
+    with wave.open(str(tmp), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(SAMPLE_RATE)
+        handle.writeframes(pcm.tobytes())
+    tmp.replace(out_file)
+    track = cat.track(hits)
+    out.print(f"wrote {seconds:g} s of {track.title!r} by {track.artist} ({track.genre}, {track.energy}) to {out_file}")

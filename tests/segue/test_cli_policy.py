@@ -1,0 +1,76 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+SEGUE = [sys.executable, "-m", "segue.cli"]
+
+
+def run(*args, timeout=600):
+    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def registry(small_logs, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("registry")
+    result = run("train", "--logs", small_logs, "--algo", "regressor", "--features", "history",
+                 "--out", folder / "reg-history", "--eval-conversations", "60", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["algo"] == "regressor" and record["features"] == "history"
+    assert record["feature_version"] == "history-v1-g9" and record["prompt_catalogue_version"] == "1"
+    assert record["logs"]["conversations"] == 200 and len(record["logs"]["fingerprint"]) == 16
+    assert 0 <= record["evaluation"]["simulator"]["success_rate"] <= 1
+    return folder
+
+
+def test_ab_json_contract(registry):
+    result = run("ab", "--policy", "rule", "--policy", "reg-history", "--conversations", "40", "--seeds", "2",
+                 "--registry", registry, "--workers", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["policies"]) == {"rule", "reg-history"}
+    for figures in report["policies"].values():
+        for key in ("success_rate", "mean_prompts", "usefulness"):
+            assert isinstance(figures[key], float)
+            lo, hi = figures[f"{key}_ci"]
+            assert lo <= figures[key] <= hi
+        assert sum(figures["prompt_share"].values()) == pytest.approx(1.0)
+        assert len(figures["per_seed"]) == 2
+    assert report["policies"]["rule"]["vs_reference"]["success_rate"]["relative"] == 0.0
+
+
+def test_ab_is_paired_and_reproducible(registry):
+    args = ("ab", "--policy", "rule", "--conversations", "30", "--seeds", "1", "--registry", registry, "--json")
+    one, two = json.loads(run(*args, "--workers", "1").stdout), json.loads(run(*args, "--workers", "2").stdout)
+    assert one["policies"] == two["policies"]
+
+
+def test_policy_list_and_show(registry):
+    listed = json.loads(run("policy", "list", "--registry", registry, "--json").stdout)
+    assert listed["current"] == "rule" and [p["name"] for p in listed["policies"]] == ["reg-history"]
+    shown = run("policy", "show", "reg-history", "--registry", registry)
+    assert shown.returncode == 0 and "regressor / history" in shown.stdout
+    table = run("policy", "list", "--registry", registry)
+    assert "current policy is rule" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("train", "--logs", "{logs}", "--algo", "ppo", "--out", "{tmp}/x"), "--algo must be one of cql, bcq, bc, regressor"),
+        (("train", "--logs", "{logs}", "--features", "all", "--out", "{tmp}/x"), "--features must be base or history"),
+        (("train", "--logs", "{tmp}/none", "--out", "{tmp}/x"), "log folder not found"),
+        (("train", "--logs", "{logs}", "--out", "{registry}/reg-history"), "exists and is not empty"),
+        (("ab", "--policy", "nope", "--conversations", "5", "--seeds", "1", "--registry", "{registry}"), "no policy 'nope'"),
+        (("ab", "--policy", "rule", "--policy", "rule", "--conversations", "5"), "each --policy once"),
+        (("ab", "--policy", "rule", "--conversations", "0"), "--conversations must be between 1"),
+        (("policy", "show", "rule"), "built-in rule-based baseline"),
+    ],
+)
+def test_policy_command_mistakes(small_logs, registry, tmp_path, args, message):
+    result = run(*(a.format(logs=small_logs, tmp=tmp_path, registry=registry) for a in args))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x").exists()
