@@ -9,7 +9,7 @@ import numpy as np
 
 from recommender.errors import ConfigError
 
-__all__ = ["Decision", "Policy", "decide", "sample_prompt", "masked_softmax"]
+__all__ = ["Decision", "Policy", "UniformPolicy", "decide", "sample_prompt", "masked_softmax"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,15 @@ class Policy(Protocol):
     name: str
 
     def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+
+class UniformPolicy:
+    """Every valid prompt equally likely: the floor any policy must clear."""
+
+    name = "uniform"
+
+    def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return mask / mask.sum()
 
 
 def sample_prompt(probs: np.ndarray, rng: np.random.Generator) -> Decision:

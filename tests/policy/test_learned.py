@@ -10,7 +10,8 @@ from dialogue.features import Featurizer
 from dialogue.prompts import N_PROMPTS, PROMPT_CATALOGUE_VERSION
 from logs import read_logs, to_transitions
 from logs.collect import CollectionSettings, collect
-from policy import decide
+from evaluation.ab import simulate_policy
+from policy import UniformPolicy
 from policy.d3rlpy_support import enable_masking, import_d3rlpy, mdp_dataset, observation
 from policy.learned import QPolicy, greedy_with_share
 from policy.registry import (
@@ -127,21 +128,12 @@ def test_masked_targets_never_bootstrap_from_invalid_prompts(training_logs):
 def test_a_short_training_run_beats_a_random_policy(trained, catalog):
     registry, _ = trained
     env = MusicUserEnv(catalog=catalog)
-    rng = np.random.default_rng(0)
+    seeds = list(range(70_000, 70_300))
+    _, _, random_usefulness, _, _ = simulate_policy(env, UniformPolicy(), "base", seeds)
     for name in ("cql-base", "regressor-base"):
-        policy, _ = load_policy(name, catalog=catalog, registry=registry)
-        scores = {"learned": [], "random": []}
-        for seed in range(300):
-            for kind in scores:
-                obs, info = env.reset(seed=70_000 + seed)
-                while True:
-                    mask = info["action_mask"]
-                    action = decide(policy, obs, mask, rng).prompt if kind == "learned" else int(rng.choice(np.flatnonzero(mask)))
-                    obs, reward, terminated, truncated, info = env.step(action)
-                    if terminated or truncated:
-                        scores[kind].append(reward)
-                        break
-        assert np.mean(scores["learned"]) > np.mean(scores["random"]) + 0.15, name  # usefulness per conversation
+        policy, variant = load_policy(name, catalog=catalog, registry=registry)
+        _, _, usefulness, _, _ = simulate_policy(env, policy, variant, seeds)
+        assert usefulness.mean() > random_usefulness.mean() + 0.15, name  # usefulness per conversation
 
 
 def test_registry_refusals(trained, catalog, tmp_path):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from dialogue.prompts import N_PROMPTS, PROMPTS, prompt_index
-from policy import RandomizedPolicy, RuleBasedPolicy, decide, masked_softmax
+from evaluation.ab import simulate_policy
+from policy import RandomizedPolicy, RuleBasedPolicy, UniformPolicy, masked_softmax
 from recommender.errors import ConfigError
 from simulator import MusicUserEnv
 from tests.policy.conformance import check_policy, collect_states
@@ -67,19 +68,14 @@ def test_script_order(env, rule):
 
 
 def test_rule_beats_a_random_policy(env, rule):
-    rng = np.random.default_rng(0)
-    results = {"rule": [], "random": []}
-    for seed in range(400):
-        for name in results:
-            obs, info = env.reset(seed=50_000 + seed)
-            while True:
-                mask = info["action_mask"]
-                action = decide(rule, obs, mask, rng).prompt if name == "rule" else int(rng.choice(np.flatnonzero(mask)))
-                obs, _, terminated, truncated, info = env.step(action)
-                if terminated or truncated:
-                    results[name].append(info["success"])
-                    break
-    assert np.mean(results["rule"]) > np.mean(results["random"]) + 0.05
+    seeds = list(range(50_000, 50_400))
+    rule_success, *_ = simulate_policy(env, rule, "base", seeds)
+    random_success, *_ = simulate_policy(env, UniformPolicy(), "base", seeds)
+    assert rule_success.mean() > random_success.mean() + 0.05
+
+
+def test_uniform_policy_conforms(states):
+    check_policy(UniformPolicy(), states, greedy=False)
 
 
 def test_invalid_settings(rule):
