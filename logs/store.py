@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dialogue.prompts import N_PROMPTS, PROMPT_CATALOGUE_VERSION, PROMPTS
+from dialogue.prompts import PROMPT_CATALOGUE_VERSION, PROMPTS
 from recommender.errors import LogValidationError
 
 from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from dialogue.features import FeatureLayout
-from dialogue.prompts import N_PROMPTS, PROMPTS, PromptId, prompt_index
+from dialogue.prompts import N_PROMPTS, PROMPTS, PromptId
 from dialogue.state import CONFIDENT
 from recommender.errors import ConfigError
 

@@ -21,7 +21,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import CatalogError
-from .schema import CATALOG_SCHEMA, REQUIRED_COLUMNS
+from .schema import REQUIRED_COLUMNS
 from .vocab import ACTIVITY_ENERGIES, ENERGIES, MOODS, canonical_genre
 
 __all__ = ["Catalog", "Track", "DEFAULT_CATALOG_PATH", "write_catalog"]
@@ -185,11 +185,6 @@ class Catalog:
         """Tracks x styles, float32 CSR with 1 where a track carries a style."""
         data = np.ones(len(self.style_indices), dtype=np.float32)
         return sp.csr_matrix((data, self.style_indices, self.style_indptr), shape=(self.n, len(self.style_names)))
-
-    @cached_property
-    def genre_matrix_f32(self) -> np.ndarray:
-        """``genre_matrix`` as float32 (n, n_genres), for counting with a matrix product."""
-        return self.genre_matrix.astype(np.float32)
 
     @cached_property
     def _artist_codes(self) -> dict[str, int]:
