@@ -66,8 +66,8 @@ _SLOTS = tuple(Slot)
 _ACTS = tuple(Act)
 _MAX_TURNS = 100
 _ACT_INDEX = {a: i for i, a in enumerate(_ACTS)}
-#: the last base features: rejected, denied_genres, then these view features, then user_led, known_slots
-_VIEW_BASE = ("cand_log", "cand_frac", "cand_one", "cand_le10", "relaxed", "top_prior", "prior_margin", "user_led", "known_slots")
+#: base features that depend only on the candidate view (they sit between denied_genres and user_led)
+_VIEW_BASE = ("cand_log", "cand_frac", "cand_one", "cand_le10", "relaxed", "top_prior", "prior_margin")
 
 
 def _base_names() -> list[str]:
@@ -117,6 +117,7 @@ class Featurizer:
         version = f"{variant}-v{FEATURE_VERSION}-g{len(genre_names)}"
         self.layout = FeatureLayout(variant, tuple(names), len(base), version)
         self._n_genres = len(genre_names)
+        self._view_start = self.layout.index(_VIEW_BASE[0])
 
     def __call__(self, conv: Conversation) -> np.ndarray:
         out = np.zeros(self.layout.size, dtype=np.float32)
@@ -124,11 +125,10 @@ class Featurizer:
         cached = view.features.get(self.layout.variant)
         if cached is None:  # what depends only on the candidates is computed once per constraint set
             cached = view.features[self.layout.variant] = self._view_part(conv, view)
-        n_base = self.layout.n_base
         self._state_part(conv, out)
-        out[n_base - len(_VIEW_BASE) : n_base - 2] = cached[: len(_VIEW_BASE) - 2]
+        out[self._view_start : self._view_start + len(_VIEW_BASE)] = cached[: len(_VIEW_BASE)]
         if self.layout.variant == "history" and conv.profile is not None:
-            out[n_base:] = cached[len(_VIEW_BASE) :]
+            out[self.layout.n_base :] = cached[len(_VIEW_BASE) :]
         return out
 
     def _state_part(self, conv: Conversation, out: np.ndarray) -> None:
@@ -179,38 +179,28 @@ class Featurizer:
             float(bool(view.relaxed)),
             min(1.0, float(base.scores[0])) if n else 0.0,
             min(1.0, base.margin),
-            0.0,  # user_led and known_slots are state features, filled per step
-            0.0,
         ]
         block = np.array(parts, dtype=np.float32)
         if self.layout.variant == "history" and conv.profile is not None:
             block = np.concatenate([block, self._history(conv, view)])
         return block
 
-    def _static_history(self, profile) -> np.ndarray:
-        """History features that do not change during a conversation (cached on the profile)."""
-        cached = getattr(profile, "_static_features", None)
-        if cached is not None:
-            return cached
+    def _history(self, conv: Conversation, view) -> np.ndarray:
+        """History features; computed once per candidate view, like the view's base features."""
+        profile = conv.profile
         g = self._n_genres
-        block = np.zeros(g + 5, dtype=np.float32)
-        block[:g] = profile.genre_share[:g]
-        block[g] = profile.genre_entropy / math.log2(max(2, g))
-        block[g + 1 : g + 4] = profile.energy_share
-        block[g + 4] = min(1.0, math.log1p(len(profile)) / math.log1p(1000))
-        predictable = {
+        static = np.zeros(g + 5, dtype=np.float32)
+        static[:g] = profile.genre_share[:g]
+        static[g] = profile.genre_entropy / math.log2(max(2, g))
+        static[g + 1 : g + 4] = profile.energy_share
+        static[g + 4] = min(1.0, math.log1p(len(profile)) / math.log1p(1000))
+        predictable = {  # how predictable an ask prompt's answer is from the history
             PromptId.ASK_ENERGY: float(profile.energy_share.max()),
             PromptId.ASK_ACTIVITY: float(profile.energy_share.max()),
             PromptId.ASK_GENRE: float(profile.genre_share.max()),
             PromptId.ASK_MOOD: float(profile.mood_share.max()) if profile.mood_share.size else 0.0,
             PromptId.ASK_DECADE: float(profile.decade_share.max()) if profile.decade_share.size else 0.0,
         }
-        profile._static_features = (block, predictable)
-        return profile._static_features
-
-    def _history(self, conv: Conversation, view) -> np.ndarray:
-        profile = conv.profile
-        static, predictable = self._static_history(profile)
         out = np.zeros(len(static) + 4 + N_PROMPTS, dtype=np.float32)
         out[: len(static)] = static
         ranking = view.ranking
