@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from policy.d3rlpy_support import mdp_dataset
 from policy.data import Transitions
 from recommender.errors import ConfigError
 
-from .store import read_logs
+from .store import feature_names, read_logs, segue_metadata
 
 __all__ = ["Transitions", "to_transitions", "to_mdp_dataset"]
 
@@ -39,9 +38,10 @@ def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "b
     last = np.ones(len(conv), dtype=bool)
     last[:-1] = conv[1:] != conv[:-1]
     truncated = table["truncated"].to_numpy(zero_copy_only=False)
-    names = tuple(json.loads((table.schema.metadata or {}).get(b"segue.features_names", b"[]")))
-    if features == "history" and names:
-        names += tuple(json.loads(table.schema.metadata[b"segue.history_features_names"]))
+    meta = segue_metadata(table.schema.metadata)
+    names = feature_names(meta, "features")
+    if features == "history":
+        names += feature_names(meta, "history_features")
     return Transitions(
         observations=obs,
         actions=actions,

@@ -21,7 +21,8 @@ from recommender.errors import LogValidationError
 
 from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS
 
-__all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "LogInfo", "log_info"]
+__all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "LogInfo", "log_info",
+           "segue_metadata", "feature_names"]
 
 PART_GLOB = "part-*.parquet"
 _PROMPT_IDS = tuple(p.id.value for p in PROMPTS)
@@ -57,6 +58,16 @@ def list_parts(folder: str | Path) -> list[Path]:
     return parts
 
 
+def segue_metadata(schema_metadata: dict[bytes, bytes] | None) -> dict[str, str]:
+    """The ``segue.*`` entries of a Parquet schema's metadata, decoded."""
+    return {k.decode(): v.decode() for k, v in (schema_metadata or {}).items() if k.startswith(b"segue.")}
+
+
+def feature_names(metadata: dict[str, str], column: str) -> tuple[str, ...]:
+    """Names of a fixed-size feature column ("features" or "history_features"), from ``segue_metadata``."""
+    return tuple(json.loads(metadata.get(f"segue.{column}_names", "[]")))
+
+
 def _fail(path: Path, row: int | None, message: str) -> LogValidationError:
     where = f"{path.name} row {row}" if row is not None else path.name
     return LogValidationError(f"{message} in {where}")
@@ -67,7 +78,7 @@ def validate_table(table: pa.Table, path: Path) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise _fail(path, None, f"missing column(s) {', '.join(missing)}")
-    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    meta = segue_metadata(table.schema.metadata)
     schema_version = meta.get("segue.log_schema_version")
     if schema_version is not None and schema_version != LOG_SCHEMA_VERSION:
         raise _fail(path, None, f"log schema version {schema_version!r} is not the supported {LOG_SCHEMA_VERSION!r}")
@@ -98,7 +109,7 @@ def validate_table(table: pa.Table, path: Path) -> None:
         finite = np.isfinite(values)
         if not finite.all():
             row, col = (int(x) for x in np.argwhere(~finite)[0])
-            names = json.loads(meta.get(f"segue.{column}_names", "[]")) if column != "action_probs" else list(_PROMPT_IDS)
+            names = feature_names(meta, column) if column != "action_probs" else _PROMPT_IDS
             name = names[col] if col < len(names) else str(col)
             raise _fail(path, row, f"NaN or infinite value in {column} ({name!r})")
     conv = table["conversation_id"].to_numpy()
@@ -143,11 +154,7 @@ class LogInfo:
 def log_info(folder: str | Path) -> LogInfo:
     """The ``segue.*`` metadata of the first part of a log folder."""
     first = list_parts(folder)[0]
-    meta = {k.decode(): v.decode() for k, v in (pq.read_schema(first).metadata or {}).items() if k.startswith(b"segue.")}
-    return LogInfo(
-        metadata=meta,
-        feature_names=tuple(json.loads(meta.get("segue.features_names", "[]"))),
-        history_feature_names=tuple(json.loads(meta.get("segue.history_features_names", "[]"))),
-    )
+    meta = segue_metadata(pq.read_schema(first).metadata)
+    return LogInfo(meta, feature_names(meta, "features"), feature_names(meta, "history_features"))
 
 
