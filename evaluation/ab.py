@@ -44,6 +44,7 @@ class ABSettings:
     catalog_path: str | None = None
     nlu_error_rate: float = SimulatorConfig.nlu_error_rate
     first_seed: int = 0
+    simulator: dict | None = None  # a whole SimulatorConfig (e.g. the one logs were made with); overrides nlu_error_rate
 
     def __post_init__(self) -> None:
         if not self.policies:
@@ -92,7 +93,8 @@ def _init(settings_dict: dict) -> None:
     torch.set_num_threads(1)
     settings = ABSettings(**{**settings_dict, "policies": tuple(settings_dict["policies"])})
     catalog = Catalog.load(settings.catalog_path)
-    _STATE["env"] = MusicUserEnv(catalog=catalog, config=SimulatorConfig(nlu_error_rate=settings.nlu_error_rate), features="history")
+    config = SimulatorConfig(**settings.simulator) if settings.simulator else SimulatorConfig(nlu_error_rate=settings.nlu_error_rate)
+    _STATE["env"] = MusicUserEnv(catalog=catalog, config=config, features="history")
     _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry)) for ref in settings.policies]
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dialogue.features import VARIANTS
 from dialogue.prompts import PROMPTS
@@ -14,25 +13,20 @@ from policy.d3rlpy_support import mdp_dataset
 from policy.data import Transitions
 from recommender.errors import ConfigError
 
-from .store import feature_names, read_logs, segue_metadata
+from .store import feature_names, fixed_column, read_logs, segue_metadata
 
 __all__ = ["Transitions", "to_transitions", "to_mdp_dataset"]
 
 _PROMPT_INDEX = {p.id.value: i for i, p in enumerate(PROMPTS)}
 
 
-def _fixed(table: pa.Table, column: str) -> np.ndarray:
-    width = table.schema.field(column).type.list_size
-    return pc.list_flatten(table[column]).to_numpy(zero_copy_only=False).reshape(table.num_rows, width)
-
-
 def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "base") -> Transitions:
     if features not in VARIANTS:
         raise ConfigError(f"--features must be one of {', '.join(VARIANTS)}, got {features!r}")
     table = table_or_folder if isinstance(table_or_folder, pa.Table) else read_logs(table_or_folder)
-    obs = _fixed(table, "features").astype(np.float32)
+    obs = fixed_column(table, "features").astype(np.float32)
     if features == "history":
-        obs = np.concatenate([obs, _fixed(table, "history_features").astype(np.float32)], axis=1)
+        obs = np.concatenate([obs, fixed_column(table, "history_features").astype(np.float32)], axis=1)
     actions = np.array([_PROMPT_INDEX[p] for p in table["prompt"].to_pylist()], dtype=np.int64)
     conv = table["conversation_id"].to_numpy()
     last = np.ones(len(conv), dtype=bool)
@@ -48,7 +42,7 @@ def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "b
         rewards=table["reward"].to_numpy(zero_copy_only=False).astype(np.float32),
         terminals=(last & ~truncated).astype(np.float32),
         timeouts=(last & truncated).astype(np.float32),
-        masks=_fixed(table, "valid_mask").astype(bool),
+        masks=fixed_column(table, "valid_mask").astype(bool),
         propensities=table["propensity"].to_numpy(zero_copy_only=False).astype(np.float64),
         conversation=conv.astype(np.int64),
         feature_names=names if len(names) == obs.shape[1] else (),

@@ -22,7 +22,7 @@ from recommender.errors import LogValidationError
 from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS
 
 __all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "LogInfo", "log_info",
-           "segue_metadata", "feature_names"]
+           "segue_metadata", "feature_names", "fixed_column"]
 
 PART_GLOB = "part-*.parquet"
 _PROMPT_IDS = tuple(p.id.value for p in PROMPTS)
@@ -66,6 +66,12 @@ def segue_metadata(schema_metadata: dict[bytes, bytes] | None) -> dict[str, str]
 def feature_names(metadata: dict[str, str], column: str) -> tuple[str, ...]:
     """Names of a fixed-size feature column ("features" or "history_features"), from ``segue_metadata``."""
     return tuple(json.loads(metadata.get(f"segue.{column}_names", "[]")))
+
+
+def fixed_column(table: pa.Table, column: str) -> np.ndarray:
+    """A fixed-size list column as a 2-D array (rows, width)."""
+    width = table.schema.field(column).type.list_size
+    return pc.list_flatten(table[column]).to_numpy(zero_copy_only=False).reshape(table.num_rows, width)
 
 
 def _fail(path: Path, row: int | None, message: str) -> LogValidationError:

@@ -9,7 +9,7 @@ import numpy as np
 
 from recommender.errors import ConfigError
 
-__all__ = ["Decision", "Policy", "UniformPolicy", "decide", "sample_prompt", "masked_softmax"]
+__all__ = ["Decision", "Policy", "UniformPolicy", "ConstantPolicy", "decide", "sample_prompt", "masked_softmax"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,36 @@ class UniformPolicy:
 
     def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return mask / mask.sum()
+
+
+class ConstantPolicy:
+    """Always the same prompt when it is valid, else the first valid prompt in catalogue order.
+
+    A deliberately bad policy: the deployment gate must refuse it (it collapses onto one prompt).
+    """
+
+    def __init__(self, prompt: int, name: str | None = None) -> None:
+        if not 0 <= prompt < len(_prompt_ids()):
+            raise ConfigError(f"constant policy: prompt index {prompt} is not a prompt")
+        self.prompt = int(prompt)
+        self.name = name or f"always-{_prompt_ids()[prompt]}"
+
+    def _best(self, masks: np.ndarray) -> np.ndarray:
+        return np.where(masks[:, self.prompt], self.prompt, masks.argmax(axis=1))
+
+    def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.batch_probabilities(features[None, :], mask[None, :])[0]
+
+    def batch_probabilities(self, features: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+        probs = np.zeros(masks.shape, dtype=np.float64)
+        probs[np.arange(len(masks)), self._best(masks)] = 1.0
+        return probs
+
+
+def _prompt_ids() -> tuple[str, ...]:
+    from dialogue.prompts import PROMPTS
+
+    return tuple(p.id.value for p in PROMPTS)
 
 
 def sample_prompt(probs: np.ndarray, rng: np.random.Generator) -> Decision:

@@ -13,10 +13,12 @@ import torch
 from dialogue.prompts import N_PROMPTS
 from recommender.errors import ConfigError
 
-from .d3rlpy_support import observation
+from .d3rlpy_support import observation, observations
 from .regressor import ActionFeatures, CompiledTrees
 
-__all__ = ["QPolicy", "RegressorPolicy", "greedy_with_share"]
+__all__ = ["QPolicy", "RegressorPolicy", "greedy_with_share", "greedy_with_share_batch"]
+
+_BATCH = 65_536
 
 
 def greedy_with_share(best: int, mask: np.ndarray, epsilon: float) -> np.ndarray:
@@ -25,6 +27,13 @@ def greedy_with_share(best: int, mask: np.ndarray, epsilon: float) -> np.ndarray
     if epsilon > 0:
         probs[mask] = epsilon / mask.sum()
     probs[best] += 1.0 - epsilon
+    return probs
+
+
+def greedy_with_share_batch(best: np.ndarray, masks: np.ndarray, epsilon: float) -> np.ndarray:
+    """Row-wise ``greedy_with_share``: best int (n,), masks bool (n, N_PROMPTS) -> float64 (n, N_PROMPTS)."""
+    probs = masks * (epsilon / masks.sum(axis=1, keepdims=True)) if epsilon > 0 else np.zeros(masks.shape)
+    probs[np.arange(len(best)), best] += 1.0 - epsilon
     return probs
 
 
@@ -54,6 +63,20 @@ class QPolicy:
     def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return greedy_with_share(self.best(features, mask), mask, self.epsilon)
 
+    def batch_probabilities(self, features: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+        """Many states at once (off-policy evaluation): features (n, F), masks (n, N_PROMPTS) -> (n, N_PROMPTS)."""
+        best = np.empty(len(features), dtype=np.int64)
+        for start in range(0, len(features), _BATCH):
+            rows = slice(start, start + _BATCH)
+            x = torch.from_numpy(observations(features[rows], masks[rows]))
+            with torch.inference_mode():
+                best[rows] = np.asarray(self.algo.impl.predict_best_action(x))
+            if progress:
+                progress(min(start + _BATCH, len(features)), len(features))
+        if not masks[np.arange(len(best)), best].all():
+            raise ConfigError(f"policy {self.name} chose a masked prompt")
+        return greedy_with_share_batch(best, masks, self.epsilon)
+
 
 class RegressorPolicy:
     """Greedy over the regressor's predicted usefulness of each valid prompt."""
@@ -75,3 +98,17 @@ class RegressorPolicy:
 
     def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return greedy_with_share(self.best(features, mask), mask, self.epsilon)
+
+    def batch_probabilities(self, features: np.ndarray, masks: np.ndarray, progress=None) -> np.ndarray:
+        """Many states at once, with scikit-learn's multi-threaded ``predict`` (faster than the
+        compiled trees for hundreds of thousands of rows); same trees, same choices."""
+        scores = np.full(masks.shape, -np.inf)
+        chunk = max(1, _BATCH // 8)
+        for start in range(0, len(features), chunk):
+            rows = slice(start, start + chunk)
+            state, action = np.nonzero(masks[rows])
+            x = self.action_features.rows(features[rows][state], action)
+            scores[start + state, action] = self.model.predict(x)
+            if progress:
+                progress(min(start + chunk, len(features)), len(features))
+        return greedy_with_share_batch(scores.argmax(axis=1), masks, self.epsilon)

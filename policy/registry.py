@@ -27,7 +27,7 @@ from dialogue.prompts import PROMPT_CATALOGUE_VERSION
 from recommender.catalog import Catalog
 from recommender.errors import PolicyError
 
-from .base import Policy
+from .base import ConstantPolicy, Policy
 from .d3rlpy_support import enable_masking, import_d3rlpy
 from .learned import QPolicy, RegressorPolicy
 from .regressor import ActionFeatures
@@ -46,6 +46,9 @@ __all__ = [
     "set_current",
     "policy_history",
     "RULE",
+    "constant_record",
+    "record_event",
+    "rollback",
 ]
 
 DEFAULT_REGISTRY = Path("runs/policies")
@@ -92,7 +95,9 @@ def save_policy(folder: Path, record: PolicyRecord, model, *, staging: Path | No
         raise PolicyError(f"{folder} exists and is not empty; choose another --out")
     staging = staging or folder.with_name(f".{folder.name}.staging")
     staging.mkdir(parents=True, exist_ok=True)
-    if record.algo == "regressor":
+    if record.algo == "constant":
+        pass  # no model: the record's config names the prompt
+    elif record.algo == "regressor":
         with open(staging / record.model_file, "wb") as handle:
             pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
     else:
@@ -120,6 +125,24 @@ def update_evaluation(folder: Path, key: str, results: dict) -> None:
     record = read_record(folder)
     record.evaluation[key] = results
     _atomic_write(Path(folder) / POLICY_FILE, record.to_json())
+
+
+def _prompt_index(prompt_id) -> int:
+    from dialogue.prompts import PROMPTS
+
+    ids = [p.id.value for p in PROMPTS]
+    if prompt_id not in ids:
+        raise PolicyError(f"unknown prompt {prompt_id!r}; prompts are {', '.join(ids)}")
+    return ids.index(prompt_id)
+
+
+def constant_record(name: str, prompt_id: str, catalog: Catalog) -> PolicyRecord:
+    """The record of a constant policy (always ``prompt_id`` when valid): a deliberately bad candidate."""
+    _prompt_index(prompt_id)
+    layout = Featurizer(catalog.genre_names, "base").layout
+    return PolicyRecord(name=name, algo="constant", features="base", feature_version=layout.version,
+                        prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config={"prompt": prompt_id}, logs={},
+                        model_file="", train_seconds=0.0)
 
 
 def resolve(ref: str, registry: Path = DEFAULT_REGISTRY) -> Path | None:
@@ -155,6 +178,8 @@ def load_policy(ref: str, *, catalog: Catalog, registry: Path = DEFAULT_REGISTRY
     record = read_record(folder)
     layout = Featurizer(catalog.genre_names, record.features).layout
     _check_versions(record, layout, folder)
+    if record.algo == "constant":
+        return ConstantPolicy(_prompt_index(record.config.get("prompt")), name=ref), record.features
     model_path = folder / record.model_file
     if not model_path.is_file():
         raise PolicyError(f"policy {folder} lacks its model file {record.model_file}")
@@ -180,17 +205,43 @@ def current_policy(registry: Path = DEFAULT_REGISTRY) -> str:
     return path.read_text().strip() if path.is_file() else RULE
 
 
-def set_current(name: str, *, registry: Path = DEFAULT_REGISTRY, action: str, reason: str) -> None:
-    """Make ``name`` current and record the change (used by promote and rollback)."""
+def record_event(registry: Path, entry: dict) -> dict:
+    """Append one entry (promotion, refusal, rollback) to the registry's history, with the time."""
+    registry = Path(registry)
+    registry.mkdir(parents=True, exist_ok=True)
+    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **entry}
+    with open(registry / _HISTORY, "a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return entry
+
+
+def set_current(name: str, *, registry: Path = DEFAULT_REGISTRY, action: str, reason: str, evidence: dict | None = None) -> dict:
+    """Make ``name`` current and record the change (used by promote and rollback); returns the history entry."""
     registry = Path(registry)
     if name != RULE:
         resolve(name, registry)
-    registry.mkdir(parents=True, exist_ok=True)
     previous = current_policy(registry)
-    entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "action": action, "from": previous, "to": name, "reason": reason}
-    with open(registry / _HISTORY, "a") as handle:
-        handle.write(json.dumps(entry) + "\n")
+    entry = record_event(registry, {"action": action, "from": previous, "to": name, "reason": reason,
+                                    **({"evidence": evidence} if evidence else {})})
     _atomic_write(registry / _CURRENT, name + "\n")
+    return entry
+
+
+def rollback(registry: Path = DEFAULT_REGISTRY) -> dict:
+    """Return to the policy that was current before the current one was promoted; recorded."""
+    current = current_policy(registry)
+    promotions = [e for e in policy_history(registry) if e.get("action") == "promote" and e.get("to") == current]
+    if not promotions:
+        raise PolicyError(f"nothing to roll back: the current policy {current!r} was not made current by a promotion")
+    previous = promotions[-1]["from"]
+    if previous != RULE:
+        try:
+            resolve(previous, registry)
+        except PolicyError as exc:
+            raise PolicyError(f"cannot roll back to {previous!r}: it is no longer in the registry ({exc})") from exc
+    return set_current(previous, registry=registry, action="rollback", reason=f"rollback from {current}")
 
 
 def policy_history(registry: Path = DEFAULT_REGISTRY) -> list[dict]:

@@ -1,0 +1,98 @@
+"""The deployment gate: promote a candidate only on high-confidence improvement, with guardrails.
+
+Conditions (all must hold):
+
+1. ``supported``: both policies can be estimated on the logs (no prompt
+   the logging policy never tried).
+2. ``improvement``: the lower bound of the paired bootstrap interval of
+   (candidate - current) on the gate metric, by the gate estimator, on the
+   same logs and the same resamples, is above zero.
+3. ``no_collapse``: in the simulator the candidate does not ask one prompt
+   more than ``max_prompt_share`` of the time.
+4. ``simulator_success``: on the same simulated users, the candidate's
+   success rate is not below the current policy's (the rule-based baseline
+   until a first promotion) by more than ``success_tolerance``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from recommender.errors import ConfigError
+
+from .data import METRICS
+from .estimators import ESTIMATORS
+from .ope import OPEResult
+
+__all__ = ["GateSettings", "gate_decision"]
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    metric: str = "usefulness"
+    estimator: str = "dr"
+    max_prompt_share: float = 0.9
+    success_tolerance: float = 0.0
+    sim_conversations: int = 2_000
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ConfigError(f"--metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if self.estimator not in ESTIMATORS:
+            raise ConfigError(f"--estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
+        if not 0 < self.max_prompt_share <= 1:
+            raise ConfigError(f"--max-prompt-share must be within (0, 1], got {self.max_prompt_share}")
+        if not 0 <= self.success_tolerance < 1:
+            raise ConfigError(f"--success-tolerance must be within [0, 1), got {self.success_tolerance}")
+        if self.sim_conversations < 1:
+            raise ConfigError(f"--sim-conversations must be >= 1, got {self.sim_conversations}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _condition(name: str, passed: bool, detail: str) -> dict:
+    return {"name": name, "passed": bool(passed), "detail": detail}
+
+
+def gate_decision(candidate: str, current: str, result: OPEResult, simulation: dict, settings: GateSettings) -> dict:
+    """Decide; ``simulation`` maps policy -> on-policy figures on the same simulated users (``simulate_truth``)."""
+    if candidate == current:
+        return {"candidate": candidate, "current": current, "promote": False, "conditions": [
+            _condition("different", False, f"{candidate} is already the current policy")], "failed": ["different"],
+            "settings": settings.to_dict()}
+    conditions = []
+    entries = result.policies
+    unsupported = [p for p in (candidate, current) if not entries[p]["supported"]]
+    conditions.append(_condition("supported", not unsupported,
+                                 "both policies are supported by the logs" if not unsupported else
+                                 "; ".join(f"{p}: {entries[p]['support']['message']}" for p in unsupported)))
+    improvement = None
+    if not unsupported:
+        improvement = result.difference(candidate, current, settings.estimator, settings.metric)
+        ci = improvement["ci"]
+        level = f"{result.settings.confidence:.0%}"
+        if ci is None:
+            conditions.append(_condition("improvement", False, f"no {level} interval for the {settings.estimator} difference (too few resamples defined)"))
+        else:
+            conditions.append(_condition(
+                "improvement", ci[0] > 0,
+                f"{settings.metric} by {settings.estimator}: {candidate} - {current} = {improvement['difference']:+.4f}, "
+                f"{level} interval [{ci[0]:+.4f}, {ci[1]:+.4f}]; lower bound {'above' if ci[0] > 0 else 'not above'} zero"))
+    else:
+        conditions.append(_condition("improvement", False, "not estimated: unsupported"))
+    sim_c, sim_b = simulation.get(candidate), simulation.get(current)
+    if sim_c is None or sim_b is None:
+        raise ConfigError("the gate needs simulator figures of both the candidate and the current policy")
+    share = sim_c["prompt_share"]
+    top = max(share, key=share.get)
+    conditions.append(_condition("no_collapse", share[top] <= settings.max_prompt_share,
+                                 f"{candidate} asks {top} in {share[top]:.1%} of its prompts in the simulator "
+                                 f"(limit {settings.max_prompt_share:.0%})"))
+    sc, sb = sim_c["metrics"]["success_rate"], sim_b["metrics"]["success_rate"]
+    conditions.append(_condition("simulator_success", sc >= sb - settings.success_tolerance,
+                                 f"simulator success {sc:.3f} for {candidate} vs {sb:.3f} for {current} on the same "
+                                 f"{sim_c['conversations']:,} simulated users"))
+    failed = [c["name"] for c in conditions if not c["passed"]]
+    return {"candidate": candidate, "current": current, "promote": not failed, "conditions": conditions, "failed": failed,
+            "improvement": improvement, "settings": settings.to_dict()}

@@ -1,0 +1,272 @@
+"""The off-policy evaluation runner: estimators x metrics x policies, bootstrap intervals, diagnostics.
+
+``evaluate_targets(data, targets, settings)`` takes the logs (``OPEData``) and,
+per policy, its distribution over prompts at every logged state, and returns
+per policy: each estimator's estimate of each metric with a bootstrap
+percentile interval (conversations resampled with replacement; the same
+resamples for every policy, so differences between policies are paired),
+the importance-weight diagnostics (effective sample size and weight
+statistics) and the support check. A policy that puts probability on a
+prompt the logging policy never gave a chance in that state is reported as
+unsupported, with the reason, and is not estimated.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dialogue.prompts import PROMPTS
+from recommender.errors import ConfigError, PolicyError
+
+from .data import METRICS, OPEData
+from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, MetricInputs, Sums, Weights, _Stats
+from .qmodel import Q_MODELS, FQESettings, fit_q
+
+__all__ = ["OPESettings", "OPEResult", "target_probabilities", "check_support", "weight_diagnostics", "evaluate_targets",
+           "estimator_names"]
+
+_CHUNK = 100  # bootstrap resamples per block of count vectors
+_MAX_UNDEFINED = 0.01
+
+
+@dataclass(frozen=True)
+class OPESettings:
+    estimators: tuple[str, ...] = DEFAULT_ESTIMATORS
+    q_models: tuple[str, ...] = ("fqe",)
+    bootstrap: int = 1_000
+    confidence: float = 0.95
+    seed: int = 0
+    fqe: FQESettings = field(default_factory=FQESettings)
+
+    def __post_init__(self) -> None:
+        for name in self.estimators:
+            if name not in ESTIMATORS:
+                raise ConfigError(f"unknown estimator {name!r}; estimators are {', '.join(ESTIMATORS)}")
+        if not self.q_models or any(q not in Q_MODELS for q in self.q_models):
+            raise ConfigError(f"--q-model must be among {', '.join(Q_MODELS)}, got {', '.join(self.q_models) or 'none'}")
+        if not 0 <= self.bootstrap <= 100_000:
+            raise ConfigError(f"--bootstrap must be between 0 and 100,000, got {self.bootstrap}")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ConfigError(f"--confidence must be within [0.5, 1), got {self.confidence}")
+
+    @property
+    def needs_q(self) -> bool:
+        return any(ESTIMATORS[e].needs_q for e in self.estimators)
+
+
+def estimator_names(settings: OPESettings) -> list[tuple[str, str, str | None]]:
+    """(reported name, estimator, Q model) triples: Q-model estimators get a suffix for every Q model but the first."""
+    out = []
+    for name in settings.estimators:
+        if ESTIMATORS[name].needs_q:
+            for i, q in enumerate(settings.q_models):
+                out.append((name if i == 0 else f"{name}-{q}", name, q))
+        else:
+            out.append((name, name, None))
+    return out
+
+
+def target_probabilities(policy, variant: str, data: OPEData, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The policy's distribution over prompts at every logged state, float64 (n, N_PROMPTS), checked."""
+    features = data.state(variant)
+    batch = getattr(policy, "batch_probabilities", None)
+    if batch is not None:
+        probs = np.asarray(batch(features, data.masks, progress=progress), dtype=np.float64)
+    else:
+        probs = np.empty(data.masks.shape, dtype=np.float64)
+        for row in range(data.n_turns):
+            probs[row] = policy.probabilities(features[row], data.masks[row])
+            if progress and (row % 10_000 == 9_999 or row == data.n_turns - 1):
+                progress(row + 1, data.n_turns)
+    name = getattr(policy, "name", type(policy).__name__)
+    bad = ~np.isfinite(probs).all(axis=1) | (np.abs(probs.sum(axis=1) - 1.0) > 1e-6) | (probs < 0).any(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise PolicyError(f"policy {name} gave no probability distribution at logged row {row}")
+    invalid = (probs > 0) & ~data.masks
+    if invalid.any():
+        row = int(np.argwhere(invalid)[0][0])
+        raise PolicyError(f"policy {name} puts probability on a prompt that is invalid at logged row {row}")
+    return probs
+
+
+def check_support(data: OPEData, target: np.ndarray) -> dict:
+    """Where the target gives a prompt probability that the logging policy gave none."""
+    behaviour = data.behaviour
+    if behaviour is None:  # only the logged prompt's propensity is known: a zero-propensity prompt cannot be seen
+        return {"supported": True, "unsupported_turns": 0, "unsupported_share": 0.0, "message": "logging distribution not logged; support assumed"}
+    missing = (target > 0) & ~(behaviour > 0)
+    rows = missing.any(axis=1)
+    count = int(rows.sum())
+    if not count:
+        return {"supported": True, "unsupported_turns": 0, "unsupported_share": 0.0, "message": "every prompt the policy may ask had a non-zero logging probability"}
+    row = int(np.flatnonzero(rows)[0])
+    prompts = sorted({PROMPTS[a].id.value for a in np.flatnonzero(missing.any(axis=0))})
+    share = float(target[missing].sum() / data.n_turns)
+    return {
+        "supported": False,
+        "unsupported_turns": count,
+        "unsupported_share": count / data.n_turns,
+        "unsupported_mass": share,
+        "prompts": prompts,
+        "message": (f"unsupported: in {count:,} of {data.n_turns:,} logged states ({count / data.n_turns:.1%}) the policy may ask "
+                    f"{', '.join(prompts)}, which the logging policy never tried there (probability 0; first at row {row}); "
+                    f"log with exploration over every valid prompt before estimating this policy"),
+    }
+
+
+def weight_diagnostics(weights: Weights) -> dict:
+    final = weights.final
+    n = len(final)
+    total, square = float(final.sum()), float((final**2).sum())
+    ess = total**2 / square if square > 0 else 0.0
+    first = weights.rho[weights.data.first]
+    ess_first = float(first.sum() ** 2 / (first**2).sum()) if (first**2).sum() > 0 else 0.0
+    return {
+        "ess": ess,
+        "ess_share": ess / n,
+        "ess_first_turn": ess_first,
+        "weight_mean": total / n,
+        "weight_max": float(final.max()),
+        "weight_p99": float(np.quantile(final, 0.99)),
+        "zero_weight_share": float((final == 0).mean()),
+        "max_weight_share": float(final.max() / total) if total > 0 else None,
+    }
+
+
+@dataclass
+class OPEResult:
+    """Estimates, intervals and diagnostics per policy; bootstrap draws kept for paired comparisons."""
+
+    settings: OPESettings
+    conversations: int
+    turns: int
+    on_policy: dict
+    policies: dict = field(default_factory=dict)
+    draws: dict = field(default_factory=dict)    # (policy, name, metric) -> (B,)
+    point: dict = field(default_factory=dict)    # (policy, name, metric) -> float
+    seconds: float = 0.0
+
+    def difference(self, candidate: str, baseline: str, estimator: str, metric: str) -> dict:
+        """Paired difference candidate - baseline on the same logs and the same resamples."""
+        key_c, key_b = (candidate, estimator, metric), (baseline, estimator, metric)
+        if key_c not in self.point or key_b not in self.point:
+            raise ConfigError(f"no {estimator} estimate of {metric} for {candidate if key_c not in self.point else baseline}")
+        diff = self.point[key_c] - self.point[key_b]
+        ci = _interval(self.draws[key_c] - self.draws[key_b], self.settings.confidence) if key_c in self.draws else None
+        base = self.point[key_b]
+        return {"difference": diff, "ci": ci, "relative": diff / base if base else None,
+                "relative_ci": [ci[0] / base, ci[1] / base] if ci and base else None}
+
+
+def _interval(draws: np.ndarray, confidence: float) -> list[float] | None:
+    finite = draws[np.isfinite(draws)]
+    if len(draws) == 0 or len(finite) < (1 - _MAX_UNDEFINED) * len(draws):
+        return None
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(finite, [alpha, 1 - alpha])
+    return [float(lo), float(hi)]
+
+
+def _number(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OPESettings, *,
+                     q_values: dict[str, dict[str, dict[str, np.ndarray]]] | None = None,
+                     progress: Callable[[str, int, int], None] | None = None) -> OPEResult:
+    """Estimate every policy in ``targets`` (name -> pi at every logged state) on ``data``.
+
+    ``q_values`` (policy -> Q model -> metric -> (n, N_PROMPTS)) may be given; missing ones are fitted.
+    ``progress(stage, done, total)`` reports the Q-model fits and the bootstrap.
+    """
+    start = time.perf_counter()
+    q_values = dict(q_values or {})
+    result = OPEResult(settings, data.n_conversations, data.n_turns,
+                       on_policy={m: float(data.on_policy_values(m).mean()) for m in METRICS})
+    names = estimator_names(settings)
+    inputs: dict[str, dict[tuple[str, str | None], MetricInputs]] = {}
+    for policy, target in targets.items():
+        if target.shape != data.masks.shape:
+            raise ConfigError(f"policy {policy}: target probabilities have shape {target.shape}, the logs {data.masks.shape}")
+        support = check_support(data, target)
+        weights = Weights(data, target)
+        share = target.mean(axis=0)
+        entry = {"supported": support["supported"], "support": support, "diagnostics": None, "estimators": {},
+                 "prompt_share": {p.id.value: float(share[i]) for i, p in enumerate(PROMPTS)}}
+        result.policies[policy] = entry
+        if not support["supported"]:
+            continue
+        entry["diagnostics"] = weight_diagnostics(weights)
+        per_policy = {}
+        for q in (settings.q_models if settings.needs_q else ()):
+            fitted = q_values.setdefault(policy, {}).get(q)
+            if fitted is None:
+                report = (lambda done, total, _p=policy, _q=q: progress(f"{_q} Q model for {_p}", done, total)) if progress else None
+                fitted = fit_q(q, data, target, settings.fqe, progress=report)
+                q_values[policy][q] = fitted
+            for metric in METRICS:
+                qa = fitted[metric]
+                per_policy[(metric, q)] = MetricInputs(weights, data.metric_rewards(metric),
+                                                       qa[np.arange(data.n_turns), data.actions], (qa * target).sum(axis=1))
+        for metric in METRICS:
+            if (metric, None) not in per_policy:
+                per_policy[(metric, None)] = MetricInputs(weights, data.metric_rewards(metric), None, None)
+        inputs[policy] = per_policy
+
+    horizon = int(data.turn.max()) + 1
+
+    def run(counts: np.ndarray) -> dict:
+        sums = Sums(counts, horizon)
+        values = {}
+        for policy, per_policy in inputs.items():
+            for reported, estimator, q in names:
+                for metric in METRICS:
+                    x = per_policy[(metric, q)] if q else per_policy[(metric, None)]
+                    stats = _Stats(x, sums, (policy, metric, q))
+                    values[(policy, reported, metric)] = ESTIMATORS[estimator].value(stats)
+        return values
+
+    for key, value in run(np.ones((1, data.n_conversations))).items():
+        result.point[key] = float(value[0])
+    personas = sorted(set(data.persona.tolist()))
+    by_persona = {p: run((data.persona == p).astype(np.float64)[None, :]) for p in personas} if len(personas) > 1 else {}
+    if settings.bootstrap:
+        rng = np.random.default_rng(settings.seed)
+        n = data.n_conversations
+        uniform = np.full(n, 1.0 / n)
+        collected: dict = {}
+        done = 0
+        while done < settings.bootstrap:
+            size = min(_CHUNK, settings.bootstrap - done)
+            for key, value in run(rng.multinomial(n, uniform, size=size).astype(np.float64)).items():
+                collected.setdefault(key, []).append(value)
+            done += size
+            if progress:
+                progress("bootstrap", done, settings.bootstrap)
+        result.draws = {key: np.concatenate(parts) for key, parts in collected.items()}
+
+    for policy, per_policy in inputs.items():
+        entry = result.policies[policy]
+        for reported, estimator, q in names:
+            entry["estimators"][reported] = {}
+            for metric in METRICS:
+                key = (policy, reported, metric)
+                draws = result.draws.get(key)
+                entry["estimators"][reported][metric] = {
+                    "estimate": _number(result.point[key]),
+                    "ci": _interval(draws, settings.confidence) if draws is not None else None,
+                    "se": _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None,
+                }
+        entry["personas"] = {
+            p: {"conversations": int((data.persona == p).sum()),
+                "estimators": {reported: {m: _number(float(values[(policy, reported, m)][0])) for m in METRICS}
+                               for reported, _, _ in names}}
+            for p, values in by_persona.items()
+        }
+    result.seconds = time.perf_counter() - start
+    return result
