@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 CONVERSATIONS ?= 50000
 
-.PHONY: test demo venv bench clean
+.PHONY: test demo venv bench clean system
 
 venv: $(STAMP)
 
@@ -19,26 +19,31 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Debian packages: headless Chromium checks that the HTML report renders. Installed
+# when missing and apt-get can run (root); otherwise that one check is skipped.
+system:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	   (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1)) ; } || \
+	  echo "note: chromium not installed; the report's headless-browser check will be skipped"
+
+test: $(STAMP) system
 	$(PY) -m pytest tests
 
-# The main job: log randomized conversations (resumable: a second run reuses
-# the parts already written), train the default learner and the regressor
-# with and without listening history (skipped when already trained), and
-# compare them with the rule-based baseline on the same simulated users.
+# The main job: `segue pipeline` logs randomized conversations (resumable: a
+# second run reuses the parts already written), trains the default learner and
+# the regressor with and without listening history (skipped when already
+# trained), evaluates them off-policy against the current policy with the
+# simulator's truth beside the estimates, writes runs/report.html (+ .md) and
+# promotes the best candidate that passes the gate.
 SEGUE := $(VENV)/bin/segue
 demo: $(STAMP)
-	$(SEGUE) simulate --conversations $(CONVERSATIONS) --seed 1 --out runs/logs
-	@for spec in cql:base regressor:base regressor:history; do \
-	  algo=$${spec%%:*}; features=$${spec##*:}; \
-	  test -f runs/policies/$$algo-$$features/policy.json || \
-	  $(SEGUE) train --logs runs/logs --algo $$algo --features $$features --out runs/policies/$$algo-$$features || exit 1; \
-	done
-	$(SEGUE) ab --policy rule --policy cql-base --policy regressor-base --policy regressor-history --conversations 2000 --seeds 1
+	$(SEGUE) pipeline --conversations $(CONVERSATIONS) --seed 1 --runs runs
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py --conversations 50000 --seed 1
 	$(PY) benchmarks/policies.py --registry runs/policies --logs runs/logs
+	$(PY) benchmarks/ope_speed.py --logs runs/logs --registry runs/policies
 
 clean:
 	rm -rf $(VENV) runs

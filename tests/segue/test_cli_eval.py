@@ -1,0 +1,116 @@
+"""``segue evaluate / report / policy promote|rollback|history|constant`` end to end on small logs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+SEGUE = [sys.executable, "-m", "segue.cli"]
+FAST = ["--bootstrap", "50", "--fqe-steps", "30"]
+
+
+def run(*args, timeout=600):
+    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("registry")
+    for name, prompt in (("always-play", "play_sample"), ("always-genre", "ask_genre")):
+        result = run("policy", "constant", prompt, "--out", folder / name)
+        assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_evaluate_json_contract(small_logs, registry):
+    result = run("evaluate", "--logs", small_logs, "--policy", "rule", "--policy", "always-play", "--registry", registry,
+                 "--truth", "--truth-conversations", "40", "--json", *FAST)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["policies"]) == {"rule", "always-play"}
+    for entry in report["policies"].values():
+        assert entry["supported"] is True
+        assert {"is", "pdis", "wpdis", "dm", "dr", "wdr"} <= set(entry["estimators"])
+        for per_metric in entry["estimators"].values():
+            assert set(per_metric) == {"usefulness", "success_rate", "prompts"}
+            for e in per_metric.values():
+                assert isinstance(e["estimate"], float)
+                assert e["ci"] is None or (len(e["ci"]) == 2 and e["ci"][0] <= e["ci"][1])
+        assert set(entry["truth"]) == {"usefulness", "success_rate", "prompts"}
+        assert all(isinstance(v, float) for v in entry["truth"].values())
+        assert entry["diagnostics"]["ess"] > 0
+    # the logging policy's own empirical values are reported beside the estimates
+    assert report["on_policy"]["prompts"] > 1
+
+
+def test_evaluate_without_truth_reports_null(small_logs, registry):
+    result = run("evaluate", "--logs", small_logs, "--policy", "always-genre", "--registry", registry, "--estimator", "is",
+                 "--estimator", "wpdis", "--json", *FAST)
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(result.stdout)["policies"]["always-genre"]
+    assert entry["truth"] is None and set(entry["estimators"]) == {"is", "wpdis"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--estimator", "magic"], "unknown estimator 'magic'"),
+    (["--q-model", "oracle"], "--q-model must be among"),
+    (["--bootstrap", "-3"], "--bootstrap must be between"),
+    (["--policy", "nope"], "no policy 'nope'"),
+])
+def test_evaluate_bad_input_is_one_clear_line(small_logs, registry, args, message):
+    result = run("evaluate", "--logs", small_logs, "--policy", "rule", "--registry", registry, *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_missing_logs(tmp_path, registry):
+    result = run("evaluate", "--logs", tmp_path / "none", "--policy", "rule", "--registry", registry)
+    assert result.returncode == 2 and "log folder not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_gate_refuses_a_policy_that_always_asks_the_same_prompt(small_logs, registry):
+    result = run("policy", "promote", "always-play", "--logs", small_logs, "--registry", registry, "--sim-conversations", "40",
+                 "--json", *FAST)
+    assert result.returncode == 1, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["promote"] is False and "no_collapse" in decision["failed"]
+    assert "refused" in result.stderr and "rule remains current" in result.stderr
+    history = json.loads(run("policy", "history", "--registry", registry, "--json").stdout)
+    assert history["current"] == "rule"
+    assert history["history"][-1]["action"] == "refused" and history["history"][-1]["to"] == "always-play"
+
+
+def test_rollback_without_promotion_is_a_clear_error(tmp_path):
+    result = run("policy", "rollback", "--registry", tmp_path)
+    assert result.returncode == 2 and "nothing to roll back" in result.stderr
+
+
+def test_report_is_self_contained_and_renders(small_logs, registry, tmp_path):
+    out = tmp_path / "report.html"
+    result = run("report", "--logs", small_logs, "--policy", "always-play", "--policy", "always-genre", "--registry", registry,
+                 "--truth-conversations", "40", "--out", out, *FAST)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    markdown = out.with_suffix(".md").read_text()
+    assert page.count("src='data:image/png;base64,") >= 6
+    assert "http://" not in page and "https://" not in page  # opens offline: nothing fetched
+    for text in ("Deployment gate", "no_collapse", "simulator truth", "effective sample size"):
+        assert text in page
+    assert "| always-play over rule | refuse |" in markdown
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if chromium is None:
+        pytest.skip("no headless Chromium on this machine (make test installs Debian's chromium when it can)")
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000",
+                          "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    images = page.count("<img ")
+    assert f'data-images-rendered="{images}/{images}"' in dom.stdout
+
+
+def test_report_refuses_a_non_html_name(small_logs, registry, tmp_path):
+    result = run("report", "--logs", small_logs, "--policy", "rule", "--registry", registry, "--out", tmp_path / "r.pdf")
+    assert result.returncode == 2 and "--out must name an .html file" in result.stderr
