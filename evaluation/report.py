@@ -130,7 +130,7 @@ def _persona_plot(report: dict) -> str | None:
             ax.bar(x + (2 * i + 1) * width, [np.nan if v is None else v for v in dr], width, label=f"{policy} DR", alpha=0.6)
         ax.set_xticks(x + 0.4 - width / 2, personas)
         ax.set_title(_METRIC_LABEL[metric] + " per user segment", fontsize=9)
-    axes[0].legend(fontsize=6)
+    axes[1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
 
 
@@ -138,14 +138,14 @@ def _learning_plot(curves: dict[str, list[tuple[float, float]]]) -> str | None:
     if not curves:
         return None
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3))
-    for name, points in curves.items():
+    fig, axes = plt.subplots(1, len(curves), figsize=(3.6 * len(curves), 2.8), squeeze=False)
+    for ax, (name, points) in zip(axes[0], curves.items()):  # one panel each: steps and boosting iterations differ in scale
         xs, ys = zip(*points)
-        ax.plot(xs, ys, marker=".", label=name)
-    ax.set_xlabel("training step / boosting iteration", fontsize=8)
-    ax.set_ylabel("training loss (as logged)", fontsize=8)
-    ax.set_title("learning curves", fontsize=10)
-    ax.legend(fontsize=7)
+        ax.plot(xs, ys, marker=".")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("training step" if xs[-1] > 1_000 else "boosting iteration", fontsize=8)
+    axes[0][0].set_ylabel("training loss (as logged)", fontsize=8)
+    fig.suptitle("learning curves", fontsize=10)
     return _png(fig)
 
 
