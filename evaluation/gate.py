@@ -58,9 +58,7 @@ def _condition(name: str, passed: bool, detail: str) -> dict:
 def gate_decision(candidate: str, current: str, result: OPEResult, simulation: dict, settings: GateSettings) -> dict:
     """Decide; ``simulation`` maps policy -> on-policy figures on the same simulated users (``simulate_truth``)."""
     if candidate == current:
-        return {"candidate": candidate, "current": current, "promote": False, "conditions": [
-            _condition("different", False, f"{candidate} is already the current policy")], "failed": ["different"],
-            "settings": settings.to_dict()}
+        raise ConfigError(f"{candidate} is already the current policy: there is nothing to compare it with")
     conditions = []
     entries = result.policies
     unsupported = [p for p in (candidate, current) if not entries[p]["supported"]]

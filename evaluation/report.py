@@ -51,12 +51,11 @@ def _estimates_plot(report: dict, metric: str) -> str:
     for ax, policy in zip(axes[0], policies):
         entry = report["policies"][policy]
         names = list(entry["estimators"])
-        values = [entry["estimators"][n][metric]["estimate"] for n in names]
-        lows = [(e["ci"] or [v, v])[0] for e, v in ((entry["estimators"][n][metric], v) for n, v in zip(names, values))]
-        highs = [(e["ci"] or [v, v])[1] for e, v in ((entry["estimators"][n][metric], v) for n, v in zip(names, values))]
+        cells = [entry["estimators"][n][metric] for n in names]
+        v = np.array([np.nan if c["estimate"] is None else c["estimate"] for c in cells], dtype=float)
+        ci = np.array([c["ci"] if c["ci"] else [x, x] for c, x in zip(cells, v)], dtype=float)  # no interval: a bare point
         y = np.arange(len(names))
-        v = np.array([np.nan if x is None else x for x in values], dtype=float)
-        ax.errorbar(v, y, xerr=[v - np.array(lows, float), np.array(highs, float) - v], fmt="o", color="#1f5fa8", capsize=3)
+        ax.errorbar(v, y, xerr=[v - ci[:, 0], ci[:, 1] - v], fmt="o", color="#1f5fa8", capsize=3)
         if entry.get("truth"):
             ax.axvline(entry["truth"][metric], color="#c0392b", linestyle="--", label="simulator truth")
             ax.legend(loc="lower right", fontsize=7)

@@ -71,3 +71,8 @@ def test_promotion_and_rollback_are_recorded(tmp_path, catalog):
     actions = [(e["action"], e["from"], e["to"]) for e in policy_history(tmp_path)]
     assert actions == [("promote", "rule", "a"), ("promote", "a", "b"), ("rollback", "b", "a"), ("rollback", "a", "rule")]
     assert policy_history(tmp_path)[0]["evidence"] == {"lb": 0.1}
+
+
+def test_a_policy_is_not_compared_with_itself():
+    with pytest.raises(ConfigError, match="already the current policy"):
+        gate_decision("cur", "cur", _result(np.linspace(0.05, 0.3, 20), 0.2), _sim(0.5, 0.6), GateSettings())
