@@ -25,6 +25,7 @@ evaluation too: that is where it ended in the world.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -140,17 +141,17 @@ class OPEData:
     def n_conversations(self) -> int:
         return int(self.conversation[-1]) + 1
 
-    @property
+    @cached_property  # frozen dataclass: computed once, stored in the instance dict
     def lengths(self) -> np.ndarray:
         """Prompts per conversation, int64 (c,)."""
         return np.bincount(self.conversation, minlength=self.n_conversations)
 
-    @property
+    @cached_property
     def last(self) -> np.ndarray:
         """True on the last turn of each conversation, bool (n,)."""
         return np.r_[self.conversation[1:] != self.conversation[:-1], True]
 
-    @property
+    @cached_property
     def first(self) -> np.ndarray:
         return self.turn == 0
 

@@ -11,8 +11,8 @@ model of the target's value, V(s) = sum_a pi(a|s) Q(s, a).
 - ``pdis``  per-decision IS: mean_i sum_t w_t r_t
 - ``wpdis`` per-decision weighted IS: sum_t sum_i w_it r_it / sum_i w_it
 - ``dm``    direct method: mean_i V(s_i0)
-- ``dr``    doubly robust (Jiang & Li 2016): mean_i [V(s_i0) + sum_t w_t (r_t - Q(s_t, a_t)) + w_t V(s_t+1)]
-            written as sum_t [w_t r_t - w_t Q(s_t, a_t) + w_t-1 V(s_t)]
+- ``dr``    doubly robust (Jiang & Li 2016): mean_i [V(s_i0) + sum_t w_t (r_t + V(s_t+1) - Q(s_t, a_t))]
+            (V after the last turn is 0), written as mean_i sum_t [w_t r_t - w_t Q(s_t, a_t) + w_t-1 V(s_t)]
 - ``wdr``   weighted doubly robust (Thomas & Brunskill 2016): ``dr`` with each
             w_t replaced by w_t / mean_i w_it
 

@@ -189,6 +189,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
     result = OPEResult(settings, data.n_conversations, data.n_turns,
                        on_policy={m: float(data.on_policy_values(m).mean()) for m in METRICS})
     names = estimator_names(settings)
+    rewards = {m: data.metric_rewards(m) for m in METRICS}  # the same for every policy
     inputs: dict[str, dict[tuple[str, str | None], MetricInputs]] = {}
     for policy, target in targets.items():
         if target.shape != data.masks.shape:
@@ -211,11 +212,10 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
                 q_values[policy][q] = fitted
             for metric in METRICS:
                 qa = fitted[metric]
-                per_policy[(metric, q)] = MetricInputs(weights, data.metric_rewards(metric),
+                per_policy[(metric, q)] = MetricInputs(weights, rewards[metric],
                                                        qa[np.arange(data.n_turns), data.actions], (qa * target).sum(axis=1))
         for metric in METRICS:
-            if (metric, None) not in per_policy:
-                per_policy[(metric, None)] = MetricInputs(weights, data.metric_rewards(metric), None, None)
+            per_policy[(metric, None)] = MetricInputs(weights, rewards[metric], None, None)
         inputs[policy] = per_policy
 
     horizon = int(data.turn.max()) + 1
