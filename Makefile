@@ -44,6 +44,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/simulate.py --conversations 50000 --seed 1
 	$(PY) benchmarks/policies.py --registry runs/policies --logs runs/logs
 	$(PY) benchmarks/ope_speed.py --logs runs/logs --registry runs/policies
+	$(PY) benchmarks/embeddings.py
+	$(PY) benchmarks/scorer.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -109,12 +109,14 @@ class FeatureLayout:
 class Featurizer:
     """Featurize a :class:`Conversation`; ``variant`` is "base" or "history"."""
 
-    def __init__(self, genre_names: tuple[str, ...], variant: str = "base") -> None:
+    def __init__(self, genre_names: tuple[str, ...], variant: str = "base", scorer_version: str = "baseline") -> None:
         if variant not in VARIANTS:
             raise ConfigError(f"feature variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
         base = _base_names()
         names = base + (_history_names(genre_names) if variant == "history" else [])
         version = f"{variant}-v{FEATURE_VERSION}-g{len(genre_names)}"
+        if variant == "history" and scorer_version != "baseline":  # its affinities come from the scorer
+            version += f"-{scorer_version}"
         self.layout = FeatureLayout(variant, tuple(names), len(base), version)
         self._n_genres = len(genre_names)
         self._view_start = self.layout.index(_VIEW_BASE[0])
@@ -205,7 +207,7 @@ class Featurizer:
         out[: len(static)] = static
         ranking = view.ranking
         n = view.n_candidates
-        affinities = profile.affinity(ranking.indices) if n else np.zeros(0, np.float32)
+        affinities = conv.scorer.affinity(profile, ranking.indices) if n else np.zeros(0, np.float32)
         j = len(static)
         out[j] = float(affinities[0]) if n else 0.0
         out[j + 1] = min(1.0, ranking.margin) if n else 0.0

@@ -45,6 +45,7 @@ class ABSettings:
     nlu_error_rate: float = SimulatorConfig.nlu_error_rate
     first_seed: int = 0
     simulator: dict | None = None  # a whole SimulatorConfig (e.g. the one logs were made with); overrides nlu_error_rate
+    scorer: str = "baseline"  # or an embeddings folder
 
     def __post_init__(self) -> None:
         if not self.policies:
@@ -94,8 +95,9 @@ def _init(settings_dict: dict) -> None:
     settings = ABSettings(**{**settings_dict, "policies": tuple(settings_dict["policies"])})
     catalog = Catalog.load(settings.catalog_path)
     config = SimulatorConfig(**settings.simulator) if settings.simulator else SimulatorConfig(nlu_error_rate=settings.nlu_error_rate)
-    _STATE["env"] = MusicUserEnv(catalog=catalog, config=config, features="history")
-    _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry)) for ref in settings.policies]
+    env = _STATE["env"] = MusicUserEnv(catalog=catalog, config=config, features="history", scorer=settings.scorer)
+    _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry), scorer_version=env.scorer.version)
+                          for ref in settings.policies]
 
 
 def _run_chunk(seed: int, start: int, stop: int):
@@ -130,9 +132,12 @@ def _relative(a: np.ndarray, b: np.ndarray) -> dict:
 
 def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
     """Run the A/B test; returns the JSON-ready report (``segue ab --json``)."""
+    from recommender.embedding_scorer import make_scorer
+
     catalog = Catalog.load(settings.catalog_path)
+    version = make_scorer(settings.scorer, catalog, device="cpu").version
     for ref in settings.policies:  # fail fast, in this process, on a bad reference or version
-        load_policy(ref, catalog=catalog, registry=Path(settings.registry))
+        load_policy(ref, catalog=catalog, registry=Path(settings.registry), scorer_version=version)
     n, k = settings.conversations, settings.seeds
     total = n * k
     columns = {ref: {name: np.zeros(total, dtype=dtype) for name, dtype in

@@ -47,7 +47,7 @@ def simulate_truth(policies: list[str], *, conversations: int, registry: Path, l
     """On-policy figures of each policy in the simulator, with the logs' simulator settings."""
     settings = ABSettings(policies=tuple(policies), conversations=conversations, seeds=1, registry=str(registry),
                           catalog_path=logs_settings.get("catalog_path"), simulator=logs_settings.get("simulator"),
-                          first_seed=seed)
+                          scorer=logs_settings.get("scorer", "baseline"), first_seed=seed)
     report = run_ab(settings, progress=progress)
     out = {}
     for name, r in report["policies"].items():
@@ -95,7 +95,10 @@ def evaluate_logs(logs: str | Path, policies: list[str], *, registry: Path = DEF
     logs = Path(logs)
     logs_settings = _logs_settings(logs)
     catalog = Catalog.load(logs_settings.get("catalog_path"))
-    loaded = {ref: load_policy(ref, catalog=catalog, registry=registry) for ref in policies}  # fail fast on a bad name
+    from recommender.embedding_scorer import make_scorer
+
+    version = make_scorer(logs_settings.get("scorer", "baseline"), catalog, device="cpu").version
+    loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=version) for ref in policies}  # fail fast
     data = OPEData.from_logs(logs)
     targets = {}
     for ref, (policy, variant) in loaded.items():

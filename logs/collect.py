@@ -50,6 +50,7 @@ class CollectionSettings:
     part_size: int = 2_500
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     catalog_path: str | None = None  # None: the vendored freemusi.cc catalog
+    scorer: str = "baseline"  # or an embeddings folder (segue embeddings train)
 
     def __post_init__(self) -> None:
         if not 1 <= self.conversations <= MAX_CONVERSATIONS:
@@ -73,6 +74,8 @@ class CollectionSettings:
     def to_dict(self) -> dict:
         data = asdict(self)
         data["simulator"] = asdict(self.simulator)
+        if data["scorer"] == "baseline":  # logs made before scorers were selectable have no such key
+            del data["scorer"]
         return data
 
     @classmethod
@@ -94,7 +97,7 @@ class _Worker:
     def __init__(self, settings: CollectionSettings) -> None:
         catalog = Catalog.load(settings.catalog_path)
         self.settings = settings
-        self.env = MusicUserEnv(catalog=catalog, config=settings.simulator, features="history")
+        self.env = MusicUserEnv(catalog=catalog, config=settings.simulator, features="history", scorer=settings.scorer)
         layout = self.env.featurizer.layout
         self.n_base = layout.n_base
         self.n_hist = layout.size - layout.n_base

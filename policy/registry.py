@@ -170,13 +170,18 @@ def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -
         )
 
 
-def load_policy(ref: str, *, catalog: Catalog, registry: Path = DEFAULT_REGISTRY, epsilon: float = 0.0) -> tuple[Policy, str]:
-    """A servable policy and its feature variant ("base" or "history")."""
+def load_policy(
+    ref: str, *, catalog: Catalog, registry: Path = DEFAULT_REGISTRY, epsilon: float = 0.0, scorer_version: str = "baseline"
+) -> tuple[Policy, str]:
+    """A servable policy and its feature variant ("base" or "history").
+
+    ``scorer_version``: the serving scorer's version; a history-feature policy trained with another
+    scorer's affinities (another embeddings version) is refused."""
     folder = resolve(ref, registry)
     if folder is None:
         return RuleBasedPolicy(Featurizer(catalog.genre_names, "base").layout), "base"
     record = read_record(folder)
-    layout = Featurizer(catalog.genre_names, record.features).layout
+    layout = Featurizer(catalog.genre_names, record.features, scorer_version).layout
     _check_versions(record, layout, folder)
     if record.algo == "constant":
         return ConstantPolicy(_prompt_index(record.config.get("prompt")), name=ref), record.features

@@ -2,8 +2,8 @@
 
 ``Scorer`` is the protocol the dialogue and the simulator use; the
 ``BaselineScorer`` ranks the tracks that pass the constraint filter by a
-rating prior plus the user's history affinity. The embeddings issue brings
-a scorer with learned embeddings behind the same protocol.
+rating prior plus the user's history affinity. ``EmbeddingScorer``
+(``embedding_scorer.py``) ranks by learned embeddings behind the same protocol.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class Scorer(Protocol):
     """Ranks tracks and picks what the suggest prompts offer."""
 
     catalog: Catalog
+    version: str
 
     def rank(
         self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
@@ -63,6 +64,10 @@ class Scorer(Protocol):
         """An artist worth offering, or ``None`` when nothing matches."""
         ...
 
+    def affinity(self, profile: HistoryProfile, indices: np.ndarray) -> np.ndarray:
+        """How well the given tracks suit this listener, in [0, 1]."""
+        ...
+
 
 class BaselineScorer:
     """Filter by constraints; rank by ``prior_weight * rating prior + history affinity``.
@@ -74,6 +79,8 @@ class BaselineScorer:
     among the candidates; the second suggestion comes from a different
     coarse genre when there is one.
     """
+
+    version = "baseline"  # what the history features' affinity comes from (part of their feature version)
 
     def __init__(self, catalog: Catalog, *, prior_weight: float = 0.5, min_candidates: int = 5) -> None:
         self.catalog = catalog
@@ -160,12 +167,9 @@ class BaselineScorer:
         cat = self.catalog
         mask = constraints.without("genre").mask(cat, profile)
         names = cat.genre_names + cat.style_names
-        if profile is not None:
-            # history share first (styles x1.5: they say more), catalog prevalence breaks ties;
-            # candidate counts are checked lazily, best first
-            weight = np.concatenate([profile.genre_share, 1.5 * profile.style_share]) + 0.02 * self._prevalence
-            counts = None
-        else:
+        weight = self._genre_weights(constraints, profile, mask)
+        counts = None
+        if weight is None:
             genre_n, style_n = self.genre_counts(mask)
             counts = np.concatenate([genre_n, style_n])
             weight = np.concatenate([genre_n, 0.5 * style_n]) / max(1, int(np.count_nonzero(mask)))
@@ -200,6 +204,18 @@ class BaselineScorer:
             if i not in chosen and usable(i):
                 chosen.append(i)
         return tuple(names[i] for i in chosen)
+
+    def _genre_weights(self, constraints: Constraints, profile: HistoryProfile | None, mask: np.ndarray) -> np.ndarray | None:
+        """How much each genre value (coarse genres, then styles) is worth offering; ``None``: by prevalence
+        among the candidates. Here: history share (styles x1.5: they say more), catalog prevalence breaks
+        ties; candidate counts are checked lazily, best first."""
+        if profile is None:
+            return None
+        return np.concatenate([profile.genre_share, 1.5 * profile.style_share]) + 0.02 * self._prevalence
+
+    def affinity(self, profile: HistoryProfile, indices: np.ndarray) -> np.ndarray:
+        """How well the given tracks suit this listener, in [0, 1] (the history features' per-action affinity)."""
+        return profile.affinity(indices)
 
     def suggest_artist(self, constraints: Constraints, *, profile: HistoryProfile | None = None) -> str | None:
         """The most played history artist with a candidate track; else the best candidate's artist."""

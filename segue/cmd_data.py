@@ -49,6 +49,7 @@ def simulate(
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored freemusi.cc)."),
     nlu_error_rate: float = typer.Option(0.08, "--nlu-error-rate", help="Simulated NLU/ASR error rate, in [0, 1]."),
+    scorer: str = typer.Option("baseline", "--scorer", help="baseline, or an embeddings folder (segue embeddings train)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Log conversations of the randomized rule-based policy with simulated users."""
@@ -64,6 +65,7 @@ def simulate(
         conversations=conversations, seed=seed, exploration=exploration, temperature=temperature,
         part_size=part_size, simulator=SimulatorConfig(nlu_error_rate=nlu_error_rate),
         catalog_path=str(catalog.resolve()) if catalog else None,
+        scorer=scorer if scorer == "baseline" else str(Path(scorer).resolve()),
     )
     prepare(out_dir, settings)  # refuse a conflicting folder before any progress bar shows
     start = time.perf_counter()

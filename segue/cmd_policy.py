@@ -61,7 +61,9 @@ def train(
     info = log_info(logs_dir)
     settings = json.loads(info.metadata.get("segue.settings", "{}"))
     catalog = Catalog.load(settings.get("catalog_path"))
-    layout = Featurizer(catalog.genre_names, features).layout
+    from recommender.embedding_scorer import make_scorer
+
+    layout = Featurizer(catalog.genre_names, features, make_scorer(settings.get("scorer"), catalog, device="cpu").version).layout
     err.print(f"reading {logs_dir} ...")
     table = read_logs(logs_dir)
     data = to_transitions(table, features=features)
@@ -96,7 +98,7 @@ def train(
         with progress_bar() as bar:
             task = bar.add_task("evaluating in the simulator", total=eval_conversations)
             report = run_ab(ABSettings(policies=(str(out_dir),), conversations=eval_conversations, seeds=1,
-                                       catalog_path=settings.get("catalog_path")),
+                                       catalog_path=settings.get("catalog_path"), scorer=settings.get("scorer", "baseline")),
                             progress=lambda done, total: bar.update(task, completed=done))
         figures = report["policies"][str(out_dir)]
         update_evaluation(out_dir, "simulator", {k: figures[k] for k in ("success_rate", "success_rate_ci", "mean_prompts",
@@ -133,6 +135,7 @@ def ab(
     seeds: int = typer.Option(5, "--seeds", help="Seeds (independent sets of simulated users)."),
     registry: Path = typer.Option(Path("runs/policies"), "--registry", help=REGISTRY_HELP),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
+    scorer: str = typer.Option("baseline", "--scorer", help="baseline, or an embeddings folder (segue embeddings train)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Run policies on the same simulated users (paired) and compare them."""
@@ -140,7 +143,7 @@ def ab(
 
     if workers is not None and workers < 1:
         raise SegueError(f"--workers must be >= 1, got {workers}")
-    settings = ABSettings(policies=tuple(policies), conversations=conversations, seeds=seeds, registry=str(registry))
+    settings = ABSettings(policies=tuple(policies), conversations=conversations, seeds=seeds, registry=str(registry), scorer=scorer)
     with progress_bar() as bar:
         task = bar.add_task("simulating", total=conversations * seeds)
         report = run_ab(settings, workers=workers, progress=lambda done, total: bar.update(task, completed=done))

@@ -32,6 +32,7 @@ from dialogue.prompts import N_PROMPTS, SystemPrompt
 from dialogue.usefulness import label_usefulness
 from recommender.catalog import Catalog
 from recommender.history import HistoryProfile
+from recommender.embedding_scorer import make_scorer
 from recommender.scorer import BaselineScorer, Scorer
 
 from .config import SimulatorConfig
@@ -51,15 +52,15 @@ class MusicUserEnv(gym.Env):
         catalog: Catalog | None = None,
         config: SimulatorConfig | None = None,
         features: str = "base",
-        scorer: Scorer | None = None,
+        scorer: Scorer | str | None = None,
         population: Population | None = None,
         render_mode: str | None = None,
     ) -> None:
         self.catalog = catalog or (population.catalog if population is not None else Catalog.load())
         self.config = config or (population.config if population is not None else SimulatorConfig())
         self.population = population or Population(self.catalog, self.config)
-        self.scorer = scorer or BaselineScorer(self.catalog)
-        self.featurizer = Featurizer(self.catalog.genre_names, features)
+        self.scorer = make_scorer(scorer, self.catalog) if isinstance(scorer, str) else scorer or BaselineScorer(self.catalog)
+        self.featurizer = Featurizer(self.catalog.genre_names, features, self.scorer.version)
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(self.featurizer.layout.size,), dtype=np.float32)
         self.action_space = spaces.Discrete(N_PROMPTS)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

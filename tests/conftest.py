@@ -24,3 +24,14 @@ def small_logs(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("logs") / "small"
     collect(folder, CollectionSettings(conversations=200, seed=7, part_size=100), workers=1)
     return folder
+
+
+@pytest.fixture(scope="session")
+def small_embeddings(catalog, tmp_path_factory):
+    """Embeddings trained briefly (500 users, 100 steps; about 12 s), saved once per session: (Embeddings, folder)."""
+    from recommender.embeddings import EmbeddingSettings, train_embeddings
+
+    settings = EmbeddingSettings(steps=100, n_users=500, eval_users=200, seed=3)
+    emb, _ = train_embeddings(catalog, settings)
+    folder = emb.save(tmp_path_factory.mktemp("emb") / "embeddings")
+    return emb, folder

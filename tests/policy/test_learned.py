@@ -201,3 +201,10 @@ def test_compiled_trees_predict_what_sklearn_predicts(trained, training_logs, ca
         data = to_transitions(training_logs.slice(0, 2000), features=variant)
         rows = policy.action_features.rows(data.observations, data.actions)
         assert np.allclose(policy.trees.predict(rows), policy.model.predict(rows), atol=1e-9)
+
+
+def test_history_policy_refuses_another_scorer(trained, catalog):
+    registry, _ = trained
+    with pytest.raises(PolicyError, match="trained with feature version 'history-v1-g9', this Segue builds 'history-v1-g9-emb-0123'"):
+        load_policy("cql-history", catalog=catalog, registry=registry, scorer_version="emb-0123")
+    load_policy("cql-base", catalog=catalog, registry=registry, scorer_version="emb-0123")  # base features do not use it

@@ -64,3 +64,30 @@ def test_catalog_info_and_snippet(tmp_path):
     assert result.returncode == 0, result.stderr
     with wave.open(str(tmp_path / "s.wav")) as handle:
         assert handle.getnchannels() == 1 and handle.getnframes() == 2 * handle.getframerate()
+
+
+def test_bench_scorer_json_contract():
+    result = run("bench", "scorer", "--tracks", "5000", "--dim", "16", "--batch", "64", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    for engine in ("cpu", "faiss_cpu"):
+        assert set(data[engine]) >= {"single_ms", "batch_qps"}
+        assert data[engine]["single_ms"] > 0 and data[engine]["batch_qps"] > 0
+    assert data["gpu"] is None or set(data["gpu"]) >= {"single_ms", "batch_qps"}
+    assert data["agreement_with_faiss"] == 1.0
+    bad = run("bench", "scorer", "--tracks", "10", "--json")
+    assert bad.returncode == 2 and "--tracks must be between 1,000 and 50,000,000, got 10" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_embeddings_show_and_errors(small_embeddings, tmp_path):
+    emb, folder = small_embeddings
+    shown = run("embeddings", "show", str(folder), "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["version"] == emb.version and data["evaluation"]["heldout"]["model"]["recall@10"] > 0
+    missing = run("embeddings", "show", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "no embeddings in" in missing.stderr and "Traceback" not in missing.stderr
+    bad = run("embeddings", "train", "--dim", "0", "--out", str(tmp_path / "e"))
+    assert bad.returncode == 2 and "dim must be between 1 and 1024, got 0" in bad.stderr
+    assert not (tmp_path / "e").exists()

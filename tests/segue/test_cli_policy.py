@@ -74,3 +74,23 @@ def test_policy_command_mistakes(small_logs, registry, tmp_path, args, message):
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embeddings, tmp_path):
+    emb, folder = small_embeddings
+    logs = tmp_path / "logs"
+    sim = run("simulate", "--conversations", "120", "--seed", "3", "--out", str(logs), "--part-size", "60",
+              "--scorer", str(folder), "--workers", "1", "--json")
+    assert sim.returncode == 0, sim.stderr
+    manifest = json.loads((logs / "manifest.json").read_text())
+    assert manifest["settings"]["scorer"] == str(folder.resolve())
+    trained = run("train", "--logs", str(logs), "--algo", "regressor", "--features", "history", "--out",
+                  str(tmp_path / "p" / "reg-emb"), "--eval-conversations", "20", "--json")
+    assert trained.returncode == 0, trained.stderr
+    record = json.loads((tmp_path / "p" / "reg-emb" / "policy.json").read_text())
+    assert record["feature_version"].endswith(emb.version)
+    ab = run("ab", "--policy", str(tmp_path / "p" / "reg-emb"), "--conversations", "20", "--seeds", "1", "--json")
+    assert ab.returncode == 2 and "this Segue builds 'history-v1-g9'" in ab.stderr  # served with the baseline scorer: refused
+    ab = run("ab", "--policy", str(tmp_path / "p" / "reg-emb"), "--conversations", "20", "--seeds", "1",
+             "--scorer", str(folder), "--workers", "1", "--json")
+    assert ab.returncode == 0, ab.stderr

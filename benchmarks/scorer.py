@@ -1,0 +1,39 @@
+"""Scorer speed, side by side in one run: top-10 over 1,000,000 synthetic tracks x 128 dims.
+
+This scorer's CPU path, faiss-cpu ``IndexFlatIP`` on the same vectors, and
+torch on CUDA when the machine has a GPU (with its measured copy bandwidth
+and the batch throughput as a fraction of the bandwidth bound). Random unit
+vectors: the speed of exact search does not depend on the values. Prints
+one JSON object (the same as ``segue bench scorer --json``).
+
+    .venv/bin/python benchmarks/scorer.py [--tracks 1000000] [--dim 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    from recommender.topk import bench_scorer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tracks", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=5, help="timed batches (single queries: 30)")
+    args = parser.parse_args()
+    result = bench_scorer(args.tracks, args.dim, batch=args.batch, batch_repeats=args.repeats)
+    result["machine"] = {"cpu": platform.processor() or platform.machine(), "cores": __import__("os").cpu_count()}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

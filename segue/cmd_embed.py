@@ -1,0 +1,124 @@
+"""``segue embeddings train|show`` and ``segue bench scorer``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from recommender.embeddings import DEFAULT_EMBEDDINGS
+from recommender.errors import SegueError
+
+from .app import bench_app, embeddings_app, err, out, print_json, progress_bar
+
+__all__: list[str] = []
+
+
+def _summary_table(meta: dict) -> Table:
+    ev = meta.get("evaluation", {})
+    table = Table(title=f"embeddings {meta.get('version')}", show_header=True)
+    table.add_column("measure")
+    table.add_column("model", justify="right")
+    table.add_column("popularity", justify="right")
+    table.add_column("random", justify="right")
+    for part, label in (("heldout", "held-out plays"), ("cold_start", "cold-start tracks")):
+        r = ev.get(part)
+        if r:
+            for m in ("recall@10", "ndcg@10"):
+                table.add_row(f"{label} {m}", *(f"{r[w][m]:.4f}" for w in ("model", "popularity", "random")))
+    if ev:
+        table.add_row("OPIS across genres / user segments", f"{ev['opis_genre']:.4f} / {ev['opis_user']:.4f}", "", "")
+        table.add_row("play threshold (cosine) / F1 there", f"{ev['threshold']:.3f} / {ev['f1_at_threshold']:.3f}", "", "")
+    return table
+
+
+@embeddings_app.command("train")
+def train(
+    out_dir: Path = typer.Option(DEFAULT_EMBEDDINGS, "--out", help="Folder to write (replaced only when training succeeds)."),
+    dim: int = typer.Option(64, "--dim", help="Embedding dimension."),
+    steps: int = typer.Option(1_500, "--steps", help="Gradient steps of the towers."),
+    users: int = typer.Option(10_000, "--users", help="Training users (the simulator's ids 0..N-1)."),
+    eval_users: int = typer.Option(2_000, "--eval-users", help="Held-out users for the evaluation."),
+    tcm: bool = typer.Option(True, "--tcm/--no-tcm", help="Threshold-consistent margin regularizer."),
+    dual: bool = typer.Option(False, "--dual", help="Separate source and target embeddings per track (default: one)."),
+    seed: int = typer.Option(0, "--seed", help="Training seed."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the evaluation as JSON."),
+) -> None:
+    """Train track/user embeddings on simulated listening histories, evaluate them, and save them with a version."""
+    from recommender.catalog import Catalog
+    from recommender.embeddings import EmbeddingSettings, train_embeddings
+
+    if catalog is not None and not catalog.is_file():
+        raise SegueError(f"--catalog file not found: {catalog}")
+    settings = EmbeddingSettings(dim=dim, steps=steps, n_users=users, eval_users=eval_users, tcm=tcm, tied=not dual, seed=seed)
+    cat = Catalog.load(catalog)
+    with progress_bar() as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        tasks["histories"] = bar.add_task("listening histories", total=None)
+        from recommender.embeddings import make_split
+
+        split = make_split(cat, settings)
+        bar.update(tasks["histories"], total=1, completed=1)
+        emb, report = train_embeddings(cat, settings, split=split, progress=progress)
+    emb.save(out_dir)
+    err.print(f"saved {emb.version} to {out_dir} ({emb.meta['train_seconds']} s)")
+    if as_json:
+        print_json({"version": emb.version, "path": str(out_dir), **report})
+    else:
+        out.print(_summary_table(emb.meta))
+
+
+@embeddings_app.command("show")
+def show(
+    folder: Path = typer.Argument(DEFAULT_EMBEDDINGS, help="Embeddings folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metadata as JSON."),
+) -> None:
+    """Version, settings and evaluation of saved embeddings."""
+    from recommender.embeddings import Embeddings
+
+    emb = Embeddings.load(folder)
+    meta = {k: v for k, v in emb.meta.items() if k != "curve"}
+    if as_json:
+        print_json({**meta, "threshold": emb.threshold})
+        return
+    out.print(f"{emb.version}: {emb.target.shape[0]:,} tracks x {emb.dim} dims, {int(emb.cold.sum()):,} cold, "
+              f"catalog {meta.get('catalog')}, trained {meta.get('created')} in {meta.get('train_seconds')} s")
+    out.print(_summary_table(emb.meta))
+
+
+@bench_app.command("scorer")
+def bench_scorer_cmd(
+    tracks: int = typer.Option(1_000_000, "--tracks", help="Synthetic tracks (random unit vectors)."),
+    dim: int = typer.Option(128, "--dim", help="Embedding dimension."),
+    batch: int = typer.Option(1_024, "--batch", help="Queries per batch."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch and faiss (default: torch's)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Top-10 speed: this scorer on the CPU, faiss-cpu IndexFlatIP on the same vectors, and CUDA when present."""
+    from recommender.topk import bench_scorer
+
+    if not 1 <= batch <= 65_536:
+        raise SegueError(f"--batch must be between 1 and 65,536, got {batch}")
+    err.print(f"timing top-10 over {tracks:,} x {dim} ...")
+    result = bench_scorer(tracks, dim, batch=batch, threads=threads)
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"top-10 over {tracks:,} tracks x {dim} dims")
+    for col in ("engine", "single query (ms)", f"batch of {batch} (queries/s)"):
+        table.add_column(col)
+    for key in ("cpu", "faiss_cpu", "gpu"):
+        r = result[key]
+        table.add_row(key, "-" if r is None else f"{r['single_ms']:.2f}", "-" if r is None else f"{r['batch_qps']:.0f}")
+    out.print(table)
+    out.print(json.dumps(result["cpu_vs_faiss"]))

@@ -1,0 +1,85 @@
+import json
+
+import numpy as np
+import pytest
+
+from recommender.embedding_eval import opis, topk_metrics
+from recommender.embeddings import Embeddings, EmbeddingSettings, EmbeddingsError, content_features, make_split
+from recommender.errors import ConfigError
+
+
+def test_round_trip_keeps_arrays_and_version(small_embeddings, catalog):
+    emb, folder = small_embeddings
+    back = Embeddings.load(folder, catalog=catalog)
+    assert back.version == emb.version and back.version.startswith("emb-")
+    for name in ("source", "target", "user_proj", "cold"):
+        assert np.array_equal(getattr(back, name), getattr(emb, name))
+    assert back.threshold == pytest.approx(emb.threshold)
+    assert np.allclose(np.linalg.norm(back.target, axis=1), 1.0, atol=1e-5)
+
+
+def test_load_refuses_changed_missing_and_foreign(small_embeddings, catalog, tmp_path):
+    _, folder = small_embeddings
+    with pytest.raises(EmbeddingsError, match="segue embeddings train"):
+        Embeddings.load(tmp_path / "none")
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    meta = json.loads((copy / "embeddings.json").read_text())
+    meta["catalog"] = "0000"
+    (copy / "embeddings.json").write_text(json.dumps(meta))
+    with pytest.raises(EmbeddingsError, match="trained on catalog '0000'"):
+        Embeddings.load(copy, catalog=catalog)
+    with np.load(folder / "embeddings.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["target"][0, 0] += 0.5
+    np.savez(copy / "embeddings.npz", **arrays)
+    with pytest.raises(EmbeddingsError, match="do not match their version"):
+        Embeddings.load(copy)
+
+
+def test_beats_popularity_and_random(small_embeddings):
+    ev = small_embeddings[0].meta["evaluation"]
+    held, cold = ev["heldout"], ev["cold_start"]
+    assert held["groups"] > 100 and cold["groups"] > 50
+    for part in (held, cold):
+        assert part["model"]["recall@10"] > part["popularity"]["recall@10"]
+        assert part["model"]["ndcg@10"] > part["random"]["ndcg@10"]
+    assert cold["model"]["recall@10"] > cold["random"]["recall@10"]
+
+
+def test_split_keeps_heldout_and_cold_out_of_what_the_model_sees(catalog):
+    split = make_split(catalog, EmbeddingSettings(n_users=50, eval_users=40, seed=1))
+    assert not split.cold[split.train.tracks].any() and not split.cold[split.context.tracks].any()
+    for i in range(len(split.context)):
+        assert not np.isin(split.heldout.row(i)[0], split.context.row(i)[0]).any()
+    assert split.cold.sum() == round(0.05 * catalog.n)
+
+
+def test_topk_metrics_by_hand():
+    assert topk_metrics(np.array([5, 1, 2]), np.array([1, 9])) == pytest.approx((0.5, (1 / np.log2(3)) / (1 + 1 / np.log2(3))))
+    recall, ndcg = topk_metrics(np.arange(10), np.arange(20))
+    assert recall == 1.0 and ndcg == pytest.approx(1.0)
+
+
+def test_opis_zero_for_identical_segments_positive_for_shifted():
+    rng = np.random.default_rng(0)
+    n = 4000
+    label = rng.random(n) < 0.2
+    sim = np.where(label, 0.6, 0.2) + 0.1 * rng.standard_normal(n)
+    segment = rng.integers(2, size=n)
+    same = {"sim": sim, "label": label, "genre": segment}
+    assert opis(same, "genre") < 1e-3
+    shifted = {"sim": sim + 0.3 * segment, "label": label, "genre": segment}
+    assert opis(shifted, "genre") > 20 * opis(same, "genre")
+
+
+def test_content_features_and_settings(catalog):
+    x = content_features(catalog)
+    assert x.shape[0] == catalog.n and np.isfinite(x).all()
+    assert np.array_equal(x[:, : len(catalog.genre_names)], catalog.genre_matrix.astype(np.float32))
+    with pytest.raises(ConfigError, match="dim must be between 1 and 1024, got 0"):
+        EmbeddingSettings(dim=0)
+    with pytest.raises(ConfigError, match="m_neg/m_pos"):
+        EmbeddingSettings(m_pos=0.1, m_neg=0.2)
