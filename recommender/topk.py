@@ -212,7 +212,6 @@ def bench_scorer(
         "single_speedup": round(result["faiss_cpu"]["single_ms"] / result["cpu"]["single_ms"], 3),
         "batch_speedup": round(result["cpu"]["batch_qps"] / result["faiss_cpu"]["batch_qps"], 3),
     }
-    del index, cpu
     result["gpu"] = None
     if gpu and torch.cuda.is_available():
         dm = DeviceMatrix(x, "cuda")

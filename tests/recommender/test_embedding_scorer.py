@@ -79,7 +79,6 @@ def test_without_history_it_is_the_baseline(scorer, catalog):
 
 
 def test_versions_flow_into_features_env_and_policies(small_embeddings, catalog, tmp_path):
-    from policy.registry import load_policy
     from simulator.env import MusicUserEnv
 
     emb, folder = small_embeddings
