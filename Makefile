@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 CONVERSATIONS ?= 50000
 
-.PHONY: test demo venv bench clean system
+.PHONY: test demo venv bench clean system rasa test-rasa
 
 venv: $(STAMP)
 
@@ -19,13 +19,19 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages: headless Chromium checks that the HTML report renders. Installed
-# when missing and apt-get can run (root); otherwise that one check is skipped.
+# Debian packages: headless Chromium checks that the HTML report renders; PortAudio lets
+# sounddevice load; tmux runs the chat in a real terminal in a test. Installed when
+# missing and apt-get can run (root); otherwise the checks that need them are skipped.
+APT_PACKAGES := chromium libportaudio2 tmux
 system:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-	  (apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
-	   (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium >/dev/null 2>&1)) ; } || \
-	  echo "note: chromium not installed; the report's headless-browser check will be skipped"
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || \
+	    (apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1) || \
+	    echo "note: could not install$$missing; the checks that need them will be skipped"; \
+	  else echo "note:$$missing not installed; the checks that need them will be skipped"; fi; \
+	fi
 
 test: $(STAMP) system
 	$(PY) -m pytest tests
@@ -47,5 +53,23 @@ bench: $(STAMP)
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/scorer.py
 
+# Rasa Open Source in its own venv (never a dependency of the core package):
+# about 4 min and 2.7 GB. `segue chat --nlu rasa` and `make test-rasa` use it.
+RASA_VENV  := .venv-rasa
+RASA_STAMP := $(RASA_VENV)/.installed
+rasa: $(RASA_STAMP)
+$(RASA_STAMP): tools/rasa-constraints.txt tools/rasa_requirements.py
+	test -x $(RASA_VENV)/bin/python || $(PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip packaging
+	$(RASA_VENV)/bin/python -m pip install --quiet --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+	$(RASA_VENV)/bin/python tools/rasa_requirements.py > $(RASA_VENV)/requirements.txt
+	$(RASA_VENV)/bin/python -m pip install --quiet -r $(RASA_VENV)/requirements.txt -c tools/rasa-constraints.txt
+	$(RASA_VENV)/bin/python -m pip install --quiet --no-deps --ignore-requires-python rasa-sdk==3.6.2
+	RASA_TELEMETRY_ENABLED=false $(RASA_VENV)/bin/rasa --version
+	touch $(RASA_STAMP)
+
+test-rasa: $(STAMP) $(RASA_STAMP)
+	SEGUE_RASA=1 $(PY) -m pytest tests -m rasa
+
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(RASA_VENV) runs

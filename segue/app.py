@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["app", "logs_app", "catalog_app", "policy_app", "embeddings_app", "bench_app", "out", "err", "progress_bar", "print_json"]
+__all__ = ["app", "logs_app", "catalog_app", "policy_app", "embeddings_app", "bench_app", "nlu_app", "out", "err", "progress_bar", "print_json"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Segue: a conversational music recommender with an offline-RL dialogue policy.")
@@ -20,9 +20,11 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(catalog_app, name="catalog")
 embeddings_app = typer.Typer(no_args_is_help=True, help="Track and user embeddings for the scorer.")
 bench_app = typer.Typer(no_args_is_help=True, help="Speed benchmarks.")
+nlu_app = typer.Typer(no_args_is_help=True, help="Natural-language understanding: parse one utterance, export Rasa data.")
 app.add_typer(policy_app, name="policy")
 app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(bench_app, name="bench")
+app.add_typer(nlu_app, name="nlu")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)

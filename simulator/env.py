@@ -55,6 +55,7 @@ class MusicUserEnv(gym.Env):
         scorer: Scorer | str | None = None,
         population: Population | None = None,
         render_mode: str | None = None,
+        channel=None,
     ) -> None:
         self.catalog = catalog or (population.catalog if population is not None else Catalog.load())
         self.config = config or (population.config if population is not None else SimulatorConfig())
@@ -66,6 +67,7 @@ class MusicUserEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
+        self.channel = channel  # None: the meaning-level NLU noise model; else e.g. dialogue.nlu.channel.TextChannel
         self.conversation: Conversation | None = None
         self._user: SimulatedUser | None = None
         self._turns: list[tuple[SystemPrompt, tuple[DialogueAct, ...]]] = []
@@ -87,7 +89,7 @@ class MusicUserEnv(gym.Env):
         self._asked: set[SystemPrompt] = set()
         self._done = False
         meant = self._user.opening()
-        heard = self._user.hear(meant, None, self._user.sentiment(meant))
+        heard = self._hear(meant, None)
         self.conversation.observe(None, heard)
         self._transcript = [f"user: {', '.join(map(str, heard.acts))}"]
         info = {
@@ -117,7 +119,7 @@ class MusicUserEnv(gym.Env):
         gave_up = user.spend(prompt, meant, repeated=repeated, valid=valid)
         if gave_up:
             meant = [DialogueAct(Act.STOP)]
-        heard = user.hear(meant, prompt.prompt, user.sentiment(meant))
+        heard = self._hear(meant, prompt.prompt)
         conv.observe(prompt, heard)
         self._turns.append((prompt, heard.acts))
         self._transcript.append(f"system: {prompt.prompt} | user: {', '.join(map(str, heard.acts)) or '(not understood)'}")
@@ -151,6 +153,13 @@ class MusicUserEnv(gym.Env):
         obs = self.featurizer(conv)
         info["action_mask"] = self.action_masks()
         return obs, reward, terminated, truncated, info
+
+    def _hear(self, meant, prompt_id):
+        user = self._user
+        sentiment = user.sentiment(meant)
+        if self.channel is None:
+            return user.hear(meant, prompt_id, sentiment)
+        return self.channel(meant, prompt_id, sentiment, user.rng)
 
     @property
     def hidden_goal(self):

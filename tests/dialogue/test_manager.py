@@ -1,0 +1,93 @@
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from dialogue.acts import Slot
+from dialogue.manager import DialogueManager
+from dialogue.nlu.channel import TextChannel
+from dialogue.nlu.embedded import EmbeddedNLU
+from dialogue.phrasing import Phraser, goal_closeness
+from dialogue.prompts import PromptId, SystemPrompt
+from logs.schema import log_schema
+from policy.registry import load_policy
+from recommender.scorer import BaselineScorer
+
+
+@pytest.fixture(scope="module")
+def parts(catalog):
+    policy, variant = load_policy("rule", catalog=catalog)
+    return EmbeddedNLU.for_catalog(catalog), policy, variant
+
+
+def manager(catalog, parts, seed=0):
+    nlu, policy, variant = parts
+    return DialogueManager(catalog, nlu=nlu, policy=policy, variant=variant, scorer=BaselineScorer(catalog), seed=seed)
+
+
+def test_a_scripted_conversation_reaches_a_played_sample_and_is_logged(catalog, parts, tmp_path):
+    m = manager(catalog, parts)
+    turn = m.respond("upbeat jazz please")
+    for _ in range(12):
+        if turn.prompt is not None and turn.prompt.prompt is PromptId.PLAY_SAMPLE:
+            break
+        turn = m.respond("yes")
+    assert turn.play_track is not None and catalog.track(turn.play_track).energy == "upbeat"
+    assert catalog.has_genre(turn.play_track, "jazz")
+    done = m.respond("yes, I love it")
+    assert done.finished and "Enjoy" in done.text and m.records[-1].success
+    table, n = m.log_table()
+    assert n == 1 and table.schema.equals(log_schema(m.n_base, m.featurizer.layout.size - m.n_base))
+    rows = table.to_pylist()
+    assert all(0 < r["propensity"] <= 1 for r in rows) and rows[-1]["prompt"] == "play_sample"
+    assert rows[-1]["user_acts"] == [{"act": "accept", "slot": None, "value": None}]
+    assert sum(r["reward"] for r in rows) >= 1 and all(r["success"] for r in rows)
+    from logs.store import part_path, write_part
+
+    write_part(table, part_path(tmp_path, 0), m.log_metadata({"source": "test"}))
+    assert pq.read_table(part_path(tmp_path, 0)).num_rows == len(rows)
+
+
+def test_the_person_can_lead_restart_and_stop(catalog, parts):
+    m = manager(catalog, parts)
+    turn = m.respond("play some rock")
+    assert turn.prompt.prompt is PromptId.PLAY_SAMPLE and catalog.has_genre(turn.play_track, "rock")
+    turn = m.respond("start over")
+    assert "start over" in turn.text.lower() and m.conversation.state.beliefs == {}
+    assert m.records[0].abandoned
+    turn = m.respond("stop")
+    assert turn.finished and m.conversation.state.stopped
+
+
+def test_help_and_nonsense_never_break_it(catalog, parts):
+    m = manager(catalog, parts)
+    assert "genre" in m.respond("help").text
+    for text in ("", "???", "\x00" * 10, "x" * 100_000, "jazz " * 1000):
+        assert m.respond(text).text
+
+
+def test_phrasing_varies_and_follows_closeness(catalog):
+    p = Phraser(catalog, seed=1)
+    texts = [p.say(SystemPrompt(PromptId.ASK_ENERGY), closeness=0.5) for _ in range(4)]
+    assert len(set(texts)) == 4
+    assert goal_closeness([0.8, 0.9], [0.95], 0.9) > 0.68 > 0.4 > goal_closeness([-0.6, -0.5], [0.3], 0.1)
+    low = p.say(SystemPrompt(PromptId.ASK_GENRE), closeness=0.1)
+    assert any(w in low for w in ("Sorry", "No worries", "Hmm", "Fair enough", "OK, something else"))
+
+
+def test_simulated_user_in_text_runs_the_whole_stack(catalog):
+    from simulator.env import MusicUserEnv
+
+    channel = TextChannel(EmbeddedNLU.for_catalog(catalog), catalog)
+    env = MusicUserEnv(catalog=catalog, features="history", channel=channel)
+    rng = np.random.default_rng(0)
+    successes = 0
+    for seed in range(30):
+        obs, info = env.reset(seed=seed)
+        while True:
+            action = int(rng.choice(np.flatnonzero(info["action_mask"])))
+            obs, _, done, trunc, info = env.step(action)
+            assert channel.last_text
+            if done or trunc:
+                successes += info["success"]
+                break
+    assert successes > 0

@@ -1,0 +1,91 @@
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pyarrow.parquet as pq
+import pytest
+
+SEGUE = [sys.executable, "-m", "segue.cli"]
+
+
+def run(*args, stdin=None, timeout=300):
+    return subprocess.run([*SEGUE, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def test_nlu_parse_json_contract():
+    result = run("nlu", "parse", "something laid back, maybe jazz", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"act": "inform", "slot": "energy", "value": "laid_back"} in data["acts"]
+    assert {"act": "inform", "slot": "genre", "value": "jazz"} in data["acts"]
+    assert isinstance(data["sentiment"], float) and isinstance(data["confidence"], float)
+    bad = run("nlu", "parse", "yes", "--prompt", "nonsense")
+    assert bad.returncode == 2 and "--prompt must be one of" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run("nlu", "parse", "yes", "--nlu", "gpt")
+    assert bad.returncode == 2 and "--nlu must be embedded or rasa, got 'gpt'" in bad.stderr
+
+
+def test_rasa_backend_without_a_server_is_one_clear_error():
+    result = run("nlu", "parse", "jazz", "--nlu", "rasa", "--rasa-url", "http://127.0.0.1:9")
+    assert result.returncode == 2 and "no Rasa server answers at http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scripted_chat_plays_and_logs(tmp_path):
+    script = tmp_path / "lines.txt"
+    script.write_text("upbeat jazz please\nyes\nyes\nyes\nyes\nyes\n\n" + "x" * 100_000 + "\n\x00\x07\nstop\n")
+    logs = tmp_path / "chats"
+    result = run("chat", "--script", str(script), "--registry", str(tmp_path / "none"), "--scorer", "baseline",
+                 "--log-dir", str(logs), "--no-audio")
+    assert result.returncode == 0, result.stderr
+    assert "Enjoy! Playing" in result.stdout and "Traceback" not in result.stderr
+    assert "the track is shown, not played" in result.stderr  # said once
+    assert result.stderr.count("the track is shown") == 1
+    table = pq.read_table(logs / "part-00000.parquet")
+    assert table.num_rows >= 2 and set(table.column("prompt").to_pylist()) >= {"play_sample"}
+    summary = run("logs", "summary", str(logs), "--json")
+    assert summary.returncode == 0, summary.stderr
+    assert json.loads(summary.stdout)["conversations"] >= 1
+
+
+def test_piped_stdin_and_eof(tmp_path):
+    result = run("chat", "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log", "--no-audio", stdin="")
+    assert result.returncode == 0 and "What would you like to listen to?" in result.stdout
+    result = run("chat", "--script", str(tmp_path / "missing.txt"), "--no-log")
+    assert result.returncode == 2 and "--script file not found" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (make test installs it when it can)")
+def test_chat_in_a_real_terminal(tmp_path):
+    session = f"segue-test-{time.time_ns()}"
+    command = " ".join([sys.executable, "-m", "segue.cli", "chat", "--registry", str(tmp_path / "none"), "--scorer",
+                        "baseline", "--no-log", "--no-audio"])
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", command], check=True)
+    try:
+        def screen() -> str:
+            return subprocess.run(["tmux", "capture-pane", "-p", "-t", session, "-S", "-200"], capture_output=True, text=True).stdout
+
+        def wait_for(text: str, timeout: float = 90) -> str:
+            deadline = time.time() + timeout
+            while time.time() < deadline:
+                shown = screen()
+                if text in shown:
+                    return shown
+                time.sleep(0.3)
+            raise AssertionError(f"{text!r} never appeared:\n{screen()}")
+
+        wait_for("you>")
+        subprocess.run(["tmux", "send-keys", "-t", session, "upbeat jazz please", "Enter"], check=True)
+        for _ in range(8):
+            time.sleep(0.5)
+            if "Did you like it?" in screen() or "What do you think?" in screen() or "Is it any good?" in screen() \
+                    or "Does it work for you?" in screen():
+                break
+            subprocess.run(["tmux", "send-keys", "-t", session, "yes", "Enter"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "yes, I love it", "Enter"], check=True)
+        shown = wait_for("Enjoy! Playing")
+        assert "jazz" in shown
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
