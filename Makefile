@@ -41,9 +41,11 @@ test: $(STAMP) system
 # the regressor with and without listening history (skipped when already
 # trained), evaluates them off-policy against the current policy with the
 # simulator's truth beside the estimates, writes runs/report.html (+ .md) and
-# promotes the best candidate that passes the gate.
+# promotes the best candidate that passes the gate. The scorer's embeddings are
+# trained first when missing (about 80 s); `segue chat` serves with them.
 SEGUE := $(VENV)/bin/segue
 demo: $(STAMP)
+	test -f runs/embeddings/embeddings.json || $(SEGUE) embeddings train --out runs/embeddings
 	$(SEGUE) pipeline --conversations $(CONVERSATIONS) --seed 1 --runs runs
 
 bench: $(STAMP)

@@ -1,9 +1,11 @@
 """End to end in text, and the cost of one dialogue turn.
 
-(1) The serving policy with simulated users, twice on the same users: at the
+(1) The serving policy with simulated users, on the same users: at the
 meaning level (the simulator's NLU noise model, as in training) and in text
-(the user speaks held-out paraphrases; the embedded NLU understands them).
-The success gap is what real NLU errors cost. (2) One turn of the dialogue
+(the embedded NLU understands what the user says), once with the user
+speaking only held-out phrasings (none in the NLU's training data: the
+harsh case) and once with every phrasing. The success gap is what real NLU
+errors cost. (2) One turn of the dialogue
 manager (NLU + state + policy + scorer + phrasing) on the 21,502-track
 catalog, with the embedding scorer and a listening history, p50/p99 over
 scripted conversations. Prints one JSON object.
@@ -42,7 +44,9 @@ def end_to_end(catalog, policy_ref: str, registry: Path, n: int) -> dict:
     policy, variant = load_policy(policy_ref, catalog=catalog, registry=registry)
     seeds = [int(np.random.SeedSequence([0xE2E, i]).generate_state(1)[0]) for i in range(n)]
     out = {}
-    for name, channel in (("meaning", None), ("text", TextChannel(EmbeddedNLU.for_catalog(catalog), catalog))):
+    nlu = EmbeddedNLU.for_catalog(catalog)
+    for name, channel in (("meaning", None), ("text", TextChannel(nlu, catalog, part="test")),
+                          ("text_all_phrasings", TextChannel(nlu, catalog, part="all"))):
         env = MusicUserEnv(catalog=catalog, features="history", channel=channel)
         start = time.perf_counter()
         success, prompts, _, _, _ = simulate_policy(env, policy, variant, seeds)
@@ -51,6 +55,7 @@ def end_to_end(catalog, policy_ref: str, registry: Path, n: int) -> dict:
                      round(float(success.mean()) + half, 4)], "mean_prompts": round(float(prompts.mean()), 3),
                      "seconds": round(time.perf_counter() - start, 1)}
     out["gap_points"] = round(100 * (out["meaning"]["success_rate"] - out["text"]["success_rate"]), 2)
+    out["gap_points_all_phrasings"] = round(100 * (out["meaning"]["success_rate"] - out["text_all_phrasings"]["success_rate"]), 2)
     out["policy"], out["conversations"] = policy_ref, n
     return out
 

@@ -28,7 +28,7 @@ from ..acts import Act, DialogueAct, Slot
 from ..prompts import PromptId
 from . import NLUResult
 from .lexicon import Lexicon, tokenize
-from .templates import INTENTS, generate
+from .templates import generate
 
 __all__ = ["EmbeddedNLU", "MAX_CHARS"]
 
@@ -108,13 +108,15 @@ class EmbeddedNLU:
         matches = self.lexicon.match(tokens)
         spans = _char_spans(lowered, tokens)
         delex = _delex(lowered, [(spans[m.start][0], spans[m.stop - 1][1], m.slot.value) for m in matches])
-        probs = self.model.predict_proba([delex])[0]
+        probs = self.model.predict_proba([delex])[0] * self._prior(prompt)
+        probs = probs / probs.sum()
         best = int(np.argmax(probs))
         intent, p = self.classes[best], float(probs[best])
         acts: list[DialogueAct] = []
         entities = []
         for m in matches:
-            negated = any(t in _NEGATIONS for t in tokens[max(0, m.start - 2) : m.start])
+            negated = any(tokens[j] in _NEGATIONS and not re.search(r"[,.;!?]", lowered[spans[j][1] : spans[m.start][0]])
+                          for j in range(max(0, m.start - 2), m.start))  # "not jazz", but "not this, jazz" is jazz
             kind = Act.DENY if negated and m.slot in (Slot.GENRE, Slot.ARTIST) else Act.INFORM
             acts.append(DialogueAct(kind, m.slot, m.value))
             entities.append({"slot": str(m.slot), "value": m.value, "text": " ".join(tokens[m.start : m.stop]), "score": m.score})
@@ -135,12 +137,29 @@ class EmbeddedNLU:
         sentiment = self._sentiment(clean, intent)
         return NLUResult(tuple(dict.fromkeys(acts)), sentiment, float(round(confidence, 4)), intent, tuple(entities), clean)
 
+    def _prior(self, prompt: PromptId | None) -> np.ndarray:
+        """What the prompt makes plausible: a track is liked, disliked or left, not "don't mind"-ed;
+        a question is answered, not "loved". A soft weight, so any intent can still win."""
+        weights = np.ones(len(self.classes))
+        if prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION):
+            unlikely = {"dont_care", "help", "greet"}
+        elif prompt is not None:
+            unlikely = {"accept", "reject", "greet"}
+        else:
+            unlikely = set()
+        for i, name in enumerate(self.classes):
+            if name in unlikely:
+                weights[i] = 0.35
+        return weights
+
     def _intent_act(self, intent: str, tokens: list[str], prompt: PromptId | None) -> DialogueAct | None:
+        if intent == "dont_care" or (intent == "inform" and tokens[:1] == ["any"]):  # "any mood"
+            slot = next((s for s, words in _SLOT_WORDS.items() if words & set(tokens)), None)
+            if intent == "inform" and slot is None:
+                return None
+            return DialogueAct(Act.DONT_CARE, slot)
         if intent == "inform":
             return None
-        if intent == "dont_care":
-            slot = next((s for s, words in _SLOT_WORDS.items() if words & set(tokens)), None)
-            return DialogueAct(Act.DONT_CARE, slot)
         act = Act(intent)
         if prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION):  # "yes"/"no" to a track
             act = {Act.AFFIRM: Act.ACCEPT, Act.DENY: Act.REJECT}.get(act, act)

@@ -2,7 +2,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dialogue.acts import Slot
 from dialogue.manager import DialogueManager
 from dialogue.nlu.channel import TextChannel
 from dialogue.nlu.embedded import EmbeddedNLU
