@@ -53,6 +53,7 @@ class _Audio:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
+        self.told = False
         self.sd = None
         self.reason = "audio off (--no-audio)"
         if not enabled:
@@ -64,7 +65,6 @@ class _Audio:
             self.sd = sd
         except Exception as exc:  # no PortAudio, no device, a device that vanished: never fatal
             self.reason = f"no audio output device ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'none'})"
-        self.told = False
 
     def play(self, catalog, track: int) -> None:
         if self.sd is not None:
@@ -75,7 +75,7 @@ class _Audio:
                 return
             except Exception as exc:
                 self.sd, self.reason = None, f"audio output failed ({type(exc).__name__}); showing tracks instead"
-        if not getattr(self, "told", False):
+        if not self.told:
             err.print(f"[dim]({self.reason}: the track is shown, not played)[/]")
             self.told = True
 

@@ -21,7 +21,8 @@ from recommender.vocab import GENRE_SYNONYMS
 
 from ..acts import Slot
 
-__all__ = ["Lexicon", "Match", "ENERGY_WORDS", "MOOD_WORDS", "ACTIVITY_WORDS", "FAMILIARITY_WORDS", "decade_words", "tokenize"]
+__all__ = ["Lexicon", "Match", "ENERGY_WORDS", "MOOD_WORDS", "ACTIVITY_WORDS", "FAMILIARITY_WORDS", "decade_words",
+           "spoken_decade", "tokenize"]
 
 ENERGY_WORDS: dict[str, tuple[str, ...]] = {
     "laid_back": ("laid back", "laid-back", "laidback", "chilled", "chill", "mellow", "slow", "low key", "easy going",
@@ -54,6 +55,22 @@ FAMILIARITY_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+_ONES = {"20": "twenties", "30": "thirties", "40": "forties", "50": "fifties", "60": "sixties", "70": "seventies",
+         "80": "eighties", "90": "nineties"}
+
+
+def spoken_decade(decade: str) -> tuple[str, ...]:
+    """How a decade is said aloud: "1980s" -> "nineteen eighties", "eighties"; "2000s" -> "two thousands"."""
+    century, tens = decade[:2], decade[2:4]
+    if tens in _ONES:
+        return (f"{'nineteen' if century == '19' else 'twenty'} {_ONES[tens]}", _ONES[tens], f"the {_ONES[tens]}")
+    if decade == "2000s":
+        return ("two thousands", "the two thousands", "noughties")
+    if decade == "2010s":
+        return ("twenty tens", "the twenty tens", "twenty tens")
+    return ()
+
+
 def decade_words(decade: str) -> tuple[str, ...]:
     """Ways to say a decade name such as "1980s"."""
     short = decade[2:4]
@@ -66,6 +83,7 @@ def decade_words(decade: str) -> tuple[str, ...]:
         words += ["noughties", "early 2000s", "two thousands"]
     if decade == "2010s":
         words += ["2010s", "twenty tens"]
+    words += spoken_decade(decade)
     return tuple(dict.fromkeys(words))
 
 

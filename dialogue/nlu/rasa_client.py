@@ -9,6 +9,7 @@ none). ``start=True`` trains a model if needed and starts
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -50,7 +51,7 @@ def train_rasa_model(project: Path, catalog: Catalog) -> Path:
     paths = write_rasa_project(project, catalog)
     models = project / "models"
     stamp = project / "models" / "data.stamp"
-    digest = str(hash(paths["nlu"].read_text() + paths["config"].read_text()))
+    digest = hashlib.sha256((paths["nlu"].read_text() + paths["config"].read_text()).encode()).hexdigest()
     if stamp.exists() and stamp.read_text() == digest and any(models.glob("*.tar.gz")):
         return models
     subprocess.run([str(rasa.resolve()), "train", "nlu", "--nlu", "data/nlu.yml", "--config", "config.yml", "--out", "models"],

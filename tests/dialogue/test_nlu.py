@@ -24,6 +24,7 @@ def acts(result):
     ("something more upbeat for my workout", None, {"inform(energy=upbeat)", "inform(activity=workout)"}),
     ("some elektronic music", None, {"inform(genre=electronic)"}),
     ("hip-hop from the 90s", None, {"inform(genre=hip hop)", "inform(decade=1990s)"}),
+    ("music from the nineteen eighties", None, {"inform(decade=1980s)"}),
     ("YES!", "play_sample", {"accept()"}),
     ("no", "play_sample", {"reject()"}),
     ("yes", "suggest_genres", {"affirm()"}),
