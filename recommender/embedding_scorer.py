@@ -60,18 +60,10 @@ class EmbeddingScorer(BaselineScorer):
             return super().score_all(None)
         return self._similarities(profile)[1]
 
-    def rank(
-        self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
-    ) -> Ranking:
+    def _top(self, mask: np.ndarray, n_candidates: int, profile: HistoryProfile | None, k: int) -> Ranking:
         if profile is None or len(profile) == 0:
-            return super().rank(constraints, profile=None, k=k, mask=mask)
-        if mask is None:
-            mask = constraints.mask(self.catalog, profile)
-        n_candidates = int(np.count_nonzero(mask))
-        if n_candidates == 0:
-            return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
-        u = self.user_vector(profile)
-        scores, indices = self.matrix.topk(u, k, mask)
+            return super()._top(mask, n_candidates, None, k)
+        scores, indices = self.matrix.topk(self.user_vector(profile), k, mask)
         return Ranking(indices.astype(np.int64), scores.astype(np.float32), n_candidates)
 
     def affinity(self, profile: HistoryProfile, indices: np.ndarray) -> np.ndarray:

@@ -126,6 +126,10 @@ class BaselineScorer:
         n_candidates = int(np.count_nonzero(mask))
         if n_candidates == 0:
             return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
+        return self._top(mask, n_candidates, profile, k)
+
+    def _top(self, mask: np.ndarray, n_candidates: int, profile: HistoryProfile | None, k: int) -> Ranking:
+        """The best ``k`` of the (non-empty) candidates in ``mask``."""
         scores = self.score_all(profile)
         k = min(k, n_candidates)
         if profile is None and k <= 4:  # rating only: walk the precomputed order
