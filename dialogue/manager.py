@@ -24,7 +24,7 @@ from .features import Featurizer
 from .nlu import NLU, NLUResult
 from .nlu.lexicon import tokenize
 from .phrasing import Phraser, candidate_match, goal_closeness
-from .prompts import PROMPTS, PromptId, SystemPrompt, prompt_index
+from .prompts import PromptId, SystemPrompt, prompt_index
 from .usefulness import label_usefulness
 
 __all__ = ["DialogueManager", "SystemTurn", "MAX_TURNS"]
@@ -210,20 +210,8 @@ class DialogueManager:
         return pa.table(cols, schema=schema), conv_id
 
     def log_metadata(self, settings: dict) -> dict[str, str]:
-        import json
+        from logs.schema import file_metadata
 
-        from dialogue.prompts import PROMPT_CATALOGUE_VERSION
-        from logs.schema import LOG_SCHEMA_VERSION
-
-        names = self.featurizer.layout.names
-        return {
-            "segue.log_schema_version": LOG_SCHEMA_VERSION,
-            "segue.prompt_catalogue_version": PROMPT_CATALOGUE_VERSION,
-            "segue.prompt_ids": json.dumps([p.id.value for p in PROMPTS]),
-            "segue.feature_version": self.featurizer.layout.version,
-            "segue.features_names": json.dumps(list(names[: self.n_base])),
-            "segue.history_features_names": json.dumps(list(names[self.n_base :])),
-            "segue.catalog_fingerprint": self.catalog.fingerprint,
-            "segue.logging_policy": self.policy_name,
-            "segue.settings": json.dumps(settings, sort_keys=True),
-        }
+        layout = self.featurizer.layout
+        return file_metadata(feature_version=layout.version, names=layout.names, n_base=self.n_base,
+                             catalog_fingerprint=self.catalog.fingerprint, logging_policy=self.policy_name, settings=settings)

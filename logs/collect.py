@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dialogue.features import FeatureLayout
-from dialogue.prompts import N_PROMPTS, PROMPT_CATALOGUE_VERSION, PROMPTS
+from dialogue.prompts import N_PROMPTS
 from policy.base import sample_prompt
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
 from recommender.catalog import Catalog
@@ -32,7 +32,7 @@ from recommender.errors import ConfigError, LogConflictError, LogValidationError
 from simulator.config import SimulatorConfig
 from simulator.env import MusicUserEnv
 
-from .schema import LOG_SCHEMA_VERSION, log_schema
+from .schema import LOG_SCHEMA_VERSION, file_metadata, log_schema
 from .store import part_path, write_part
 
 __all__ = ["CollectionSettings", "CollectionResult", "collect", "prepare", "simulate_part", "MANIFEST"]
@@ -173,15 +173,8 @@ class _Worker:
         s = self.settings
         conv = s.part_range(index)
         return {
-            "segue.log_schema_version": LOG_SCHEMA_VERSION,
-            "segue.prompt_catalogue_version": PROMPT_CATALOGUE_VERSION,
-            "segue.prompt_ids": json.dumps([p.id.value for p in PROMPTS]),
-            "segue.feature_version": self.feature_version,
-            "segue.features_names": json.dumps(list(self.names[: self.n_base])),
-            "segue.history_features_names": json.dumps(list(self.names[self.n_base :])),
-            "segue.catalog_fingerprint": self.fingerprint,
-            "segue.logging_policy": self.policy.name,
-            "segue.settings": json.dumps(s.to_dict(), sort_keys=True),
+            **file_metadata(feature_version=self.feature_version, names=self.names, n_base=self.n_base,
+                            catalog_fingerprint=self.fingerprint, logging_policy=self.policy.name, settings=s.to_dict()),
             "segue.part": str(index),
             "segue.conversations": str(len(conv)),
             "segue.first_conversation": str(conv.start),

@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from dialogue.prompts import N_PROMPTS
 
-__all__ = ["LOG_SCHEMA_VERSION", "ACT_TYPE", "log_schema", "REQUIRED_COLUMNS"]
+__all__ = ["LOG_SCHEMA_VERSION", "ACT_TYPE", "log_schema", "REQUIRED_COLUMNS", "file_metadata"]
 
 LOG_SCHEMA_VERSION = "1"
 ACT_TYPE = pa.struct([("act", pa.string()), ("slot", pa.string()), ("value", pa.string())])
@@ -69,3 +69,23 @@ def log_schema(n_base: int, n_history: int) -> pa.Schema:
 
 
 REQUIRED_COLUMNS = tuple(log_schema(1, 1).names)
+
+
+def file_metadata(*, feature_version: str, names, n_base: int, catalog_fingerprint: str, logging_policy: str,
+                  settings: dict) -> dict[str, str]:
+    """The ``segue.*`` keys every log part carries (simulated or chat), before its part-specific ones."""
+    import json
+
+    from dialogue.prompts import PROMPT_CATALOGUE_VERSION, PROMPTS
+
+    return {
+        "segue.log_schema_version": LOG_SCHEMA_VERSION,
+        "segue.prompt_catalogue_version": PROMPT_CATALOGUE_VERSION,
+        "segue.prompt_ids": json.dumps([p.id.value for p in PROMPTS]),
+        "segue.feature_version": feature_version,
+        "segue.features_names": json.dumps(list(names[:n_base])),
+        "segue.history_features_names": json.dumps(list(names[n_base:])),
+        "segue.catalog_fingerprint": catalog_fingerprint,
+        "segue.logging_policy": logging_policy,
+        "segue.settings": json.dumps(settings, sort_keys=True),
+    }

@@ -84,6 +84,7 @@ def _ranking_metrics(emb, split, catalog: Catalog, which: str) -> dict:
     n = 0
     cur, scores = -1, None
     disc = _discount(K)
+    pop = artist_plays[catalog.artist] if which == "cold" else plays  # a new track's popularity is its artist's
     for i, g, rel in _groups(split, catalog, which):
         if i != cur:
             cur, scores = i, emb.target @ users[i]
@@ -95,7 +96,6 @@ def _ranking_metrics(emb, split, catalog: Catalog, which: str) -> dict:
             continue
         n += 1
         sums["model"] += topk_metrics(_top(scores, cands, K), rel)
-        pop = artist_plays[catalog.artist] if which == "cold" else plays
         sums["popularity"] += topk_metrics(_top(pop, cands, K), rel)
         k = min(K, len(cands))  # random order: exact expectation
         p = len(rel) / len(cands)
@@ -161,16 +161,16 @@ def opis(p: dict[str, np.ndarray], segment: str) -> float:
     return float(np.mean(gaps)) if gaps else 0.0
 
 
-def pick_threshold(emb, split, catalog: Catalog, *, rng: np.random.Generator) -> float:
-    """The one play threshold: the similarity with the best overall F1 on the evaluation pairs."""
-    p = pairs(emb, split, catalog, rng)
+def pick_threshold(p: dict[str, np.ndarray]) -> float:
+    """The one play threshold: the similarity with the best overall F1 on the evaluation pairs ``p``."""
     grid = np.linspace(np.quantile(p["sim"], 0.01), np.quantile(p["sim"], 0.99), 200)
     return float(grid[int(np.argmax(_f1_curves(p["sim"], p["label"], grid)))])
 
 
-def evaluate(emb, split, catalog: Catalog, settings) -> dict:
-    """Every figure of the embeddings issue, as a JSON-ready dict."""
-    p = pairs(emb, split, catalog, np.random.default_rng([settings.seed, 7]))
+def evaluate(emb, split, catalog: Catalog, settings, p: dict[str, np.ndarray] | None = None) -> dict:
+    """Every figure of the embeddings issue, as a JSON-ready dict (``p``: the evaluation pairs, if already drawn)."""
+    if p is None:
+        p = pairs(emb, split, catalog, np.random.default_rng([settings.seed, 7]))
     thresholds = calibration_range(p["sim"], p["label"])
     return {
         "heldout": _ranking_metrics(emb, split, catalog, "warm"),

@@ -362,7 +362,7 @@ def train_embeddings(
 ) -> tuple[Embeddings, dict]:
     """Train the towers, the cold-start network, pick the threshold; return the embeddings and the evaluation."""
     torch = _torch_threads(settings.threads)
-    from .embedding_eval import evaluate, pick_threshold
+    from .embedding_eval import evaluate, pairs, pick_threshold
 
     started = time.perf_counter()
     torch.manual_seed(settings.seed)
@@ -437,7 +437,8 @@ def train_embeddings(
     # cold start: content (+ the artist's other warm tracks) -> both embeddings
     source, target, student_info = _cold_start(catalog, source, target, trainable, settings, progress)
     emb = Embeddings(source, target, user_proj, ~trainable, 0.0, {})
-    threshold = pick_threshold(emb, split, catalog, rng=np.random.default_rng([settings.seed, 7]))
+    eval_pairs = pairs(emb, split, catalog, np.random.default_rng([settings.seed, 7]))  # the threshold does not change them
+    threshold = pick_threshold(eval_pairs)
     emb.threshold = threshold
     arrays = {"source": emb.source, "target": emb.target, "user_proj": emb.user_proj, "cold": emb.cold}
     emb.meta = {
@@ -453,7 +454,7 @@ def train_embeddings(
         "curve": curve,
         "cold_start": student_info,
     }
-    report = evaluate(emb, split, catalog, settings)
+    report = evaluate(emb, split, catalog, settings, eval_pairs)
     emb.meta["evaluation"] = report
     return emb, report
 

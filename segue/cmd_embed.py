@@ -50,7 +50,7 @@ def train(
 ) -> None:
     """Train track/user embeddings on simulated listening histories, evaluate them, and save them with a version."""
     from recommender.catalog import Catalog
-    from recommender.embeddings import EmbeddingSettings, train_embeddings
+    from recommender.embeddings import EmbeddingSettings, make_split, train_embeddings
 
     if catalog is not None and not catalog.is_file():
         raise SegueError(f"--catalog file not found: {catalog}")
@@ -65,8 +65,6 @@ def train(
             bar.update(tasks[stage], completed=done)
 
         tasks["histories"] = bar.add_task("listening histories", total=None)
-        from recommender.embeddings import make_split
-
         split = make_split(cat, settings)
         bar.update(tasks["histories"], total=1, completed=1)
         emb, report = train_embeddings(cat, settings, split=split, progress=progress)

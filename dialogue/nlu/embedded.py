@@ -134,7 +134,7 @@ class EmbeddedNLU:
         confidence = p * min((m.score for m in matches), default=1.0)
         if intent == "inform" and not matches:
             confidence *= 0.3
-        sentiment = self._sentiment(clean, intent)
+        sentiment = self._sentiment(clean, intent, vader)
         return NLUResult(tuple(dict.fromkeys(acts)), sentiment, float(round(confidence, 4)), intent, tuple(entities), clean)
 
     def _prior(self, prompt: PromptId | None) -> np.ndarray:
@@ -168,8 +168,10 @@ class EmbeddedNLU:
         return DialogueAct(act)
 
     @staticmethod
-    def _sentiment(text: str, intent: str) -> float:
-        vader = _vader().polarity_scores(text)["compound"]
+    def _sentiment(text: str, intent: str, vader: float | None = None) -> float:
+        """``vader``: VADER's compound score of ``text`` when the caller has it already."""
+        if vader is None:
+            vader = _vader().polarity_scores(text)["compound"]
         value = 0.65 * vader + 0.35 * _INTENT_PRIOR.get(intent, 0.0)
         return float(np.clip(round(value, 4), -1.0, 1.0))
 

@@ -125,7 +125,7 @@ def _split(templates: tuple[str, ...], part: str) -> list[str]:
     return [t for i, t in enumerate(templates) if (i % 4 == 3) == (part == "test")]
 
 
-def surface(slot: Slot, value: str, rng: np.random.Generator, catalog: Catalog | None = None) -> str:
+def surface(slot: Slot, value: str, rng: np.random.Generator) -> str:
     """One way a person says a slot value."""
     words = {Slot.ENERGY: ENERGY_WORDS, Slot.MOOD: MOOD_WORDS, Slot.ACTIVITY: ACTIVITY_WORDS,
              Slot.FAMILIARITY: FAMILIARITY_WORDS}.get(slot)
@@ -223,7 +223,7 @@ def verbalize(acts: list[DialogueAct] | tuple[DialogueAct, ...], catalog: Catalo
         return str(options[int(rng.integers(len(options)))])
 
     def given(items) -> dict[str, tuple[str, str]]:
-        return {a.slot.value: (a.value, surface(a.slot, a.value, rng, catalog)) for a in items}
+        return {a.slot.value: (a.value, surface(a.slot, a.value, rng)) for a in items}
 
     if main.act is Act.INFORM:
         slots = {a.slot.value for a in informs}
