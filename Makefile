@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages: headless Chromium checks that the HTML report renders; PortAudio lets
-# sounddevice load; tmux runs the chat in a real terminal in a test. Installed when
+# sounddevice load; tmux runs the chat in a real terminal in a test; espeak-ng is Segue's
+# voice in `segue voice` and synthesizes the speech the voice tests recognize. Installed when
 # missing and apt-get can run (root); otherwise the checks that need them are skipped.
-APT_PACKAGES := chromium libportaudio2 tmux
+APT_PACKAGES := chromium libportaudio2 tmux espeak-ng
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -105,12 +105,18 @@ class DialogueManager:
         return SystemTurn(GREETING)
 
     # ------------------------------------------------------------------ one turn
-    def respond(self, text: str) -> SystemTurn:
-        """The system's answer to one user utterance (never raises on odd text)."""
+    def respond(self, text: str, *, speech_confidence: float | None = None) -> SystemTurn:
+        """The system's answer to one user utterance (never raises on odd text).
+
+        ``speech_confidence``: the speech recognizer's confidence in ``text`` (voice); the NLU's confidence is
+        scaled by it, so the state's NLU-confidence features see doubtful hearing too.
+        """
         if self.finished:
             self._new_conversation()
         prompt_id = self.prompt.prompt if self.prompt is not None else None
         result = self.nlu.parse(text, prompt=prompt_id)
+        if speech_confidence is not None:
+            result = result.heard_with(speech_confidence)
         kinds = {a.act for a in result.acts}
         if self.record.rows:
             row = self.record.rows[-1]

@@ -6,7 +6,7 @@ import sys
 
 from recommender.errors import SegueError
 
-from . import cmd_chat, cmd_data, cmd_embed, cmd_eval, cmd_policy  # noqa: F401  (they register their commands)
+from . import cmd_chat, cmd_data, cmd_embed, cmd_eval, cmd_policy, cmd_voice  # noqa: F401  (they register their commands)
 from .app import app, err
 
 __all__ = ["app", "main"]

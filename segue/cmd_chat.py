@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -96,33 +97,13 @@ def chat(
     seed: int = typer.Option(0, "--seed", help="Seed of the policy's sampling and the phrasing."),
 ) -> None:
     """Talk with Segue in the terminal until it finds you music (say "stop" to leave)."""
-    from dialogue.manager import DialogueManager
-    from dialogue.nlu import make_nlu
-    from policy.registry import current_policy, load_policy, read_record, resolve
-    from recommender.catalog import Catalog
-    from recommender.history import HistoryProfile
-
     lines = _lines(script)
-    catalog = Catalog.load()
-    ref = policy or current_policy(registry)
-    folder = resolve(ref, registry)
-    record = read_record(folder) if folder is not None else None
-    chosen = _pick_scorer(scorer, catalog, record.features if record else "base", record.feature_version if record else None)
-    served, variant = load_policy(ref, catalog=catalog, registry=registry, scorer_version=chosen.version)
-    profile = None
-    if user_id is not None:
-        from simulator.config import SimulatorConfig
-        from simulator.population import Population
-
-        if user_id < 0:
-            raise SegueError(f"--user-id must be >= 0, got {user_id}")
-        profile = HistoryProfile(catalog, Population(catalog, SimulatorConfig(), cache_size=1).user(user_id).plays)
-    understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url, start_rasa=start_rasa)
-    manager = DialogueManager(catalog, nlu=understanding, policy=served, variant=variant, scorer=chosen,
-                              profile=profile, seed=seed, policy_name=ref)
+    session = build_session(nlu=nlu, rasa_url=rasa_url, start_rasa=start_rasa, policy=policy, registry=registry,
+                            scorer=scorer, user_id=user_id, seed=seed)
+    manager, catalog, ref, chosen, understanding = (session.manager, session.catalog, session.policy, session.scorer,
+                                                    session.nlu)
     audio = _Audio(not no_audio)
-    err.print(f"[dim]policy {ref} ({variant} features), scorer {chosen.version}, NLU {understanding.name}"
-              + (f", history of user {user_id}" if user_id is not None else "") + "[/]")
+    err.print(f"[dim]{session.describe(user_id)}[/]")
     out.print(f"[bold cyan]segue>[/] {manager.greet().text}", highlight=False)
     try:
         while True:
@@ -149,6 +130,48 @@ def chat(
         if not no_log:
             _write_log(manager, log_dir, {"source": "chat", "nlu": understanding.name, "policy": ref,
                                           "scorer": chosen.version, "user_id": user_id, "seed": seed})
+
+
+@dataclass
+class ChatSession:
+    manager: object
+    catalog: object
+    policy: str
+    scorer: object
+    nlu: object
+
+    def describe(self, user_id: Optional[int]) -> str:
+        return (f"policy {self.policy} ({self.manager.variant} features), scorer {self.scorer.version}, NLU {self.nlu.name}"
+                + (f", history of user {user_id}" if user_id is not None else ""))
+
+
+def build_session(*, nlu: str, rasa_url: Optional[str], start_rasa: bool, policy: Optional[str], registry: Path,
+                  scorer: str, user_id: Optional[int], seed: int) -> ChatSession:
+    """The catalog, served policy, scorer, NLU and dialogue manager that `segue chat` and `segue voice` share."""
+    from dialogue.manager import DialogueManager
+    from dialogue.nlu import make_nlu
+    from policy.registry import current_policy, load_policy, read_record, resolve
+    from recommender.catalog import Catalog
+    from recommender.history import HistoryProfile
+
+    catalog = Catalog.load()
+    ref = policy or current_policy(registry)
+    folder = resolve(ref, registry)
+    record = read_record(folder) if folder is not None else None
+    chosen = _pick_scorer(scorer, catalog, record.features if record else "base", record.feature_version if record else None)
+    served, variant = load_policy(ref, catalog=catalog, registry=registry, scorer_version=chosen.version)
+    profile = None
+    if user_id is not None:
+        from simulator.config import SimulatorConfig
+        from simulator.population import Population
+
+        if user_id < 0:
+            raise SegueError(f"--user-id must be >= 0, got {user_id}")
+        profile = HistoryProfile(catalog, Population(catalog, SimulatorConfig(), cache_size=1).user(user_id).plays)
+    understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url, start_rasa=start_rasa)
+    manager = DialogueManager(catalog, nlu=understanding, policy=served, variant=variant, scorer=chosen,
+                              profile=profile, seed=seed, policy_name=ref)
+    return ChatSession(manager, catalog, ref, chosen, understanding)
 
 
 def _escape(text: str) -> str:

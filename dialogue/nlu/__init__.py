@@ -8,7 +8,7 @@ the catalog + a trained intent classifier + a sentiment estimate) and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from ..acts import DialogueAct, UserTurn
@@ -25,6 +25,11 @@ class NLUResult:
     intent: str | None = None
     entities: tuple[dict, ...] = field(default=())
     text: str = ""
+
+    def heard_with(self, speech_confidence: float) -> "NLUResult":
+        """This reading of recognized speech: the confidence scaled by the recognizer's (clipped to [0, 1])."""
+        scale = min(max(float(speech_confidence), 0.0), 1.0)
+        return replace(self, confidence=round(self.confidence * scale, 4))
 
     def to_turn(self) -> UserTurn:
         return UserTurn(self.acts, sentiment=self.sentiment, confidence=self.confidence, text=self.text)

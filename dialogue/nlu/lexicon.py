@@ -116,10 +116,10 @@ class Lexicon:
         table: dict[str, tuple[Slot, str]] = {}
 
         def add(slot: Slot, value: str, phrases) -> None:
-            for phrase in phrases:
-                key = " ".join(tokenize(phrase))
-                if key and key not in table:
-                    table[key] = (slot, value)
+            for phrase in phrases:  # "up-beat" also as "up beat": the speech recognizer hears two words
+                for key in (" ".join(tokenize(phrase)), " ".join(tokenize(phrase.replace("-", " ")))):
+                    if key and key not in table:
+                        table[key] = (slot, value)
 
         for value, words in ENERGY_WORDS.items():
             add(Slot.ENERGY, value, words)

@@ -90,3 +90,13 @@ def test_simulated_user_in_text_runs_the_whole_stack(catalog):
                 successes += info["success"]
                 break
     assert successes > 0
+
+
+def test_speech_confidence_scales_the_nlu_confidence_the_state_sees(catalog, parts):
+    heard, typed = manager(catalog, parts), manager(catalog, parts)
+    a = typed.respond("upbeat jazz please")
+    b = heard.respond("upbeat jazz please", speech_confidence=0.25)
+    assert b.nlu.acts == a.nlu.acts and b.nlu.confidence == pytest.approx(0.25 * a.nlu.confidence, abs=1e-4)
+    assert heard.conversation.state.confidences[-1] == pytest.approx(b.nlu.confidence, abs=1e-4)
+    assert heard.respond("yes", speech_confidence=7.0).nlu.confidence <= 1.0  # clipped to [0, 1]
+    assert heard.respond("yes", speech_confidence=-1.0).nlu.confidence == 0.0

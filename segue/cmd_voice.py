@@ -1,0 +1,140 @@
+"""``segue voice``: the conversation spoken (microphone or WAV files in, espeak-ng and snippets out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from recommender.errors import ConfigError, SegueError
+
+from .app import app, err, out, print_json
+from .cmd_chat import CHAT_LOGS, _escape, _write_log, build_session
+
+__all__: list[str] = []
+
+
+def _wav_utterances(paths: List[Path], split: bool) -> Iterator[tuple]:
+    """(samples, rate) per utterance: each file cut by voice activity (``split``) or taken whole.
+
+    Every file is read before the first utterance is handed out, so a bad file is one error up front.
+    """
+    from dialogue.speech.audio import read_wav, split_utterances
+
+    loaded = [(path, *read_wav(path)) for path in paths]
+
+    def utterances() -> Iterator[tuple]:
+        for path, samples, rate in loaded:
+            parts = split_utterances(samples, rate) if split else [samples]
+            if not parts:
+                err.print(f"[yellow]note:[/] no speech found in {path}")
+            for part in parts:
+                yield part, rate
+
+    return utterances()
+
+
+@app.command()
+def voice(
+    input_wav: Optional[List[Path]] = typer.Option(None, "--input-wav", help="Speak from WAV FILE(s) instead of a "
+                                                   "microphone (repeat the option; each file may hold several utterances)."),
+    output_wav: Optional[Path] = typer.Option(None, "--output-wav", help="Write Segue's voice and snippets to FILE."),
+    no_dialogue: bool = typer.Option(False, "--no-dialogue", help="Recognition and NLU only, no conversation."),
+    as_json: bool = typer.Option(False, "--json", help="With --no-dialogue: print the utterances as JSON."),
+    whole_files: bool = typer.Option(False, "--whole-files", help="One utterance per --input-wav file (no cutting)."),
+    push_to_talk: bool = typer.Option(False, "--push-to-talk", help="Microphone: press Enter to talk and to stop, "
+                                      "instead of voice activity detection."),
+    no_bias: bool = typer.Option(False, "--no-bias", help="Recognize with pocketsphinx's general language model "
+                                 "instead of the music grammar."),
+    speak_voice: str = typer.Option("en-us", "--voice", help="espeak-ng voice for Segue (e.g. en-us, en-us+f2)."),
+    speed: int = typer.Option(160, "--speed", help="Segue's speaking rate, words per minute (80-450)."),
+    nlu: str = typer.Option("embedded", "--nlu", help="embedded (default) or rasa."),
+    rasa_url: Optional[str] = typer.Option(None, "--rasa-url", help="Rasa server (default http://localhost:5005)."),
+    policy: Optional[str] = typer.Option(None, "--policy", help="Policy to serve (default: the registry's current one)."),
+    registry: Path = typer.Option(Path("runs/policies"), "--registry", help="Policy registry."),
+    scorer: str = typer.Option("auto", "--scorer", help="auto, baseline, or an embeddings folder."),
+    user_id: Optional[int] = typer.Option(None, "--user-id", help="Borrow simulated user N's listening history."),
+    log_dir: Path = typer.Option(CHAT_LOGS, "--log-dir", help="Where the conversation is logged (Parquet)."),
+    no_log: bool = typer.Option(False, "--no-log", help="Do not log the conversation."),
+    no_audio: bool = typer.Option(False, "--no-audio", help="Never use the sound card for output."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the policy's sampling, the phrasing and the recognizer's dither."),
+) -> None:
+    """Talk with Segue out loud: it listens (microphone or --input-wav), answers with speech and plays snippets."""
+    from dialogue.speech.asr import Recognizer
+    from dialogue.speech.audio import Microphone, Speaker
+    from dialogue.speech.tts import synthesize
+    from recommender.catalog import Catalog
+
+    if as_json and not no_dialogue:
+        raise ConfigError("--json needs --no-dialogue (the conversation itself is printed as text)")
+    if not 80 <= speed <= 450:
+        raise ConfigError(f"--speed must be between 80 and 450 words per minute, got {speed}")
+    if input_wav:
+        for path in input_wav:
+            if not path.is_file():
+                raise SegueError(f"--input-wav file not found: {path}")
+        utterances = _wav_utterances(list(input_wav), split=not whole_files)
+    else:
+        mic = Microphone(push_to_talk=push_to_talk)  # no microphone: one VoiceError that says what to do
+        err.print(f"[dim]listening on {mic.name}" + (" (push-to-talk)" if push_to_talk else
+                                                     " (speak; a pause ends your turn; Ctrl-C to leave)") + "[/]")
+        utterances = ((x, mic.RATE) for x in mic.utterances())
+
+    if no_dialogue:
+        from dialogue.nlu import make_nlu
+        from dialogue.speech.session import understand
+
+        catalog = Catalog.load()
+        recognizer = Recognizer(catalog, biased=not no_bias, seed=seed)
+        understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url)
+        heard = []
+        try:
+            for samples, rate in utterances:
+                recognition = recognizer.recognize(samples, rate)
+                result = {"text": recognition.text, "confidence": recognition.confidence,
+                          "nlu": understand(understanding, recognition).to_json()}
+                heard.append(result)
+                if not as_json:
+                    acts = ", ".join(f"{a['act']}" + (f"({a['slot']}={a['value']})" if a["slot"] else "")
+                                     for a in result["nlu"]["acts"]) or "(nothing understood)"
+                    out.print(f"{_escape(recognition.text) or '(nothing recognized)'}   [{recognition.confidence:.2f}]"
+                              f"   {acts}", highlight=False)
+        except KeyboardInterrupt:
+            err.print("interrupted")
+        except SegueError as exc:  # the microphone vanished mid-run: report what was heard so far
+            err.print(f"[yellow]{_escape(str(exc))}[/]")
+        if as_json:
+            print_json({"utterances": heard})
+        return
+
+    from dialogue.speech.session import VoiceSession
+
+    session = build_session(nlu=nlu, rasa_url=rasa_url, start_rasa=False, policy=policy, registry=registry,
+                            scorer=scorer, user_id=user_id, seed=seed)
+    recognizer = Recognizer(session.catalog, biased=not no_bias, seed=seed)
+    synthesize("ok", voice=speak_voice, speed=speed)  # a bad --voice or a missing espeak-ng fails before listening
+    speaker = Speaker(wav=output_wav, device=not no_audio, notice=lambda m: err.print(f"[dim]({_escape(m)})[/]"))
+    err.print(f"[dim]{session.describe(user_id)}, recognizer "
+              + ("pocketsphinx + music grammar" if not no_bias else "pocketsphinx general LM") + "[/]")
+
+    def show(who: str, text: str) -> None:
+        style = "bold cyan" if who == "segue" else "bold"
+        out.print(f"[{style}]{who}>[/] {_escape(text)}", highlight=False)
+
+    talk = VoiceSession(session.manager, recognizer, speaker, catalog=session.catalog, voice=speak_voice, speed=speed,
+                        show=show)
+    try:
+        talk.run(utterances)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+    except SegueError as exc:  # a device that vanished mid-run: keep what was said and heard
+        err.print(f"[yellow]{_escape(str(exc))}[/]")
+    finally:
+        session.manager.end()
+        speaker.close()
+        if output_wav is not None:
+            err.print(f"[dim]wrote {speaker.seconds:.1f} s of Segue's side to {output_wav}[/]")
+        if not no_log:
+            _write_log(session.manager, log_dir, {"source": "voice", "nlu": session.nlu.name, "policy": session.policy,
+                                                  "scorer": session.scorer.version, "user_id": user_id, "seed": seed})

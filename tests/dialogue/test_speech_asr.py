@@ -1,0 +1,131 @@
+"""Speech recognition: pronunciations, the domain language model, and espeak-ng requests recognized as acts."""
+
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from dialogue.speech.asr import Recognizer, domain_corpus, speakable, write_arpa
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make test installs it as root)")
+
+
+def test_speakable_reads_text_aloud():
+    assert speakable("Play some R&B, please!") == ["play", "some", "r", "and", "b", "please"]
+    assert speakable("music from the 80s") == ["music", "from", "the", "nineteen", "eighties"]
+    assert speakable("the '90s and 2000s") == ["the", "nineteen", "nineties", "and", "two", "thousands"]
+    assert speakable("lo-fi / synth-pop") == ["lo", "fi", "synth", "pop"]
+    assert speakable("I'd like it") == ["i'd", "like", "it"]
+    assert speakable("?!") == []
+
+
+def _arpa(path):
+    sections, current = {}, None
+    for line in path.read_text().splitlines():
+        if line.endswith("-grams:"):
+            current = int(line[1])
+            sections[current] = {}
+        elif current and line.strip() and not line.startswith("\\"):
+            parts = line.split()
+            n = current
+            sections[n][tuple(parts[1 : 1 + n])] = (float(parts[0]), float(parts[1 + n]) if len(parts) > 1 + n else 0.0)
+    return sections
+
+
+def test_arpa_model_is_a_distribution(tmp_path):
+    sentences = [s.split() for s in ["play some jazz", "play some rock", "play jazz", "some jazz please", "yes please",
+                                     "yes", "no thanks", "play some jazz please"]]
+    vocab = write_arpa(sentences, tmp_path / "m.arpa")
+    grams = _arpa(tmp_path / "m.arpa")
+    assert vocab == len(grams[1]) == 10  # 8 words + <s> + </s>
+    words = [w for (w,) in grams[1] if w != "<s>"]
+
+    def p(history, w):  # P(w | history) with back-off, as a decoder reads the file
+        if len(history) == 2 and history + (w,) in grams[3]:
+            return 10 ** grams[3][history + (w,)][0]
+        if len(history) == 2:
+            bo = 10 ** grams[2].get(history, (0, 0.0))[1]
+            return bo * p(history[1:], w)
+        if history and history + (w,) in grams[2]:
+            return 10 ** grams[2][history + (w,)][0]
+        bo = 10 ** grams[1].get(history, (0, 0.0))[1] if history else 1.0
+        return bo * 10 ** grams[1][(w,)][0]
+
+    assert sum(10 ** grams[1][(w,)][0] for w in words) == pytest.approx(1.0, abs=1e-3)
+    for history in [("play",), ("<s>",), ("<s>", "play"), ("play", "some"), ("yes",), ("some", "jazz")]:
+        assert sum(p(history, w) for w in words) == pytest.approx(1.0, abs=2e-3), history
+    assert p(("play", "some"), "jazz") > p(("play", "some"), "please") > 0  # seen beats unseen, unseen still possible
+
+
+def test_domain_corpus_covers_the_catalog(catalog):
+    say = lambda text: " ".join(speakable(text)) or None  # noqa: E731  (every word pronounceable)
+    corpus = domain_corpus(catalog, say, sentences=2_000, seed=0)
+    words = {w for s in corpus for w in s}
+    assert {"jazz", "upbeat", "eighties", "workout", "please", "yes", "stop", "skip"} <= words
+    assert all(s for s in corpus) and len(corpus) > 2_000  # plus each slot value on its own
+    assert corpus[:50] == domain_corpus(catalog, say, sentences=2_000, seed=0)[:50]  # seeded
+
+
+@pytest.fixture(scope="module")
+def recognizer(catalog):
+    return Recognizer(catalog)
+
+
+def test_recognizer_builds_quickly_and_pronounces_the_domain(recognizer):
+    assert recognizer.load_seconds < 10 and recognizer.vocabulary > 400
+    missing = set(recognizer.unpronounceable)
+    assert not missing & {"lofi", "synth", "uptempo", "idm", "breakcore", "dubstep", "chiptune", "shoegaze"}
+    silent = recognizer.recognize(np.zeros(16_000, np.float32), 16_000)
+    assert silent.confidence == 0.0 or silent.text == ""
+
+
+REQUESTS = [  # (text, intent, slot pairs) -- short requests a person makes, across the prompts
+    ("play some jazz", "inform", {("genre", "jazz")}),
+    ("something upbeat please", "inform", {("energy", "upbeat")}),
+    ("music from the nineteen eighties", "inform", {("decade", "1980s")}),
+    ("something for working out", "inform", {("activity", "workout")}),
+    ("yes please", "affirm", set()),
+    ("I love it", "accept", set()),
+    ("skip this one", "reject", set()),
+    ("stop", "stop", set()),
+]
+VOICES = [("en-us+f2", 140), ("en-us+f2", 190), ("en-us+klatt4", 160), ("en-us", 150)]
+
+
+@needs_espeak
+def test_synthesized_requests_are_understood(recognizer, catalog):
+    """Four voices and speeds x eight requests: at least 6 of 8 per voice and 27 of 32 in all understood."""
+    from dialogue.nlu import make_nlu
+    from dialogue.speech.session import understand
+    from dialogue.speech.tts import synthesize
+
+    nlu = make_nlu("embedded", catalog=catalog)
+    same = {"accept": "affirm", "reject": "deny"}
+    right, rtf, wrong = {}, [], []
+    for voice, speed in VOICES:
+        right[voice, speed] = 0
+        for text, intent, slots in REQUESTS:
+            samples, rate = synthesize(text, voice=voice, speed=speed)
+            heard = recognizer.recognize(samples, rate)
+            result = understand(nlu, heard)
+            pairs = {(str(a.slot), a.value) for a in result.acts if a.slot is not None}
+            ok = same.get(result.intent, result.intent) == same.get(intent, intent) and slots <= pairs
+            right[voice, speed] += ok
+            if not ok:
+                wrong.append(f"{voice}:{speed} {text!r} -> {heard.text!r} {result.intent}")
+            rtf.append(heard.rtf)
+            assert result.confidence <= heard.confidence + 1e-9
+    assert min(right.values()) >= 6 and sum(right.values()) >= 27, (right, wrong)
+    assert float(np.mean(rtf)) < 0.5
+
+
+@needs_espeak
+def test_confidence_is_lower_for_speech_outside_the_domain(recognizer):
+    from dialogue.speech.tts import synthesize
+
+    inside = [recognizer.recognize(*synthesize(t, voice="en-us+f2")).confidence
+              for t in ("play some jazz", "yes please", "something upbeat")]
+    outside = [recognizer.recognize(*synthesize(t, voice="en-us+f2")).confidence
+               for t in ("the weather in paris is lovely", "my neighbour bought a bicycle yesterday")]
+    assert min(inside) > max(outside)
