@@ -119,6 +119,9 @@ def voice(
               + ("pocketsphinx + music grammar" if not no_bias else "pocketsphinx general LM") + "[/]")
 
     def show(who: str, text: str) -> None:
+        if who == "note":
+            err.print(f"[yellow]{_escape(text)}[/]")
+            return
         style = "bold cyan" if who == "segue" else "bold"
         out.print(f"[{style}]{who}>[/] {_escape(text)}", highlight=False)
 
@@ -128,8 +131,6 @@ def voice(
         talk.run(utterances)
     except KeyboardInterrupt:
         err.print("interrupted")
-    except SegueError as exc:  # a device that vanished mid-run: keep what was said and heard
-        err.print(f"[yellow]{_escape(str(exc))}[/]")
     finally:
         session.manager.end()
         speaker.close()

@@ -16,6 +16,7 @@ that vanishes mid-run becomes one ``VoiceError`` that says what to do.
 
 from __future__ import annotations
 
+import itertools
 import os
 import wave
 from math import gcd
@@ -179,8 +180,9 @@ class Microphone:
     RATE = ASR_RATE
 
     def __init__(self, *, push_to_talk: bool = False, max_seconds: float = 15.0, timeout: float = 60.0,
-                 pad: float = 0.15) -> None:
-        self.sd, self.name = find_microphone()
+                 pad: float = 0.15, backend=None) -> None:
+        # backend: a module with sounddevice's InputStream (tests pass a fake one); default: the real default input
+        self.sd, self.name = (backend, "test input") if backend is not None else find_microphone()
         self.push_to_talk, self.max_seconds, self.timeout, self.pad = push_to_talk, max_seconds, timeout, pad
 
     def utterances(self, ask=input):
@@ -215,13 +217,15 @@ class Microphone:
         return np.asarray(block, dtype=np.float32).reshape(-1)
 
     def _listen(self) -> np.ndarray | None:
+        """One utterance; None after ``timeout`` seconds without speech."""
         frame = int(FRAME * self.RATE)
         det = Detector()
         history: list[np.ndarray] = []
         noise = None
         keep = int(self.pad / FRAME) + 1
+        waited = 0
         with self._stream() as stream:
-            for i in range(int(self.timeout / FRAME)):
+            for i in itertools.count():
                 block = self._read(stream, frame)
                 history.append(block)
                 level = float(_levels(block, len(block))[0]) if len(block) else -120.0
@@ -230,7 +234,11 @@ class Microphone:
                 span = det.step(i, level, noise)
                 if det.start is None and span is None:
                     history = history[-keep:]
+                    waited += 1
+                    if waited * FRAME > self.timeout:
+                        return None
                     continue
+                waited = 0
                 if span is not None or len(history) * FRAME > self.max_seconds:
                     return np.concatenate(history)
         return None

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..nlu import NLUResult
 from .asr import Recognition, Recognizer
-from .audio import Speaker
+from .audio import Speaker, VoiceError
 from .tts import synthesize
 
 __all__ = ["Heard", "understand", "VoiceSession"]
@@ -44,8 +44,18 @@ class VoiceSession:
         self.speaker.play(samples, rate)
 
     def run(self, utterances: Iterable[tuple[np.ndarray, int]]) -> None:
+        """Talk until the person stops, the utterances run out, or the microphone vanishes (said, not raised)."""
         self.say(self.manager.greet().text)
-        for samples, rate in utterances:
+        source = iter(utterances)
+        while True:
+            try:
+                item = next(source, None)
+            except VoiceError as exc:  # the device went away mid-run: keep the conversation so far
+                self.show("note", str(exc))
+                return
+            if item is None:
+                return
+            samples, rate = item
             recognition = self.recognizer.recognize(samples, rate)
             self.show("you", f"{recognition.text or '(nothing recognized)'}  [{recognition.confidence:.2f}]")
             turn = self.manager.respond(recognition.text, speech_confidence=recognition.confidence)
@@ -56,4 +66,4 @@ class VoiceSession:
 
                 self.speaker.play(render_snippet(self.catalog, turn.play_track, seconds=self.snippet_seconds), SAMPLE_RATE)
             if turn.finished and self.manager.conversation.state.stopped:
-                break
+                return

@@ -100,3 +100,34 @@ def test_speech_confidence_scales_the_nlu_confidence_the_state_sees(catalog, par
     assert heard.conversation.state.confidences[-1] == pytest.approx(b.nlu.confidence, abs=1e-4)
     assert heard.respond("yes", speech_confidence=7.0).nlu.confidence <= 1.0  # clipped to [0, 1]
     assert heard.respond("yes", speech_confidence=-1.0).nlu.confidence == 0.0
+
+
+def test_voice_session_survives_a_microphone_that_vanishes(catalog, parts, tmp_path):
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from dialogue.speech.asr import Recognizer
+    from dialogue.speech.audio import Speaker, VoiceError, read_wav
+    from dialogue.speech.session import VoiceSession
+    from dialogue.speech.tts import synthesize
+
+    def utterances():
+        yield synthesize("play some jazz", voice="en-us+f2")
+        raise VoiceError("the microphone stopped (PortAudioError); the conversation so far is kept")
+
+    m = manager(catalog, parts)
+    shown = []
+    speaker = Speaker(wav=tmp_path / "out.wav", device=False)
+    session = VoiceSession(m, Recognizer(catalog), speaker, catalog=catalog, voice="en-us", show=lambda who, t: shown.append((who, t)))
+    session.run(utterances())  # returns; does not raise
+    speaker.close()
+    assert shown[0][0] == "segue" and shown[-1] == ("note", "the microphone stopped (PortAudioError); the conversation so far is kept")
+    assert session.heard[0].recognition.text == "play some jazz"
+    assert m.prompt is not None and m.prompt.prompt is PromptId.PLAY_SAMPLE  # "play ..." leads to a sample
+    assert 0 < session.heard[0].nlu.confidence <= session.heard[0].recognition.confidence
+    x, rate = read_wav(tmp_path / "out.wav")
+    assert len(x) / rate > 5.0  # greeting + "How about this?" + the 4 s snippet
+    m.end()
+    table, n = m.log_table()
+    assert n == 1 and table.num_rows == 1

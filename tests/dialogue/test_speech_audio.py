@@ -128,3 +128,76 @@ def test_no_devices_degrade_with_one_message(tmp_path):
     speaker.close()
     assert len(notices) == 1 and "no audio output device" in notices[0] and "r.wav" in notices[0]
     assert (tmp_path / "r.wav").is_file()
+
+
+class FakeStream:
+    """sounddevice.InputStream over a prepared signal; raises like PortAudio once ``fail_after`` blocks are read."""
+
+    def __init__(self, signal, fail_after=None):
+        self.signal, self.pos, self.fail_after, self.reads = signal, 0, fail_after, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self, frames):
+        self.reads += 1
+        if self.fail_after is not None and self.reads > self.fail_after:
+            raise OSError("Error reading stream: device unavailable [PaErrorCode -9985]")
+        block = self.signal[self.pos : self.pos + frames]
+        self.pos += frames
+        if len(block) < frames:
+            block = np.concatenate([block, np.zeros(frames - len(block), np.float32)])
+        return block.reshape(-1, 1), False
+
+
+class FakeDevice:
+    def __init__(self, signal, fail_after=None):
+        self.stream = FakeStream(signal, fail_after)
+
+    def InputStream(self, **kw):  # noqa: N802  (sounddevice's name)
+        assert kw["samplerate"] == 16_000 and kw["channels"] == 1
+        return self.stream
+
+
+def test_microphone_cuts_utterances_from_a_live_stream():
+    from dialogue.speech.audio import Microphone
+
+    rng = np.random.default_rng(1)
+    rate = 16_000
+    quiet = lambda s: 0.002 * rng.standard_normal(int(s * rate)).astype(np.float32)  # noqa: E731
+    signal = np.concatenate([quiet(1.0), tone(0.7) + quiet(0.7), quiet(1.0), tone(0.4) + quiet(0.4), quiet(1.0)])
+    mic = Microphone(backend=FakeDevice(signal), timeout=1.5)
+    got = list(mic.utterances())
+    assert len(got) == 2  # then 1.5 s without speech ends listening
+    assert 0.9 < len(got[0]) / rate < 1.6 and 0.6 < len(got[1]) / rate < 1.3
+
+
+def test_a_microphone_that_vanishes_is_one_voice_error():
+    from dialogue.speech.audio import Microphone
+
+    mic = Microphone(backend=FakeDevice(np.zeros(16_000 * 5, np.float32), fail_after=10))
+    with pytest.raises(VoiceError, match="the microphone stopped"):
+        list(mic.utterances())
+
+
+def test_push_to_talk_records_between_two_enters():
+    import time
+
+    from dialogue.speech.audio import Microphone
+
+    mic = Microphone(backend=FakeDevice(tone(3.0)), push_to_talk=True)
+    prompts = []
+
+    def ask(text):
+        prompts.append(text)
+        if len(prompts) == 2:
+            time.sleep(0.3)  # "talking" until the second Enter
+        if len(prompts) == 3:
+            raise EOFError
+        return ""
+
+    got = list(mic.utterances(ask=ask))
+    assert len(got) == 1 and len(got[0]) > 0 and "Enter" in prompts[0]
