@@ -46,7 +46,7 @@ def voice(
     push_to_talk: bool = typer.Option(False, "--push-to-talk", help="Microphone: press Enter to talk and to stop, "
                                       "instead of voice activity detection."),
     no_bias: bool = typer.Option(False, "--no-bias", help="Recognize with pocketsphinx's general language model "
-                                 "instead of the music grammar."),
+                                 "instead of the music-domain one."),
     speak_voice: str = typer.Option("en-us", "--voice", help="espeak-ng voice for Segue (e.g. en-us, en-us+f2)."),
     speed: int = typer.Option(160, "--speed", help="Segue's speaking rate, words per minute (80-450)."),
     nlu: str = typer.Option("embedded", "--nlu", help="embedded (default) or rasa."),
@@ -68,13 +68,10 @@ def voice(
 
     if as_json and not no_dialogue:
         raise ConfigError("--json needs --no-dialogue (the conversation itself is printed as text)")
-    if not 80 <= speed <= 450:
-        raise ConfigError(f"--speed must be between 80 and 450 words per minute, got {speed}")
+    if output_wav is not None and output_wav.is_dir():
+        raise ConfigError(f"--output-wav must be a file, got the folder {output_wav}")
     if input_wav:
-        for path in input_wav:
-            if not path.is_file():
-                raise SegueError(f"--input-wav file not found: {path}")
-        utterances = _wav_utterances(list(input_wav), split=not whole_files)
+        utterances = _wav_utterances(list(input_wav), split=not whole_files)  # reads (and checks) every file now
     else:
         mic = Microphone(push_to_talk=push_to_talk)  # no microphone: one VoiceError that says what to do
         err.print(f"[dim]listening on {mic.name}" + (" (push-to-talk)" if push_to_talk else
@@ -83,7 +80,7 @@ def voice(
 
     if no_dialogue:
         from dialogue.nlu import make_nlu
-        from dialogue.speech.session import understand
+        from dialogue.speech.session import Heard, understand
 
         catalog = Catalog.load()
         recognizer = Recognizer(catalog, biased=not no_bias, seed=seed)
@@ -92,8 +89,7 @@ def voice(
         try:
             for samples, rate in utterances:
                 recognition = recognizer.recognize(samples, rate)
-                result = {"text": recognition.text, "confidence": recognition.confidence,
-                          "nlu": understand(understanding, recognition).to_json()}
+                result = Heard(recognition, understand(understanding, recognition)).to_json()
                 heard.append(result)
                 if not as_json:
                     acts = ", ".join(f"{a['act']}" + (f"({a['slot']}={a['value']})" if a["slot"] else "")
@@ -116,7 +112,7 @@ def voice(
     synthesize("ok", voice=speak_voice, speed=speed)  # a bad --voice or a missing espeak-ng fails before listening
     speaker = Speaker(wav=output_wav, device=not no_audio, notice=lambda m: err.print(f"[dim]({_escape(m)})[/]"))
     err.print(f"[dim]{session.describe(user_id)}, recognizer "
-              + ("pocketsphinx + music grammar" if not no_bias else "pocketsphinx general LM") + "[/]")
+              + ("pocketsphinx + music-domain language model" if not no_bias else "pocketsphinx general LM") + "[/]")
 
     def show(who: str, text: str) -> None:
         if who == "note":

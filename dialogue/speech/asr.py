@@ -53,11 +53,9 @@ from .audio import ASR_RATE, VoiceError, resample, to_pcm16
 
 __all__ = ["Recognizer", "Recognition", "domain_corpus", "write_arpa", "speakable"]
 
-_DECADE = re.compile(r"^(?:'|the )?(19|20)?(\d)0'?s$")
 _SLOT = re.compile(r"\{(genre|energy|mood|decade|artist|activity|familiarity)\}")
 LEADS = ("oh", "well", "hmm", "ok", "okay", "um", "uh", "so", "yes", "yeah", "no", "nope", "nah", "hey")
 TAILS = ("please", "thanks", "thank you", "then", "i think", "today", "music", "songs")
-LINKS = ("and", "from the", "for", "with", "or", "music", "music for", "songs for", "by")
 
 
 def speakable(text: str) -> list[str]:
@@ -89,7 +87,7 @@ class Recognition:
         return self.decode_seconds / max(self.audio_seconds, 1e-9)
 
 
-# Words of the domain the CMU dictionary lacks (ARPAbet), checked by ear against espeak-ng.
+# Words of the domain the CMU dictionary lacks, written by hand in its ARPAbet phones.
 EXTRA_PRONUNCIATIONS = {
     "synth": "S IH N TH", "synthpop": "S IH N TH P AA P", "lofi": "L OW F AY", "uptempo": "AH P T EH M P OW",
     "electronica": "IH L EH K T R AA N IH K AH", "noughties": "N AO T IY Z", "favourites": "F EY V ER IH T S",
@@ -239,7 +237,7 @@ def write_arpa(sentences: list[list[str]], path: Path, *, discount: float = 0.7)
 
 
 class Recognizer:
-    """pocketsphinx with the domain grammar (``biased=True``) or its general language model."""
+    """pocketsphinx with the domain language model (``biased=True``) or the general one in its wheel."""
 
     def __init__(self, catalog: Catalog, *, biased: bool = True, seed: int = 1, part: str = "all",
                  sentences: int = 30_000, options: dict | None = None) -> None:
