@@ -10,7 +10,10 @@ to it as "nineteen eighties", so the reference is what was said). Each utterance
 model (biased) and with its general language model (unbiased). A third run,
 ``unseen_phrasings``, decodes requests from the *held-out* templates with a
 language model built from the training templates only: phrasings neither the
-recognizer nor the NLU has seen (and words such as "reset" it cannot know). For
+recognizer nor the NLU has seen (and words such as "reset" it cannot know).
+``answers_in_context``: answers to five prompts (a sample, a genre suggestion,
+the energy, genre and decade questions), word accuracy decoded with the
+general domain model and with the model for that prompt. For
 each: word accuracy (1 - word error rate against the words read aloud), exact
 sentences, intent accuracy and slot (slot, value) F1 of the NLU on the
 recognized text against the generated labels, with the NLU on the true text
@@ -121,12 +124,53 @@ def measure(name, rec, nlu, examples, voices, verbose) -> dict:
             **nlu_scores(nlu, all_texts, all_examples), "per_voice": per_voice}
 
 
+CONTEXT = {"sample": "play_sample", "suggestion": "suggest_genres", "energy": "ask_energy", "genre": "ask_genre",
+           "decade": "ask_decade"}
+
+
+def in_context(rec, catalog, voices, seed: int, per_prompt: int = 15) -> dict:
+    """Word accuracy of answers to five prompts, decoded with the general domain model and with the prompt's."""
+    from rapidfuzz.distance import Levenshtein
+
+    from dialogue.nlu.templates import generate
+    from dialogue.speech.asr import PROMPT_GROUPS, speakable
+    from dialogue.speech.tts import synthesize
+
+    examples = generate(catalog, part="all", per_template=2, seed=seed + 1)
+    rng = np.random.default_rng(seed)
+    out: dict = {}
+    totals = {"any": [0, 0], "prompt": [0, 0]}
+    for group, prompt in CONTEXT.items():
+        intents, slot = PROMPT_GROUPS[group]
+        fits = [e for e in examples if e.intent in intents and intents[e.intent] >= 0.1 and not any(s == "artist" for _, _, s, _ in e.entities)
+                and (slot is None or e.intent != "inform" or any(s == slot for _, _, s, _ in e.entities))]
+        picked = [fits[i] for i in rng.choice(len(fits), size=min(per_prompt, len(fits)), replace=False)]
+        row = {}
+        for mode, context in (("any", None), ("prompt", prompt)):
+            errors = words = 0
+            for voice, speed in voices:
+                for e in picked:
+                    ref = words_of(" ".join(speakable(e.text)))
+                    heard = rec.recognize(*synthesize(" ".join(ref), voice=voice, speed=speed), prompt=context)
+                    errors += Levenshtein.distance(ref, words_of(heard.text))
+                    words += len(ref)
+            row[mode] = round(1 - errors / max(words, 1), 4)
+            totals[mode][0] += errors
+            totals[mode][1] += words
+        out[prompt] = row
+        print(f"context {prompt} {row}", file=sys.stderr, flush=True)
+    out["all"] = {mode: round(1 - e / max(w, 1), 4) for mode, (e, w) in totals.items()}
+    out["answers"] = per_prompt * len(CONTEXT) * len(voices)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=60)
     ap.add_argument("--voices", default=VOICES, help="comma-separated espeak-ng voice:words-per-minute")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--no-unseen", action="store_true", help="skip the unseen-phrasings measurement")
+    ap.add_argument("--no-context", action="store_true", help="skip the answers-in-context measurement")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -151,6 +195,8 @@ def main() -> None:
         result["unseen_phrasings"] = {"text_ceiling": nlu_scores(nlu, [e.text for e in unseen], unseen),
                                       **measure("unseen", Recognizer(catalog, biased=True, part="train"), nlu, unseen,
                                                 voices, args.verbose)}
+    if not args.no_context:  # answers to a prompt, decoded with and without knowing the prompt
+        result["answers_in_context"] = in_context(biased, catalog, voices, args.seed)
     result["targets"] = {"word_accuracy": 0.90, "rtf": 0.5,
                          "met": result["biased"]["word_accuracy"] >= 0.90 and result["biased"]["rtf"] <= 0.5}
     print(json.dumps(result, indent=2))

@@ -51,7 +51,7 @@ from ..nlu.lexicon import ACTIVITY_WORDS, ENERGY_WORDS, FAMILIARITY_WORDS, MOOD_
 from ..nlu.templates import TEMPLATES
 from .audio import ASR_RATE, VoiceError, resample, to_pcm16
 
-__all__ = ["Recognizer", "Recognition", "domain_corpus", "write_arpa", "speakable"]
+__all__ = ["Recognizer", "Recognition", "domain_corpus", "write_arpa", "speakable", "PROMPT_GROUPS"]
 
 _SLOT = re.compile(r"\{(genre|energy|mood|decade|artist|activity|familiarity)\}")
 LEADS = ("oh", "well", "hmm", "ok", "okay", "um", "uh", "so", "yes", "yeah", "no", "nope", "nah", "hey")
@@ -160,18 +160,43 @@ def _slot_values(catalog: Catalog, say, *, max_artists: int) -> dict[str, list[s
     return values
 
 
+# What each prompt invites (``recognize(..., prompt=)``): the intents of likely answers with their shares and, for
+# a question about one slot, that slot. Prompts that share a group share a language model.
+PROMPT_GROUPS: dict[str, tuple[dict[str, float], str | None]] = {
+    "sample": ({"accept": 0.45, "reject": 0.45, "stop": 0.05, "restart": 0.05}, None),
+    "suggestion": ({"affirm": 0.45, "deny": 0.4, "dont_care": 0.15}, None),
+    **{slot: ({"inform": 0.8, "dont_care": 0.2}, slot)
+       for slot in ("energy", "mood", "genre", "decade", "activity", "familiarity")},
+}
+_PROMPT_GROUP = {"play_sample": "sample", "offer_station": "sample", "suggest_genres": "suggestion",
+                 "suggest_artist": "suggestion", "open": "suggestion", "ask_energy": "energy", "ask_mood": "mood",
+                 "ask_genre": "genre", "ask_decade": "decade", "ask_activity": "activity",
+                 "ask_familiarity": "familiarity"}
+
+
 def domain_corpus(catalog: Catalog, say, *, sentences: int = 30_000, seed: int = 0, part: str = "all",
-                  max_artists: int = 150) -> list[list[str]]:
-    """Sentences people say to Segue (see the module docstring), as word lists."""
+                  max_artists: int = 150, focus: str | None = None) -> list[list[str]]:
+    """Sentences people say to Segue (see the module docstring), as word lists.
+
+    ``focus``: a key of ``PROMPT_GROUPS``; only the answers that prompt invites (its intents; for a question
+    about a slot, the inform templates that name that slot).
+    """
     from ..nlu.templates import _split
 
     rng = np.random.default_rng(seed)
     values = _slot_values(catalog, say, max_artists=max_artists)
-    templates = [t for group in TEMPLATES.values() for t in _split(group, part)
-                 if all(values.get(slot) for slot in _SLOT.findall(t))]
+    shares, slot = PROMPT_GROUPS[focus] if focus is not None else ({i: 1.0 for i in TEMPLATES}, None)
+    by_intent = {intent: [t for t in _split(TEMPLATES[intent], part) if all(values.get(s) for s in _SLOT.findall(t))
+                          and (slot is None or intent != "inform" or f"{{{slot}}}" in t)] for intent in shares}
+    if focus is None:  # every template equally likely
+        pool = [t for ts in by_intent.values() for t in ts]
+        by_intent, shares = {"any": pool}, {"any": 1.0}
+    intents = [i for i in shares if by_intent[i]]
+    weights = np.array([shares[i] for i in intents]) / sum(shares[i] for i in intents)
     out: list[list[str]] = []
     while len(out) < sentences:
-        template = templates[int(rng.integers(len(templates)))]
+        group = by_intent[intents[int(rng.choice(len(intents), p=weights))]]
+        template = group[int(rng.integers(len(group)))]
         text = _SLOT.sub(lambda m: (v := values[m.group(1)])[int(rng.integers(len(v)))], template)
         words = say(text)
         if words is None:
@@ -181,7 +206,8 @@ def domain_corpus(catalog: Catalog, say, *, sentences: int = 30_000, seed: int =
         if rng.random() < 0.15:
             words = f"{words} {TAILS[int(rng.integers(len(TAILS)))]}"
         out.append(words.split())
-    out += [v.split() for group in values.values() for v in group]  # every value reachable on its own
+    if focus is None or slot is not None:  # every value reachable on its own
+        out += [v.split() for key, group in values.items() if slot in (None, key) for v in group]
     return out
 
 
@@ -251,29 +277,57 @@ class Recognizer:
                       dither=True, seed=seed, **(options or {}))
         self.biased = biased
         self.vocabulary = 0
+        self._catalog, self._part, self._sentences = catalog, part, sentences
+        self._searches: dict[str | None, str] = {}
         if biased:
             self.decoder = Decoder(**config, lm=None)
             self._pron = _Pronouncer(self.decoder)
-            corpus = domain_corpus(catalog, self._pron.phrase, sentences=sentences, part=part)
-            with tempfile.TemporaryDirectory(prefix="segue-lm-") as tmp:
-                arpa = Path(tmp) / "segue.arpa"
-                self.vocabulary = write_arpa(corpus, arpa)
-                self.decoder.add_lm_file("segue", str(arpa))
+            self.vocabulary = self._add_model(None)
             self.decoder.activate_search("segue")
         else:
             self.decoder = Decoder(**config, lm=str(model / "en-us.lm.bin"))
             self._pron = None
         self.load_seconds = time.perf_counter() - started
 
+    def _add_model(self, group: str | None) -> int:
+        """Build and add the language model for a prompt group (None: any prompt); returns its vocabulary size."""
+        name = "segue" if group is None else f"segue-{group}"
+        say, half = self._pron.phrase, self._sentences // 2
+        if group is None:
+            corpus = domain_corpus(self._catalog, say, sentences=self._sentences, part=self._part)
+        else:  # half what the prompt invites, half anything: a person may always lead elsewhere
+            corpus = (domain_corpus(self._catalog, say, sentences=half, part=self._part)
+                      + domain_corpus(self._catalog, say, sentences=half, part=self._part, focus=group, seed=1))
+        with tempfile.TemporaryDirectory(prefix="segue-lm-") as tmp:
+            arpa = Path(tmp) / f"{name}.arpa"
+            size = write_arpa(corpus, arpa)
+            self.decoder.add_lm_file(name, str(arpa))
+        self._searches[group] = name
+        return size
+
+    def _search_for(self, prompt) -> str:
+        group = _PROMPT_GROUP.get(str(prompt)) if prompt is not None else None
+        if group not in self._searches:
+            self._add_model(group)  # once per prompt group, on first use (about half a second)
+        return self._searches[group]
+
     @property
     def unpronounceable(self) -> list[str]:
         return sorted(self._pron.missing) if self._pron else []
 
-    def recognize(self, samples: np.ndarray, rate: int) -> Recognition:
-        """The best hypothesis for one utterance and pocketsphinx's posterior for it."""
+    def recognize(self, samples: np.ndarray, rate: int, *, prompt=None) -> Recognition:
+        """The best hypothesis for one utterance and pocketsphinx's posterior for it.
+
+        ``prompt``: what Segue just asked (a ``PromptId`` or its string); with the domain model, the answers it
+        invites weigh more (a language model per prompt group, half those answers, half anything).
+        """
         x = resample(samples, rate, ASR_RATE)
-        started = time.perf_counter()
         d = self.decoder
+        if self.biased:
+            search = self._search_for(prompt)
+            if d.current_search() != search:
+                d.activate_search(search)
+        started = time.perf_counter()
         d.start_utt()
         d.process_raw(to_pcm16(x), full_utt=True)
         d.end_utt()

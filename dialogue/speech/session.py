@@ -56,7 +56,8 @@ class VoiceSession:
             if item is None:
                 return
             samples, rate = item
-            recognition = self.recognizer.recognize(samples, rate)
+            prompt = self.manager.prompt.prompt if self.manager.prompt is not None and not self.manager.finished else None
+            recognition = self.recognizer.recognize(samples, rate, prompt=prompt)
             self.show("you", f"{recognition.text or '(nothing recognized)'}  [{recognition.confidence:.2f}]")
             turn = self.manager.respond(recognition.text, speech_confidence=recognition.confidence)
             self.heard.append(Heard(recognition, turn.nlu))

@@ -129,3 +129,32 @@ def test_confidence_is_lower_for_speech_outside_the_domain(recognizer):
     outside = [recognizer.recognize(*synthesize(t, voice="en-us+f2")).confidence
                for t in ("the weather in paris is lovely", "my neighbour bought a bicycle yesterday")]
     assert min(inside) > max(outside)
+
+
+def test_prompt_corpora_hold_what_the_prompt_invites(catalog):
+    say = lambda text: " ".join(speakable(text)) or None  # noqa: E731
+    sample = [" ".join(s) for s in domain_corpus(catalog, say, sentences=500, focus="sample")]
+    assert any("love" in s for s in sample) and any(s.startswith("skip") for s in sample)
+    assert not any("nineteen" in s or s.startswith("music from") for s in sample)  # no decade requests
+    energy = domain_corpus(catalog, say, sentences=500, focus="energy")
+    energy_words = {w for ws in __import__("dialogue.nlu.lexicon", fromlist=["ENERGY_WORDS"]).ENERGY_WORDS.values()
+                    for p in ws for w in speakable(p)}
+    informs = [s for s in energy if set(s) & energy_words]
+    assert len(informs) > 0.5 * len(energy) and ["upbeat"] in energy  # every energy word also on its own
+    assert not any(s == ["jazz"] for s in energy)
+
+
+@needs_espeak
+def test_the_prompt_picks_its_language_model_once(recognizer):
+    from dialogue.speech.tts import synthesize
+
+    samples, rate = synthesize("skip this one", voice="en-us+f2")
+    heard = recognizer.recognize(samples, rate, prompt="play_sample")
+    assert heard.text == "skip this one"
+    assert recognizer.decoder.current_search() == "segue-sample"
+    built = dict(recognizer._searches)
+    recognizer.recognize(samples, rate, prompt="offer_station")  # same group: no new model
+    assert recognizer._searches == built
+    recognizer.recognize(samples, rate)  # no prompt: the general domain model again
+    assert recognizer.decoder.current_search() == "segue"
+    assert recognizer.recognize(samples, rate, prompt="not_a_prompt").text  # unknown prompt: general model
