@@ -50,34 +50,22 @@ def _pick_scorer(spec: str, catalog, record_features: str, record_version: str |
 
 
 class _Audio:
-    """Plays snippets through sounddevice when there is an output device; says once when there is none."""
+    """Plays snippets through the sound card when there is one (without waiting); says once when there is none."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.told = False
-        self.sd = None
-        self.reason = "audio off (--no-audio)"
-        if not enabled:
-            return
-        try:
-            import sounddevice as sd
+        from dialogue.speech.audio import Speaker
 
-            sd.query_devices(kind="output")
-            self.sd = sd
-        except Exception as exc:  # no PortAudio, no device, a device that vanished: never fatal
-            self.reason = f"no audio output device ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'none'})"
+        self.speaker = Speaker(device=enabled, notice=lambda message: None)  # the chat says it at the first track
+        self.told = False
 
     def play(self, catalog, track: int) -> None:
-        if self.sd is not None:
+        if self.speaker.sd is not None:
             from recommender.snippet import SAMPLE_RATE, render_snippet
 
-            try:
-                self.sd.play(render_snippet(catalog, track, seconds=4.0), SAMPLE_RATE)
-                return
-            except Exception as exc:
-                self.sd, self.reason = None, f"audio output failed ({type(exc).__name__}); showing tracks instead"
-        if not self.told:
-            err.print(f"[dim]({self.reason}: the track is shown, not played)[/]")
+            self.speaker.play(render_snippet(catalog, track, seconds=4.0), SAMPLE_RATE, blocking=False)
+        if self.speaker.sd is None and not self.told:
+            reason = self.speaker.reason or "audio off (--no-audio)"
+            err.print(f"[dim]({reason}: the track is shown, not played)[/]")
             self.told = True
 
 

@@ -9,8 +9,12 @@ styles, energies, moods, activities, familiarity words, decades as spoken
 can pronounce, with the small words people add ("oh", "well", "please",
 "thanks"); every slot value also once on its own. It is estimated with
 interpolated absolute discounting (d = 0.7) and Katz-style back-off weights and
-loaded as an ARPA file. Without biasing (``biased=False``) the wheel's general
-27 MB language model decodes instead.
+loaded as an ARPA file. When the prompt Segue just asked is known
+(``recognize(..., prompt=)``), a model for that prompt's group decodes instead:
+half the answers the prompt invites ("I love it", "skip this one" after a
+sample), half anything, built on first use (about half a second) and kept.
+Without biasing (``biased=False``) the wheel's general 27 MB language model
+decodes instead.
 
 Words missing from the dictionary get a pronunciation spelled from their
 letters (acronyms: "idm", "ebm") or joined from two dictionary words

@@ -291,21 +291,24 @@ class Speaker:
                 sd = _sounddevice()
                 sd.query_devices(kind="output")
                 self.sd = sd
-            except Exception as exc:
-                self.reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                self.notice(f"no audio output device ({self.reason}): replies are printed"
+            except Exception as exc:  # no PortAudio, no device: never fatal
+                line = str(exc).splitlines()[0] if str(exc) else "none"
+                self.reason = f"no audio output device ({type(exc).__name__}: {line})"
+                self.notice(f"{self.reason}: replies are printed"
                             + (f" and written to {self.wav}" if self.wav else "; add --output-wav FILE to keep them"))
 
-    def play(self, samples: np.ndarray, rate: int, *, gap: float = 0.3) -> None:
+    def play(self, samples: np.ndarray, rate: int, *, gap: float = 0.3, blocking: bool = True) -> None:
+        """Play (``blocking``: until done) and/or keep for the WAV file, followed by ``gap`` seconds of silence there."""
         x = resample(samples, rate, self.RATE)
         if self.wav is not None:
             self.chunks += [x, np.zeros(int(gap * self.RATE), np.float32)]
         if self.sd is not None:
             try:
-                self.sd.play(x, self.RATE, blocking=True)
-            except Exception as exc:
+                self.sd.play(x, self.RATE, blocking=blocking)
+            except Exception as exc:  # the device vanished mid-run
                 self.sd = None
-                self.notice(f"audio output stopped ({type(exc).__name__}); replies are printed from now on")
+                self.reason = f"audio output failed ({type(exc).__name__})"
+                self.notice(f"{self.reason}; replies are printed from now on")
 
     @property
     def seconds(self) -> float:

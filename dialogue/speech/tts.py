@@ -14,13 +14,7 @@ from recommender.errors import ConfigError
 
 from .audio import VoiceError
 
-__all__ = ["synthesize", "espeak_available", "TTS_RATE"]
-
-TTS_RATE = 22_050  # espeak-ng's own rate
-
-
-def espeak_available() -> bool:
-    return shutil.which("espeak-ng") is not None
+__all__ = ["synthesize"]
 
 
 def synthesize(text: str, *, voice: str = "en-us", speed: int = 160, pitch: int | None = None) -> tuple[np.ndarray, int]:
