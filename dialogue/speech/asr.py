@@ -53,6 +53,7 @@ from recommender.vocab import GENRE_SYNONYMS
 
 from ..nlu.lexicon import ACTIVITY_WORDS, ENERGY_WORDS, FAMILIARITY_WORDS, MOOD_WORDS, spoken_decade
 from ..nlu.templates import TEMPLATES
+from ..prompts import ASK_PROMPTS
 from .audio import ASR_RATE, VoiceError, resample, to_pcm16
 
 __all__ = ["Recognizer", "Recognition", "domain_corpus", "write_arpa", "speakable", "PROMPT_GROUPS"]
@@ -173,9 +174,8 @@ PROMPT_GROUPS: dict[str, tuple[dict[str, float], str | None]] = {
        for slot in ("energy", "mood", "genre", "decade", "activity", "familiarity")},
 }
 _PROMPT_GROUP = {"play_sample": "sample", "offer_station": "sample", "suggest_genres": "suggestion",
-                 "suggest_artist": "suggestion", "open": "suggestion", "ask_energy": "energy", "ask_mood": "mood",
-                 "ask_genre": "genre", "ask_decade": "decade", "ask_activity": "activity",
-                 "ask_familiarity": "familiarity"}
+                 "suggest_artist": "suggestion", "open": "suggestion",
+                 **{str(prompt): str(slot) for prompt, slot in ASK_PROMPTS.items()}}  # ask_energy -> "energy", ...
 
 
 def domain_corpus(catalog: Catalog, say, *, sentences: int = 30_000, seed: int = 0, part: str = "all",

@@ -158,3 +158,11 @@ def test_the_prompt_picks_its_language_model_once(recognizer):
     recognizer.recognize(samples, rate)  # no prompt: the general domain model again
     assert recognizer.decoder.current_search() == "segue"
     assert recognizer.recognize(samples, rate, prompt="not_a_prompt").text  # unknown prompt: general model
+
+
+def test_every_prompt_has_a_language_model_group():
+    from dialogue.prompts import PromptId
+    from dialogue.speech.asr import _PROMPT_GROUP, PROMPT_GROUPS
+
+    assert set(_PROMPT_GROUP) == {p.value for p in PromptId}
+    assert set(_PROMPT_GROUP.values()) == set(PROMPT_GROUPS)
