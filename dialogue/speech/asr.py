@@ -12,7 +12,7 @@ interpolated absolute discounting (d = 0.7) and Katz-style back-off weights and
 loaded as an ARPA file. When the prompt Segue just asked is known
 (``recognize(..., prompt=)``), a model for that prompt's group decodes instead:
 half the answers the prompt invites ("I love it", "skip this one" after a
-sample), half anything, built on first use (about half a second) and kept.
+sample), half anything, built on first use (about a second) and kept.
 Without biasing (``biased=False``) the wheel's general 27 MB language model
 decodes instead.
 
@@ -312,7 +312,7 @@ class Recognizer:
     def _search_for(self, prompt) -> str:
         group = _PROMPT_GROUP.get(str(prompt)) if prompt is not None else None
         if group not in self._searches:
-            self._add_model(group)  # once per prompt group, on first use (about half a second)
+            self._add_model(group)  # once per prompt group, on first use (about a second)
         return self._searches[group]
 
     @property
