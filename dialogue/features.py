@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 from .acts import Act, Slot
 from .context import Conversation

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS, PROMPTS
 from policy.base import sample_prompt
 from policy.registry import DEFAULT_REGISTRY, RULE, load_policy
 from recommender.catalog import Catalog
-from recommender.errors import ConfigError
 from simulator.config import SimulatorConfig
 from simulator.env import MusicUserEnv
 

@@ -32,8 +32,8 @@ import numpy as np
 import pyarrow as pa
 
 from dialogue.prompts import N_PROMPTS, PROMPTS
+from logs.errors import LogValidationError
 from logs.store import feature_names, fixed_column, read_logs, segue_metadata
-from recommender.errors import LogValidationError
 
 __all__ = ["METRICS", "OPEData"]
 

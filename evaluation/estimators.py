@@ -35,7 +35,7 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 from .data import OPEData
 

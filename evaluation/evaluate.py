@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ConfigError
 from policy.registry import DEFAULT_REGISTRY, load_policy
 from recommender.catalog import Catalog
-from recommender.errors import ConfigError
 
 from .ab import ABSettings, run_ab
 from .data import METRICS, OPEData

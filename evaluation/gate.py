@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 from .data import METRICS
 from .estimators import ESTIMATORS

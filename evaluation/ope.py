@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.errors import ConfigError
 from dialogue.prompts import PROMPTS
-from recommender.errors import ConfigError, PolicyError
+from policy.errors import PolicyError
 
 from .data import METRICS, OPEData
 from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, MetricInputs, Sums, Weights, _Stats

@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS
-from recommender.errors import ConfigError
 
 from .data import METRICS, OPEData
 

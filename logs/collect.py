@@ -23,12 +23,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.errors import ConfigError
 from dialogue.features import FeatureLayout
 from dialogue.prompts import N_PROMPTS
+from logs.errors import LogConflictError, LogValidationError
 from policy.base import sample_prompt
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
 from recommender.catalog import Catalog
-from recommender.errors import ConfigError, LogConflictError, LogValidationError
 from simulator.config import SimulatorConfig
 from simulator.env import MusicUserEnv
 

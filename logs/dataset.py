@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from core.errors import ConfigError
 from dialogue.features import VARIANTS
 from dialogue.prompts import PROMPTS
 from policy.d3rlpy_support import mdp_dataset
 from policy.data import Transitions
-from recommender.errors import ConfigError
 
 from .store import feature_names, fixed_column, read_logs, segue_metadata
 

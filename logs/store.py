@@ -17,8 +17,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION, PROMPTS
-from recommender.errors import LogValidationError
 
+from .errors import LogValidationError, LogWriteError
 from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS
 
 __all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "LogInfo", "log_info",
@@ -33,7 +33,10 @@ def part_path(folder: Path, index: int) -> Path:
 
 
 def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
-    """Write ``table`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    """Write ``table`` to ``path`` atomically (temp file in the same folder, fsync, rename).
+
+    Raises ``LogWriteError`` (naming the path) when the file cannot be written; nothing half-written is left.
+    """
     existing = table.schema.metadata or {}
     meta = {**{k.decode() if isinstance(k, bytes) else k: v for k, v in existing.items()}, **metadata}
     table = table.replace_schema_metadata(meta)
@@ -43,6 +46,8 @@ def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise LogWriteError(f"cannot write log part {path}: {exc.strerror or exc}") from exc
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -7,7 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["Decision", "Policy", "UniformPolicy", "ConstantPolicy", "decide", "sample_prompt", "masked_softmax"]
 

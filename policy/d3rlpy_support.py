@@ -30,6 +30,8 @@ import numpy as np
 
 from dialogue.prompts import N_PROMPTS
 
+from .errors import PolicyError
+
 __all__ = ["observation", "observations", "enable_masking", "valid_from_observation", "import_d3rlpy", "mdp_dataset"]
 
 _NEG = -1e9
@@ -138,9 +140,10 @@ def enable_masking(algo) -> None:
         _MASKED = _classes()
     impl = algo.impl
     if impl is None:
-        raise ValueError("build the algorithm (create_impl or build_with_dataset) before enabling masks")
+        raise PolicyError(f"{type(algo).__name__} is not built: build it (create_impl or build_with_dataset) before enabling masks")
     if algo.config.observation_scaler is not None:
-        raise ValueError("an observation scaler would rescale the mask entries of the observation")
+        raise PolicyError(f"{type(algo).__name__} has an observation scaler, which would rescale the mask entries of "
+                          "its observations: Segue's learners are trained without one")
     masked_classes = {masked for _, masked in _MASKED}
     if type(impl) in masked_classes:
         return
@@ -148,7 +151,8 @@ def enable_masking(algo) -> None:
         if type(impl) is base:
             impl.__class__ = masked
             return
-    raise TypeError(f"no masked variant for {type(impl).__name__}")
+    raise PolicyError(f"{type(algo).__name__} ({type(impl).__name__}) is not a discrete learner Segue can mask: "
+                      "use DiscreteCQL, DiscreteBCQ, DQN, DoubleDQN or DiscreteBC")
 
 
 def mdp_dataset(transitions, *, with_mask: bool = True):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS
-from recommender.errors import ConfigError
 
 __all__ = ["Transitions"]
 

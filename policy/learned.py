@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS
-from recommender.errors import ConfigError
 
 from .d3rlpy_support import observation, observations
 from .regressor import ActionFeatures, CompiledTrees

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from dialogue.features import FeatureLayout, Featurizer
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION
+from policy.errors import PolicyError
 from recommender.catalog import Catalog
-from recommender.errors import PolicyError
 
 from .base import ConstantPolicy, Policy
 from .d3rlpy_support import enable_masking, import_d3rlpy

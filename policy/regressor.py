@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS, PROMPTS
-from recommender.errors import ConfigError
 
 __all__ = ["ActionFeatures", "RegressorConfig", "fit_regressor", "CompiledTrees"]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import ConfigError
 from dialogue.features import FeatureLayout
 from dialogue.prompts import N_PROMPTS, PROMPTS, PromptId
 from dialogue.state import CONFIDENT
-from recommender.errors import ConfigError
 
 from .base import masked_softmax
 

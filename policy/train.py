@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 from .d3rlpy_support import enable_masking, import_d3rlpy, mdp_dataset
 from .data import Transitions

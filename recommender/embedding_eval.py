@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import ConfigError
+
 from .catalog import Catalog
 
 __all__ = ["evaluate", "pick_threshold", "opis", "topk_metrics", "pairs"]
@@ -44,7 +46,7 @@ def topk_metrics(top: np.ndarray, relevant: np.ndarray) -> tuple[float, float]:
     """recall@k (hits / min(|relevant|, k)) and NDCG@k of one ranked list."""
     k = len(top)
     if len(relevant) == 0:
-        raise ValueError("no relevant items")
+        raise ConfigError("recall/NDCG need at least one relevant (held-out) track per user; got none")
     hit = np.isin(top, relevant)
     disc = _discount(max(k, 1))
     ideal = disc[: min(len(relevant), k)].sum()

@@ -17,7 +17,8 @@ import numpy as np
 
 from .catalog import Catalog
 from .constraints import Constraints
-from .embeddings import Embeddings, EmbeddingsError
+from .embeddings import Embeddings
+from .errors import EmbeddingsError
 from .history import HistoryProfile
 from .scorer import BaselineScorer, Ranking
 from .topk import DeviceMatrix

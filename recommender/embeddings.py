@@ -42,8 +42,10 @@ from typing import Callable
 
 import numpy as np
 
+from core.errors import ConfigError
+
 from .catalog import Catalog
-from .errors import ConfigError, SegueError
+from .errors import EmbeddingsError
 
 __all__ = [
     "EmbeddingSettings", "Embeddings", "EmbeddingsError", "HistorySplit", "make_split", "train_embeddings",
@@ -55,10 +57,6 @@ EVAL_USER_OFFSET = 1_000_000
 DEFAULT_EMBEDDINGS = Path("runs") / "embeddings"
 _ARRAYS = "embeddings.npz"
 _META = "embeddings.json"
-
-
-class EmbeddingsError(SegueError):
-    """Embeddings are missing, unreadable, or made for another catalog."""
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.errors import ConfigError
+
 from .catalog import Catalog
-from .errors import ConfigError
 from .schema import CATALOG_SCHEMA
 from .vocab import ENERGIES, MOOD_PRIORITY, STYLE_MOOD
 

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["DeviceMatrix", "resolve_device", "bench_scorer"]
 

@@ -1,6 +1,6 @@
-"""Segue's command line and wiring (see ``segue.cli``)."""
+"""Segue's command line and wiring (see ``segue.cli``); every user-facing error class is in ``segue.errors``."""
 
-from recommender.errors import CatalogError, ConfigError, LogConflictError, LogValidationError, PolicyError, SegueError
+from core.errors import ConfigError, SegueError
 
-__all__ = ["SegueError", "CatalogError", "ConfigError", "LogValidationError", "LogConflictError", "PolicyError", "__version__"]
+__all__ = ["SegueError", "ConfigError", "__version__"]
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from recommender.errors import SegueError
+from core.errors import SegueError
 
 from .app import app, err, nlu_app, out, print_json
 

@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from recommender.errors import SegueError
+from core.errors import SegueError
 
 from .app import app, catalog_app, err, logs_app, out, print_json, progress_bar
 

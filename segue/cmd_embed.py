@@ -9,8 +9,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from core.errors import SegueError
 from recommender.embeddings import DEFAULT_EMBEDDINGS
-from recommender.errors import SegueError
 
 from .app import bench_app, embeddings_app, err, out, print_json, progress_bar
 

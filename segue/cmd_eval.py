@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from recommender.errors import ConfigError, SegueError
+from core.errors import ConfigError, SegueError
 
 from .app import app, err, out, policy_app, print_json, progress_bar
 

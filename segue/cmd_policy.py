@@ -11,7 +11,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from recommender.errors import ConfigError, PolicyError, SegueError
+from core.errors import ConfigError, SegueError
+from policy.errors import PolicyError
 
 from .app import app, err, out, policy_app, print_json, progress_bar
 

@@ -7,7 +7,7 @@ from typing import Iterator, List, Optional
 
 import typer
 
-from recommender.errors import ConfigError, SegueError
+from core.errors import ConfigError, SegueError
 
 from .app import app, err, out, print_json
 from .cmd_chat import CHAT_LOGS, _escape, _write_log, build_session

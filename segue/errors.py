@@ -1,5 +1,15 @@
-"""Re-export of the project's exception hierarchy (defined in the bottom layer)."""
+"""Every exception a user can see, in one place: re-exported from the packages that raise them.
 
-from recommender.errors import CatalogError, ConfigError, LogConflictError, LogValidationError, PolicyError, SegueError
+The hierarchy's root (``SegueError``) and ``ConfigError`` live in the bottom
+package ``core``; each layer defines its own subclasses beside its code.
+"""
 
-__all__ = ["SegueError", "CatalogError", "ConfigError", "LogValidationError", "LogConflictError", "PolicyError"]
+from core.errors import ConfigError, SegueError
+from dialogue.nlu.rasa_client import RasaError
+from dialogue.speech.audio import VoiceError
+from logs.errors import LogConflictError, LogValidationError, LogWriteError
+from policy.errors import PolicyError
+from recommender.errors import CatalogError, EmbeddingsError
+
+__all__ = ["SegueError", "ConfigError", "CatalogError", "EmbeddingsError", "LogValidationError", "LogConflictError",
+           "LogWriteError", "PolicyError", "VoiceError", "RasaError"]

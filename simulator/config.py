@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = ["SimulatorConfig", "Persona", "PERSONAS"]
 

@@ -56,7 +56,7 @@ class NLU(Protocol):
 
 def make_nlu(kind: str = "embedded", *, catalog=None, rasa_url: str | None = None, start_rasa: bool = False):
     """``"embedded"`` (default) or ``"rasa"``."""
-    from recommender.errors import ConfigError
+    from core.errors import ConfigError
 
     if kind == "embedded":
         from .embedded import EmbeddedNLU

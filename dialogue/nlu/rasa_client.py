@@ -18,8 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from core.errors import ConfigError, SegueError
 from recommender.catalog import Catalog
-from recommender.errors import ConfigError, SegueError
 
 from ..acts import Act, DialogueAct, Slot
 from ..prompts import PromptId

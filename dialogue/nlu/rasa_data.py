@@ -13,8 +13,8 @@ import io
 import json
 from pathlib import Path
 
+from core.errors import ConfigError
 from recommender.catalog import Catalog
-from recommender.errors import ConfigError
 
 from ..acts import Slot
 from ..prompts import PROMPT_CATALOGUE_VERSION, PROMPTS

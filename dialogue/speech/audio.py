@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recommender.errors import SegueError
+from core.errors import SegueError
 
 __all__ = ["VoiceError", "ASR_RATE", "read_wav", "write_wav", "resample", "to_pcm16", "split_utterances", "Detector",
            "Microphone", "Speaker", "find_microphone"]

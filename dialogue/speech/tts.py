@@ -10,7 +10,7 @@ import wave
 
 import numpy as np
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 
 from .audio import VoiceError
 

@@ -1,12 +1,12 @@
 import pytest
 
+from core.errors import ConfigError
 from dialogue.acts import Act, DialogueAct, Slot
 from dialogue.nlu.embedded import EmbeddedNLU
 from dialogue.nlu.rasa_data import domain_yaml, nlu_yaml, validate, write_rasa_project
 from dialogue.nlu.templates import generate
 from dialogue.phrasing import PHRASES
 from dialogue.prompts import PROMPTS, PromptId
-from recommender.errors import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 
 from dialogue.speech.audio import (
-    Detector, Speaker, VoiceError, find_microphone, read_wav, resample, split_utterances, write_wav,
+    Detector,
+    Speaker,
+    VoiceError,
+    find_microphone,
+    read_wav,
+    resample,
+    split_utterances,
+    write_wav,
 )
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make test installs it as root)")
@@ -85,7 +92,7 @@ def test_detector_needs_enough_speech_and_hangover():
 
 @needs_espeak
 def test_espeak_synthesis_and_bad_settings():
-    from recommender.errors import ConfigError
+    from core.errors import ConfigError
     from dialogue.speech.tts import synthesize
 
     x, rate = synthesize("play some jazz", voice="en-us+f2", speed=150)

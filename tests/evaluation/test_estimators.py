@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS
 from evaluation.data import METRICS, OPEData
 from evaluation.estimators import ESTIMATORS, MetricInputs, Sums, Weights, _Stats
 from evaluation.ope import OPESettings, check_support, evaluate_targets
-from recommender.errors import ConfigError, LogValidationError
+from logs.errors import LogValidationError
 
 from .conftest import make_data
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from evaluation.gate import GateSettings, gate_decision
 from evaluation.ope import OPEResult, OPESettings
+from policy.errors import PolicyError
 from policy.registry import constant_record, current_policy, policy_history, rollback, save_policy, set_current
-from recommender.errors import ConfigError, PolicyError
 
 
 def _result(candidate_draws, point_diff: float, supported: bool = True) -> OPEResult:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS
 from evaluation.data import OPEData
 from evaluation.qmodel import FQESettings, _returns_to_go, fit_q
-from recommender.errors import ConfigError
 
 
 def _two_turn_logs(n: int = 300, seed: int = 0) -> OPEData:

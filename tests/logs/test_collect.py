@@ -8,10 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS
 from logs import CollectionSettings, collect, read_logs, summarize, to_mdp_dataset, to_transitions
 from logs.collect import MANIFEST
-from recommender.errors import ConfigError, LogConflictError
+from logs.errors import LogConflictError
 
 
 def _digests(folder):

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from logs.errors import LogValidationError, LogWriteError
 from logs.store import list_parts, read_logs, read_part, write_part
-from recommender.errors import LogValidationError
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_write_part_is_atomic(tmp_path, part, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(pq, "write_table", explode)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(LogWriteError, match="cannot write log part .*part-00003.parquet: disk full"):
         write_part(part, target, {"segue.part": "3"})
     assert list(tmp_path.iterdir()) == []  # neither the part nor a temp file is left
     monkeypatch.undo()

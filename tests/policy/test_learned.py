@@ -6,19 +6,28 @@ import shutil
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from dialogue.features import Featurizer
 from dialogue.prompts import N_PROMPTS, PROMPT_CATALOGUE_VERSION
+from evaluation.ab import simulate_policy
 from logs import read_logs, to_transitions
 from logs.collect import CollectionSettings, collect
-from evaluation.ab import simulate_policy
 from policy import UniformPolicy
 from policy.d3rlpy_support import enable_masking, import_d3rlpy, mdp_dataset, observation
+from policy.errors import PolicyError
 from policy.learned import QPolicy, greedy_with_share
 from policy.registry import (
-    PolicyRecord, current_policy, list_policies, load_policy, policy_history, read_record, resolve, save_policy, set_current,
+    PolicyRecord,
+    current_policy,
+    list_policies,
+    load_policy,
+    policy_history,
+    read_record,
+    resolve,
+    save_policy,
+    set_current,
 )
 from policy.train import TrainConfig, train
-from recommender.errors import ConfigError, PolicyError
 from simulator import MusicUserEnv
 from tests.policy.conformance import check_policy, collect_states
 

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from dialogue.prompts import N_PROMPTS, PROMPTS, prompt_index
 from evaluation.ab import simulate_policy
 from policy import RandomizedPolicy, RuleBasedPolicy, UniformPolicy, masked_softmax
-from recommender.errors import ConfigError
 from simulator import MusicUserEnv
 from tests.policy.conformance import check_policy, collect_states
 

@@ -5,9 +5,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.errors import ConfigError
 from recommender.catalog import DEFAULT_CATALOG_PATH, Catalog
 from recommender.derive import derive_freemusicc
-from recommender.errors import CatalogError, ConfigError
+from recommender.errors import CatalogError
 from recommender.synthetic import synthetic_catalog, synthetic_table
 from recommender.vocab import NON_GENRE_STYLES, canonical_genre
 from tests.conftest import SHARED_DATA

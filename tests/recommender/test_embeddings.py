@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from recommender.embedding_eval import opis, topk_metrics
-from recommender.embeddings import Embeddings, EmbeddingSettings, EmbeddingsError, content_features, make_split
-from recommender.errors import ConfigError
+from recommender.embeddings import Embeddings, EmbeddingsError, EmbeddingSettings, content_features, make_split
 
 
 def test_round_trip_keeps_arrays_and_version(small_embeddings, catalog):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recommender.errors import ConfigError
+from core.errors import ConfigError
 from recommender.topk import DeviceMatrix
 
 
