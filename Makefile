@@ -41,13 +41,21 @@ test: $(STAMP) system
 # second run reuses the parts already written), trains the default learner and
 # the regressor with and without listening history (skipped when already
 # trained), evaluates them off-policy against the current policy with the
-# simulator's truth beside the estimates, writes runs/report.html (+ .md) and
-# promotes the best candidate that passes the gate. The scorer's embeddings are
-# trained first when missing (about 80 s); `segue chat` serves with them.
+# simulator's truth beside the estimates, writes $(RUNS)/report.html (+ .md) and
+# promotes the best candidate that passes the gate. Before it, what `segue chat`
+# serves with is built when missing: the simulated population's listening
+# histories (a Parquet table) and the scorer's embeddings trained on them.
+# Small runs: `make demo CONVERSATIONS=3000`; more knobs: PIPELINE_FLAGS, EMBEDDINGS_FLAGS.
 SEGUE := $(VENV)/bin/segue
+RUNS ?= runs
+HISTORY_USERS ?= 12000
+EMBEDDINGS_FLAGS ?=
+PIPELINE_FLAGS ?=
 demo: $(STAMP)
-	test -f runs/embeddings/embeddings.json || $(SEGUE) embeddings train --out runs/embeddings
-	$(SEGUE) pipeline --conversations $(CONVERSATIONS) --seed 1 --runs runs
+	@mkdir -p $(RUNS)
+	test -f $(RUNS)/histories.parquet || $(SEGUE) simulate-histories --users $(HISTORY_USERS) --out $(RUNS)/histories.parquet
+	test -f $(RUNS)/embeddings/embeddings.json || $(SEGUE) embeddings train --histories $(RUNS)/histories.parquet --out $(RUNS)/embeddings $(EMBEDDINGS_FLAGS)
+	$(SEGUE) pipeline --conversations $(CONVERSATIONS) --seed 1 --runs $(RUNS) $(PIPELINE_FLAGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py --conversations 50000 --seed 1

@@ -1,12 +1,15 @@
 """Embedding variants side by side on the same split: one or two embeddings per track, with and without TCM.
 
-Each variant is trained on the simulator's 10,000 users over the vendored
-catalog and evaluated on 2,000 other users of the same world (recall@10 and
-NDCG@10 on held-out plays against popularity within the genre constraint;
-cold-start tracks against random and artist popularity; OPIS across genres
-and user segments). Prints one JSON object.
+The histories are a history table (``recommender.histories``) of the
+simulator population's 12,000 users (``simulator.histories.population_histories``,
+population seed 2021) over the vendored catalog; ``make_split`` draws 2,000 of
+them at random for evaluation and the other 10,000 train. Each variant is
+evaluated on the same split (recall@10 and NDCG@10 on held-out plays against
+popularity within the genre constraint; cold-start tracks against random and
+artist popularity; OPIS across genres and user segments, persona x history
+length). Prints one JSON object.
 
-    .venv/bin/python benchmarks/embeddings.py [--steps 1500] [--seed 0]
+    .venv/bin/python benchmarks/embeddings.py [--steps 1500] [--seed 0] [--users 12000]
 """
 
 from __future__ import annotations
@@ -24,14 +27,21 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     from recommender.catalog import Catalog
     from recommender.embeddings import EmbeddingSettings, make_split, train_embeddings
+    from recommender.histories import histories_from_table
+    from simulator.config import SimulatorConfig
+    from simulator.histories import population_histories
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--users", type=int, default=12_000, help="simulated users (training + evaluation)")
     args = parser.parse_args()
     catalog = Catalog.load()
     base = EmbeddingSettings(steps=args.steps, seed=args.seed)
-    split = make_split(catalog, base)
+    config = SimulatorConfig(n_users=args.users)
+    table = population_histories(catalog, config, args.users)
+    source = f"simulator population (population_seed {config.population_seed}, users 0..{args.users - 1})"
+    split = make_split(catalog, base, histories_from_table(table, catalog, source=source))
     results = {}
     for name, tied, tcm in (("tied", True, False), ("tied+tcm", True, True), ("dual", False, False), ("dual+tcm", False, True)):
         start = time.perf_counter()
@@ -40,7 +50,7 @@ def main() -> None:
         results[name] = {**report, "seconds": round(time.perf_counter() - start, 1), "version": emb.version}
         print(f"{name}: recall@10 {report['heldout']['model']['recall@10']:.4f}, OPIS genre {report['opis_genre']:.4f}",
               file=sys.stderr, flush=True)
-    print(json.dumps({"settings": {"steps": args.steps, "seed": args.seed, "users": base.n_users, "eval_users": base.eval_users},
+    print(json.dumps({"settings": {"steps": args.steps, "seed": args.seed, "histories": split.histories},
                       "variants": results}, indent=2))
 
 

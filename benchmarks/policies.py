@@ -57,8 +57,7 @@ def main() -> None:
     for record in records:
         seconds = record.train_seconds
         if args.retrain:
-            config = TrainConfig(**{**record.config, "hidden": tuple(record.config["hidden"]),
-                                    "regressor": __import__("policy.regressor", fromlist=["RegressorConfig"]).RegressorConfig(**record.config["regressor"])})
+            config = TrainConfig.from_dict(record.config)
             with tempfile.TemporaryDirectory() as tmp:
                 start = time.perf_counter()
                 train(data[record.features], config, Path(tmp), name=record.name)

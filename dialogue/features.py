@@ -48,7 +48,9 @@ History features (appended in the ``history`` variant, 20 + n_genres):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 import numpy as np
 
@@ -58,10 +60,68 @@ from .acts import Act, Slot
 from .context import Conversation
 from .prompts import N_PROMPTS, PROMPTS, PromptId
 
-__all__ = ["FeatureLayout", "Featurizer", "FEATURE_VERSION", "VARIANTS"]
+__all__ = ["FeatureLayout", "FeatureVariant", "FeatureVersion", "Featurizer", "FEATURE_VERSION", "VARIANTS"]
 
 FEATURE_VERSION = "1"
-VARIANTS = ("base", "history")
+BASELINE_SCORER = "baseline"
+
+
+class FeatureVariant(StrEnum):
+    """Which state features a policy reads: ``base`` (no listening history) or ``history`` (base + history)."""
+
+    BASE = "base"
+    HISTORY = "history"
+
+    @classmethod
+    def parse(cls, value: "str | FeatureVariant", *, option: str = "--features") -> "FeatureVariant":
+        """The variant named ``value``; raises ``ConfigError`` naming ``option`` and the value otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigError(f"{option} must be base or history, got {value!r}") from None
+
+
+VARIANTS = tuple(v.value for v in FeatureVariant)
+_VERSION_RE = re.compile(r"^(base|history)-v([0-9A-Za-z.]+)-g([0-9]+)(?:-(.+))?$")
+
+
+@dataclass(frozen=True)
+class FeatureVersion:
+    """What a feature vector means, as a record: policies and logs are refused when theirs differs.
+
+    ``variant``: base or history; ``revision``: the featurizer's ``FEATURE_VERSION``; ``n_genres``: the
+    catalog's coarse genres (one history feature each); ``scorer``: the version of the scorer whose
+    affinities the history features hold (``"baseline"`` for the rule-of-thumb scorer, and always for
+    the base variant, which has no affinity features). Written as a string, e.g. ``history-v1-g9`` or
+    ``history-v1-g9-emb-1a2b3c4d5e6f`` (``str(version)``; ``FeatureVersion.parse`` reads it back).
+    """
+
+    variant: FeatureVariant
+    n_genres: int
+    scorer: str = BASELINE_SCORER
+    revision: str = FEATURE_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", FeatureVariant.parse(self.variant, option="feature variant"))
+        if self.variant is FeatureVariant.BASE and self.scorer != BASELINE_SCORER:
+            object.__setattr__(self, "scorer", BASELINE_SCORER)  # base features hold no affinity: no scorer in them
+
+    def __str__(self) -> str:
+        text = f"{self.variant.value}-v{self.revision}-g{self.n_genres}"
+        return text if self.scorer == BASELINE_SCORER else f"{text}-{self.scorer}"
+
+    @classmethod
+    def parse(cls, text: str) -> "FeatureVersion":
+        """Read ``str(version)`` back; raises ``ConfigError`` for a string of another shape."""
+        match = _VERSION_RE.match(text or "")
+        if match is None:
+            raise ConfigError(f"not a feature version: {text!r} (expected e.g. 'history-v1-g9' or 'base-v1-g9')")
+        variant, revision, genres, scorer = match.groups()
+        return cls(FeatureVariant(variant), int(genres), scorer or BASELINE_SCORER, revision)
+
+    def base(self) -> "FeatureVersion":
+        """The base variant's version of the same featurizer and catalog."""
+        return replace(self, variant=FeatureVariant.BASE, scorer=BASELINE_SCORER)
 _SLOTS = tuple(Slot)
 _ACTS = tuple(Act)
 _MAX_TURNS = 100
@@ -93,30 +153,42 @@ def _history_names(genre_names: tuple[str, ...]) -> list[str]:
 
 @dataclass(frozen=True)
 class FeatureLayout:
-    variant: str
+    """The names of a feature vector's entries, in order; the first ``n_base`` are the base features."""
+
+    variant: FeatureVariant
     names: tuple[str, ...]
     n_base: int
-    version: str
+    version: FeatureVersion
 
     @property
     def size(self) -> int:
         return len(self.names)
 
+    @property
+    def n_history(self) -> int:
+        return len(self.names) - self.n_base
+
     def index(self, name: str) -> int:
         return self.names.index(name)
 
+    def base(self) -> "FeatureLayout":
+        """The base part of this layout (what a policy of the base variant reads)."""
+        return FeatureLayout(FeatureVariant.BASE, self.names[: self.n_base], self.n_base, self.version.base())
+
 
 class Featurizer:
-    """Featurize a :class:`Conversation`; ``variant`` is "base" or "history"."""
+    """Featurize a :class:`Conversation` into the layout of ``variant`` (base or history).
 
-    def __init__(self, genre_names: tuple[str, ...], variant: str = "base", scorer_version: str = "baseline") -> None:
-        if variant not in VARIANTS:
-            raise ConfigError(f"feature variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    ``scorer_version``: the scorer whose affinities the history features hold (part of the version).
+    Raises ``ConfigError`` for an unknown variant.
+    """
+
+    def __init__(self, genre_names: tuple[str, ...], variant: FeatureVariant | str = FeatureVariant.BASE,
+                 scorer_version: str = BASELINE_SCORER) -> None:
+        variant = FeatureVariant.parse(variant, option="feature variant")
         base = _base_names()
-        names = base + (_history_names(genre_names) if variant == "history" else [])
-        version = f"{variant}-v{FEATURE_VERSION}-g{len(genre_names)}"
-        if variant == "history" and scorer_version != "baseline":  # its affinities come from the scorer
-            version += f"-{scorer_version}"
+        names = base + (_history_names(genre_names) if variant is FeatureVariant.HISTORY else [])
+        version = FeatureVersion(variant, len(genre_names), scorer_version)
         self.layout = FeatureLayout(variant, tuple(names), len(base), version)
         self._n_genres = len(genre_names)
         self._view_start = self.layout.index(_VIEW_BASE[0])
@@ -129,7 +201,7 @@ class Featurizer:
             cached = view.features[self.layout.variant] = self._view_part(conv, view)
         self._state_part(conv, out)
         out[self._view_start : self._view_start + len(_VIEW_BASE)] = cached[: len(_VIEW_BASE)]
-        if self.layout.variant == "history" and conv.profile is not None:
+        if self.layout.variant is FeatureVariant.HISTORY and conv.profile is not None:
             out[self.layout.n_base :] = cached[len(_VIEW_BASE) :]
         return out
 
@@ -183,7 +255,7 @@ class Featurizer:
             min(1.0, base.margin),
         ]
         block = np.array(parts, dtype=np.float32)
-        if self.layout.variant == "history" and conv.profile is not None:
+        if self.layout.variant is FeatureVariant.HISTORY and conv.profile is not None:
             block = np.concatenate([block, self._history(conv, view)])
         return block
 

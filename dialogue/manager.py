@@ -3,9 +3,10 @@
 It drives the same :class:`Conversation` as the simulator, so the policy
 sees the features it was trained on. The person can follow the prompts or
 lead: "play some jazz" (play a sample now), "something by <artist>",
-"start over", "stop". Every conversation is logged in the training-log
-schema, with the serving policy's distribution and propensity, so real
-chats can feed the next round of training.
+"start over", "stop". Each finished conversation goes to the sink the
+application gives it (``dialogue.records.ConversationSink``), with the serving
+policy's distribution and propensity at every prompt, so that real chats can
+feed the next round of training; the manager itself writes no files.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from recommender.scorer import Scorer
 
 from .acts import Act
 from .context import Conversation
-from .features import Featurizer
+from .features import FeatureVariant, Featurizer
 from .nlu import NLU, NLUResult
 from .nlu.lexicon import tokenize
 from .phrasing import Phraser, candidate_match, goal_closeness
+from .policy import Decision, Policy, sample_prompt
 from .prompts import PromptId, SystemPrompt, prompt_index
+from .records import ConversationRecord, ConversationSink, TurnRecord
 from .usefulness import label_usefulness
 
 __all__ = ["DialogueManager", "SystemTurn", "MAX_TURNS"]
@@ -45,56 +48,47 @@ class SystemTurn:
 
 
 @dataclass
-class _Row:
-    prompt: SystemPrompt
-    probs: np.ndarray
-    mask: np.ndarray
-    propensity: float
-    features: np.ndarray
-    acts: tuple = ()
-    sentiment: float = 0.0
-    confidence: float = 0.0
+class _Draft:
+    """The conversation so far: turn records whose answers arrive one utterance later."""
 
-
-@dataclass
-class ChatRecord:
-    """One finished (or interrupted) conversation, for the log."""
-
-    rows: list[_Row] = field(default_factory=list)
-    success: bool = False
-    abandoned: bool = False
-    played_track: int | None = None
+    turns: list[TurnRecord] = field(default_factory=list)
+    closed: bool = False
 
 
 class DialogueManager:
+    """One person's conversations, turn by turn (see the module docstring).
+
+    ``policy`` reads the features of ``variant``; ``sink`` receives every finished conversation
+    (None: they are dropped). ``seed`` seeds the prompt draws and the phrasing.
+    """
+
     def __init__(
         self,
         catalog: Catalog,
         *,
         nlu: NLU,
-        policy,
-        variant: str,
+        policy: Policy,
+        variant: FeatureVariant | str,
         scorer: Scorer,
         profile: HistoryProfile | None = None,
         seed: int = 0,
-        policy_name: str = "rule",
+        sink: ConversationSink | None = None,
     ) -> None:
-        self.catalog, self.nlu, self.policy, self.variant, self.scorer = catalog, nlu, policy, variant, scorer
+        self.catalog, self.nlu, self.policy, self.scorer = catalog, nlu, policy, scorer
+        self.variant = FeatureVariant.parse(variant, option="feature variant")
         self.profile = profile
-        self.policy_name = policy_name
-        self.featurizer = Featurizer(catalog.genre_names, "history", scorer.version)
+        self.sink = sink
+        self.featurizer = Featurizer(catalog.genre_names, FeatureVariant.HISTORY, scorer.version)
         self.n_base = self.featurizer.layout.n_base
         self.rng = np.random.default_rng(seed)
         self.phraser = Phraser(catalog, seed=seed)
-        self.records: list[ChatRecord] = []
         self._new_conversation()
 
     # ------------------------------------------------------------------ state
     def _new_conversation(self) -> None:
         self.conversation = Conversation(self.catalog, self.scorer, self.profile)
         self.prompt: SystemPrompt | None = None
-        self.record = ChatRecord()
-        self.records.append(self.record)
+        self.draft = _Draft()
         self.started = False
 
     @property
@@ -118,9 +112,10 @@ class DialogueManager:
         if speech_confidence is not None:
             result = result.heard_with(speech_confidence)
         kinds = {a.act for a in result.acts}
-        if self.record.rows:
-            row = self.record.rows[-1]
-            row.acts, row.sentiment, row.confidence = result.acts, result.sentiment, result.confidence
+        if self.draft.turns:  # the answer to the last prompt
+            last = self.draft.turns[-1]
+            self.draft.turns[-1] = TurnRecord(last.prompt, last.distribution, last.mask, last.propensity, last.features,
+                                              tuple(result.acts), float(result.sentiment), float(result.confidence))
         if Act.STOP in kinds:
             self.conversation.observe(self.prompt, result.to_turn())
             self._close(success=False, abandoned=True)
@@ -150,16 +145,15 @@ class DialogueManager:
         conv = self.conversation
         features = self.featurizer(conv)
         mask = conv.valid_mask()
-        policy_features = features if self.variant == "history" else features[: self.n_base]
+        policy_features = features if self.variant is FeatureVariant.HISTORY else features[: self.n_base]
         probs = np.asarray(self.policy.probabilities(policy_features, mask), dtype=np.float64)
         play = prompt_index(PromptId.PLAY_SAMPLE)
         if force_play and mask[play]:  # the person led: "play some jazz"
-            index, propensity = play, float(probs[play])
+            decision = Decision(play, float(probs[play]))
         else:
-            index = int(self.rng.choice(len(probs), p=probs / probs.sum()))
-            propensity = float(probs[index])
-        prompt = conv.realize(index)
-        self.record.rows.append(_Row(prompt, probs.astype(np.float32), mask.copy(), propensity, features.copy()))
+            decision = sample_prompt(probs, self.rng)
+        prompt = conv.realize(decision.prompt)
+        self.draft.turns.append(TurnRecord(prompt, probs.astype(np.float32), mask.copy(), decision.probability, features.copy()))
         self.prompt = prompt
         view = conv.view()
         affinity = None
@@ -172,52 +166,19 @@ class DialogueManager:
         return SystemTurn(text, prompt=prompt, play_track=play_track, nlu=result, closeness=closeness)
 
     def _close(self, *, success: bool, abandoned: bool = False, played: int | None = None) -> None:
-        rec = self.record
-        rec.success, rec.abandoned, rec.played_track = success, abandoned, played
+        """End the conversation: label its prompts and hand it to the sink (once)."""
+        draft = self.draft
+        if draft.closed:
+            return
+        draft.closed = True
+        if not draft.turns or self.sink is None:
+            return
+        turns = tuple(draft.turns)
+        labels = label_usefulness([(r.prompt, r.acts) for r in turns], played, self.catalog, self.profile)
+        self.sink.add(ConversationRecord(turns=turns, labels=tuple(float(x) for x in labels), success=success,
+                                         abandoned=abandoned, truncated=not (success or abandoned), played_track=played))
 
     def end(self) -> None:
         """The person left (EOF): an unfinished conversation counts as abandoned."""
-        if not self.finished and self.record.rows and not (self.record.success or self.record.abandoned):
+        if not self.finished and not self.draft.closed:
             self._close(success=False, abandoned=True)
-
-    # ------------------------------------------------------------------ logging
-    def log_table(self):
-        """Every conversation with at least one prompt, as a table in the training-log schema."""
-        import pyarrow as pa
-
-        from logs.schema import log_schema
-
-        n_base = self.n_base
-        n_hist = self.featurizer.layout.size - n_base
-        schema = log_schema(n_base, n_hist)
-        cols: dict[str, list] = {name: [] for name in schema.names}
-        conv_id = 0
-        for rec in self.records:
-            if not rec.rows:
-                continue
-            turns = [(r.prompt, tuple(r.acts)) for r in rec.rows]
-            labels = label_usefulness(turns, rec.played_track, self.catalog, self.profile)
-            n = len(rec.rows)
-            for t, (row, label) in enumerate(zip(rec.rows, labels)):
-                p = row.prompt
-                values = {
-                    "conversation_id": conv_id, "user_id": -1, "persona": "person", "turn": t, "prompt": p.prompt.value,
-                    "prompt_genres": list(p.genres), "prompt_artist": p.artist, "prompt_track": p.track,
-                    "propensity": row.propensity, "action_probs": row.probs.tolist(), "valid_mask": row.mask.tolist(),
-                    "features": row.features[:n_base].tolist(), "history_features": row.features[n_base:].tolist(),
-                    "user_acts": [{"act": a.act.value, "slot": a.slot.value if a.slot else None, "value": a.value} for a in row.acts],
-                    "sentiment": row.sentiment, "nlu_confidence": row.confidence, "reward": float(label),
-                    "success": rec.success, "abandoned": rec.abandoned, "truncated": not (rec.success or rec.abandoned),
-                    "played_track": rec.played_track, "n_prompts": n,
-                }
-                for k, v in values.items():
-                    cols[k].append(v)
-            conv_id += 1
-        return pa.table(cols, schema=schema), conv_id
-
-    def log_metadata(self, settings: dict) -> dict[str, str]:
-        from logs.schema import file_metadata
-
-        layout = self.featurizer.layout
-        return file_metadata(feature_version=layout.version, names=layout.names, n_base=self.n_base,
-                             catalog_fingerprint=self.catalog.fingerprint, logging_policy=self.policy_name, settings=settings)

@@ -16,20 +16,21 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import ConfigError
+from dialogue.features import FeatureVariant
 from dialogue.prompts import N_PROMPTS, PROMPTS
-from policy.base import sample_prompt
 from policy.registry import DEFAULT_REGISTRY, RULE, load_policy
 from recommender.catalog import Catalog
 from simulator.config import SimulatorConfig
 from simulator.env import MusicUserEnv
+from simulator.rollout import run_conversation
 
-__all__ = ["ABSettings", "run_ab", "simulate_policy", "AB_SALT"]
+__all__ = ["ABSettings", "ABReport", "ABPolicyResult", "Relative", "SegmentFigures", "run_ab", "simulate_policy", "AB_SALT"]
 
 AB_SALT = 0xAB  # keeps A/B users apart from the logging seeds
 _CHUNK = 1_000
@@ -37,6 +38,13 @@ _CHUNK = 1_000
 
 @dataclass(frozen=True)
 class ABSettings:
+    """Which policies, on how many simulated users. Raises ``ConfigError`` for a value out of range.
+
+    policies: references (``rule``, a policy folder or a registry name), each once; conversations per seed;
+    seeds: independent sets of users; simulator: a whole ``SimulatorConfig`` (e.g. the one logs were made with;
+    None: the default world with ``nlu_error_rate``); scorer: ``baseline`` or an embeddings folder.
+    """
+
     policies: tuple[str, ...]
     conversations: int = 20_000
     seeds: int = 5
@@ -44,8 +52,8 @@ class ABSettings:
     catalog_path: str | None = None
     nlu_error_rate: float = SimulatorConfig.nlu_error_rate
     first_seed: int = 0
-    simulator: dict | None = None  # a whole SimulatorConfig (e.g. the one logs were made with); overrides nlu_error_rate
-    scorer: str = "baseline"  # or an embeddings folder
+    simulator: SimulatorConfig | None = None
+    scorer: str = "baseline"
 
     def __post_init__(self) -> None:
         if not self.policies:
@@ -57,45 +65,113 @@ class ABSettings:
         if not 1 <= self.seeds <= 1_000:
             raise ConfigError(f"--seeds must be between 1 and 1,000, got {self.seeds}")
 
+    @property
+    def world(self) -> SimulatorConfig:
+        return self.simulator if self.simulator is not None else SimulatorConfig(nlu_error_rate=self.nlu_error_rate)
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A paired relative difference mean(a)/mean(b) - 1 and its delta-method 95% interval (None: undefined)."""
+
+    relative: float | None
+    ci: tuple[float, float] | None
+
+    def to_dict(self) -> dict:
+        return {"relative": self.relative, "ci": list(self.ci) if self.ci is not None else None}
+
+
+@dataclass(frozen=True)
+class SegmentFigures:
+    """Figures of one user segment (persona): conversations, success rate, mean prompts."""
+
+    conversations: int
+    success_rate: float
+    mean_prompts: float
+
+
+@dataclass(frozen=True)
+class ABPolicyResult:
+    """One policy's on-policy figures in the simulator, with 95% intervals (normal approximation)."""
+
+    success_rate: float
+    success_rate_ci: tuple[float, float]
+    mean_prompts: float
+    mean_prompts_ci: tuple[float, float]
+    usefulness: float
+    usefulness_ci: tuple[float, float]
+    prompt_share: dict[str, float]
+    most_asked: str
+    per_seed: tuple[dict, ...]
+    personas: dict[str, SegmentFigures]
+    vs_reference: dict[str, Relative]
+
+    def metric(self, name: str) -> float:
+        """``usefulness``, ``success_rate`` or ``prompts`` (= mean prompts)."""
+        return {"usefulness": self.usefulness, "success_rate": self.success_rate, "prompts": self.mean_prompts}[name]
+
+    def metric_ci(self, name: str) -> tuple[float, float]:
+        return {"usefulness": self.usefulness_ci, "success_rate": self.success_rate_ci, "prompts": self.mean_prompts_ci}[name]
+
+    def to_dict(self) -> dict:
+        return {
+            "success_rate": self.success_rate, "success_rate_ci": list(self.success_rate_ci),
+            "mean_prompts": self.mean_prompts, "mean_prompts_ci": list(self.mean_prompts_ci),
+            "usefulness": self.usefulness, "usefulness_ci": list(self.usefulness_ci),
+            "prompt_share": dict(self.prompt_share), "most_asked": self.most_asked, "per_seed": [dict(s) for s in self.per_seed],
+            "personas": {k: asdict(v) for k, v in self.personas.items()},
+            "vs_reference": {k: v.to_dict() for k, v in self.vs_reference.items()},
+        }
+
+
+@dataclass(frozen=True)
+class ABReport:
+    """A simulated A/B test: every policy on the same users (``to_dict`` is ``segue ab --json``)."""
+
+    conversations_per_seed: int
+    seeds: int
+    reference: str
+    policies: dict[str, ABPolicyResult] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"conversations_per_seed": self.conversations_per_seed, "seeds": self.seeds, "reference": self.reference,
+                "policies": {name: r.to_dict() for name, r in self.policies.items()}}
+
 
 def _conversation_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([AB_SALT, seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def simulate_policy(env: MusicUserEnv, policy, variant: str, seeds: list[int], rng_seeds: list[int] | None = None):
-    """Run ``policy`` once per simulator seed; per-conversation arrays and prompt counts."""
-    n_base = env.featurizer.layout.n_base
+def simulate_policy(env: MusicUserEnv, policy, variant: FeatureVariant | str, seeds: list[int], rng_seeds: list[int] | None = None):
+    """Run ``policy`` once per simulator seed (``simulator.rollout.run_conversation``).
+
+    Returns per-conversation arrays success bool (n,), prompts int32 (n,), usefulness float32 (n,),
+    explorer bool (n,), and prompt counts int64 (N_PROMPTS,). ``env`` featurizes the history variant.
+    """
     success = np.zeros(len(seeds), dtype=bool)
     prompts = np.zeros(len(seeds), dtype=np.int32)
     usefulness = np.zeros(len(seeds), dtype=np.float32)
     persona = np.zeros(len(seeds), dtype=bool)  # True: explorer
     counts = np.zeros(N_PROMPTS, dtype=np.int64)
     for j, seed in enumerate(seeds):
-        obs, info = env.reset(seed=seed)
         rng = np.random.default_rng(rng_seeds[j] if rng_seeds else seed)
-        persona[j] = info["persona"] == "explorer"
-        while True:
-            features = obs if variant == "history" else obs[:n_base]
-            action = sample_prompt(policy.probabilities(features, info["action_mask"]), rng).prompt
-            counts[action] += 1
-            obs, reward, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                success[j], prompts[j], usefulness[j] = info["success"], info["n_prompts"], reward
-                break
+        record = run_conversation(env, policy, variant, seed=seed, rng=rng)
+        success[j], prompts[j], usefulness[j] = record.success, record.n_prompts, record.usefulness
+        persona[j] = record.persona == "explorer"
+        for turn in record.turns:
+            counts[turn.prompt.index] += 1
     return success, prompts, usefulness, persona, counts
 
 
 _STATE: dict = {}
 
 
-def _init(settings_dict: dict) -> None:
+def _init(settings: ABSettings) -> None:
     import torch
 
     torch.set_num_threads(1)
-    settings = ABSettings(**{**settings_dict, "policies": tuple(settings_dict["policies"])})
     catalog = Catalog.load(settings.catalog_path)
-    config = SimulatorConfig(**settings.simulator) if settings.simulator else SimulatorConfig(nlu_error_rate=settings.nlu_error_rate)
-    env = _STATE["env"] = MusicUserEnv(catalog=catalog, config=config, features="history", scorer=settings.scorer)
+    env = _STATE["env"] = MusicUserEnv(catalog=catalog, config=settings.world, features="history", scorer=settings.scorer)
     _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry), scorer_version=env.scorer.version)
                           for ref in settings.policies]
 
@@ -110,28 +186,32 @@ def _run_chunk(seed: int, start: int, stop: int):
     return seed, start, results
 
 
-def _interval(values: np.ndarray) -> list[float]:
+def _interval(values: np.ndarray) -> tuple[float, float]:
     mean = float(values.mean())
     half = 1.96 * float(values.std(ddof=1)) / math.sqrt(len(values)) if len(values) > 1 else 0.0
-    return [mean - half, mean + half]
+    return (mean - half, mean + half)
 
 
-def _relative(a: np.ndarray, b: np.ndarray) -> dict:
+def _relative(a: np.ndarray, b: np.ndarray) -> Relative:
     """Paired relative difference mean(a)/mean(b) - 1 with a delta-method 95% interval."""
     a, b = a.astype(np.float64), b.astype(np.float64)
     ma, mb = a.mean(), b.mean()
     if mb == 0:
-        return {"relative": None, "ci": None}
+        return Relative(None, None)
     ratio = ma / mb
     n = len(a)
     cov = np.cov(a, b, ddof=1) if n > 1 else np.zeros((2, 2))
     var = (cov[0, 0] - 2 * ratio * cov[0, 1] + ratio**2 * cov[1, 1]) / (mb**2 * n)
     half = 1.96 * math.sqrt(max(var, 0.0))
-    return {"relative": ratio - 1, "ci": [ratio - 1 - half, ratio - 1 + half]}
+    return Relative(float(ratio - 1), (float(ratio - 1 - half), float(ratio - 1 + half)))
 
 
-def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Run the A/B test; returns the JSON-ready report (``segue ab --json``)."""
+def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> ABReport:
+    """Run the A/B test (in ``workers`` processes; default all cores). Same settings, same report, whatever
+    the number of workers. ``progress(done, total)`` counts conversations per policy.
+
+    Raises ``ConfigError``/``PolicyError`` (before any simulation) for a bad policy reference or version.
+    """
     from recommender.embedding_scorer import make_scorer
 
     catalog = Catalog.load(settings.catalog_path)
@@ -146,7 +226,6 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
     counts = {ref: np.zeros(N_PROMPTS, dtype=np.int64) for ref in settings.policies}
     chunks = [(settings.first_seed + s, start, min(start + _CHUNK, n)) for s in range(k) for start in range(0, n, _CHUNK)]
     done = 0
-    settings_dict = {**asdict(settings), "policies": list(settings.policies)}
 
     def absorb(seed: int, start: int, results) -> None:
         nonlocal done
@@ -164,49 +243,43 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
     if workers == 1:
-        _init(settings_dict)
+        _init(settings)
         for chunk in chunks:
             absorb(*_run_chunk(*chunk))
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(settings_dict,)) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(settings,)) as pool:
             for future in as_completed([pool.submit(_run_chunk, *chunk) for chunk in chunks]):
                 absorb(*future.result())
 
     reference = RULE if RULE in settings.policies else settings.policies[0]
-    report: dict = {
-        "conversations_per_seed": n,
-        "seeds": k,
-        "reference": reference,
-        "policies": {},
-    }
+    report = ABReport(conversations_per_seed=n, seeds=k, reference=reference)
     ref_cols = columns[reference]
     for ref in settings.policies:
         c = columns[ref]
         share = counts[ref] / max(1, counts[ref].sum())
-        per_seed = [
+        per_seed = tuple(
             {"success_rate": float(c["success"][s * n : (s + 1) * n].mean()), "mean_prompts": float(c["prompts"][s * n : (s + 1) * n].mean())}
             for s in range(k)
-        ]
+        )
         personas = {}
         for name, rows in (("decisive", ~c["explorer"]), ("explorer", c["explorer"])):
             if rows.any():
-                personas[name] = {"conversations": int(rows.sum()), "success_rate": float(c["success"][rows].mean()),
-                                  "mean_prompts": float(c["prompts"][rows].mean())}
-        report["policies"][ref] = {
-            "success_rate": float(c["success"].mean()),
-            "success_rate_ci": _interval(c["success"].astype(np.float64)),
-            "mean_prompts": float(c["prompts"].mean()),
-            "mean_prompts_ci": _interval(c["prompts"].astype(np.float64)),
-            "usefulness": float(c["usefulness"].mean()),
-            "usefulness_ci": _interval(c["usefulness"].astype(np.float64)),
-            "prompt_share": {p.id.value: float(share[i]) for i, p in enumerate(PROMPTS)},
-            "most_asked": PROMPTS[int(np.argmax(counts[ref]))].id.value,
-            "per_seed": per_seed,
-            "personas": personas,
-            "vs_reference": {
+                personas[name] = SegmentFigures(int(rows.sum()), float(c["success"][rows].mean()), float(c["prompts"][rows].mean()))
+        report.policies[ref] = ABPolicyResult(
+            success_rate=float(c["success"].mean()),
+            success_rate_ci=_interval(c["success"].astype(np.float64)),
+            mean_prompts=float(c["prompts"].mean()),
+            mean_prompts_ci=_interval(c["prompts"].astype(np.float64)),
+            usefulness=float(c["usefulness"].mean()),
+            usefulness_ci=_interval(c["usefulness"].astype(np.float64)),
+            prompt_share={p.id.value: float(share[i]) for i, p in enumerate(PROMPTS)},
+            most_asked=PROMPTS[int(np.argmax(counts[ref]))].id.value,
+            per_seed=per_seed,
+            personas=personas,
+            vs_reference={
                 "success_rate": _relative(c["success"], ref_cols["success"]),
                 "mean_prompts": _relative(c["prompts"], ref_cols["prompts"]),
                 "usefulness": _relative(c["usefulness"], ref_cols["usefulness"]),
             },
-        }
+        )
     return report

@@ -25,19 +25,39 @@ evaluation too: that is where it ended in the world.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from core.errors import ConfigError
+from dialogue.features import FeatureVariant
 from dialogue.prompts import N_PROMPTS, PROMPTS
 from logs.errors import LogValidationError
 from logs.store import feature_names, fixed_column, read_logs, segue_metadata
 
-__all__ = ["METRICS", "OPEData"]
+__all__ = ["METRICS", "Metric", "OPEData"]
 
-METRICS = ("usefulness", "success_rate", "prompts")
+
+class Metric(StrEnum):
+    """What a policy is measured by, per conversation (see the module docstring)."""
+
+    USEFULNESS = "usefulness"
+    SUCCESS_RATE = "success_rate"
+    PROMPTS = "prompts"
+
+    @classmethod
+    def parse(cls, value: "str | Metric", *, option: str = "--metric") -> "Metric":
+        """The metric named ``value``; raises ``ConfigError`` naming ``option`` otherwise."""
+        try:
+            return cls(value)
+        except ValueError:
+            raise ConfigError(f"{option} must be one of {', '.join(m.value for m in cls)}, got {value!r}") from None
+
+
+METRICS = tuple(Metric)
 _PROMPT_INDEX = {p.id.value: i for i, p in enumerate(PROMPTS)}
 _PROPENSITY_TOLERANCE = 1e-5
 
@@ -155,22 +175,23 @@ class OPEData:
     def first(self) -> np.ndarray:
         return self.turn == 0
 
-    def state(self, variant: str) -> np.ndarray:
+    def state(self, variant: FeatureVariant | str) -> np.ndarray:
         """The state features a policy of that variant reads: base, or base + history."""
-        return self.features if variant == "base" else np.concatenate([self.features, self.history], axis=1)
+        if FeatureVariant(variant) is FeatureVariant.BASE:
+            return self.features
+        return np.concatenate([self.features, self.history], axis=1)
 
-    def metric_rewards(self, metric: str) -> np.ndarray:
+    def metric_rewards(self, metric: Metric | str) -> np.ndarray:
         """Per-turn rewards float64 (n,) whose sum over a conversation is the metric."""
-        if metric == "usefulness":
+        metric = Metric.parse(metric, option="metric")
+        if metric is Metric.USEFULNESS:
             totals = np.bincount(self.conversation, self.rewards, minlength=self.n_conversations)
             return np.where(self.last, totals[self.conversation], 0.0)
-        if metric == "success_rate":
+        if metric is Metric.SUCCESS_RATE:
             return (self.last & self.success[self.conversation]).astype(np.float64)
-        if metric == "prompts":
-            return np.ones(self.n_turns, dtype=np.float64)
-        raise LogValidationError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
+        return np.ones(self.n_turns, dtype=np.float64)
 
-    def on_policy_values(self, metric: str) -> np.ndarray:
+    def on_policy_values(self, metric: Metric | str) -> np.ndarray:
         """The metric of each logged conversation, float64 (c,)."""
         return np.bincount(self.conversation, self.metric_rewards(metric), minlength=self.n_conversations)
 

@@ -1,90 +1,86 @@
-"""``segue evaluate``: policies from the registry, estimated on a log folder, checked against the simulator.
+"""Policies from the registry, estimated on a log folder, checked against the simulator.
 
 The ground truth: because the simulator is the world, each policy can also be
 run on-policy against simulated users drawn exactly as the logs' users were
-(the simulator settings recorded in the logs), and every estimate is then
-reported with its relative error and whether its interval covers the truth.
+(the simulator settings the logs' manifest records), and every estimate is
+then reported with its relative error and whether its interval covers the truth.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import ConfigError
+from logs.manifest import LogManifest
+from logs.store import read_manifest
 from policy.registry import DEFAULT_REGISTRY, load_policy
 from recommender.catalog import Catalog
 
 from .ab import ABSettings, run_ab
 from .data import METRICS, OPEData
 from .ope import OPEResult, OPESettings, evaluate_targets, target_probabilities
+from .results import EstimateError, EvaluationReport, Truth
 
 __all__ = ["Evaluation", "evaluate_logs", "simulate_truth", "attach_truth"]
-
-_TRUTH_KEYS = {"usefulness": "usefulness", "success_rate": "success_rate", "prompts": "mean_prompts"}
 
 Progress = Callable[[str, int, int], None]
 
 
+@dataclass
 class Evaluation:
-    """The JSON-ready report (``report``) and the raw result (bootstrap draws) for paired comparisons."""
+    """The typed report, the raw result (bootstrap draws, for paired comparisons), the logs and each policy's
+    distribution at the logged states."""
 
-    def __init__(self, report: dict, result: OPEResult, data: OPEData, targets: dict[str, np.ndarray]) -> None:
-        self.report, self.result, self.data, self.targets = report, result, data, targets
-
-
-def _logs_settings(folder: Path) -> dict:
-    from logs.store import log_info
-
-    return json.loads(log_info(folder).metadata.get("segue.settings", "{}"))
+    report: EvaluationReport
+    result: OPEResult
+    data: OPEData
+    targets: dict[str, np.ndarray]
 
 
-def simulate_truth(policies: list[str], *, conversations: int, registry: Path, logs_settings: dict,
-                   seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict:
-    """On-policy figures of each policy in the simulator, with the logs' simulator settings."""
+def simulate_truth(policies: list[str], *, conversations: int, registry: Path, manifest: LogManifest,
+                   seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Truth]:
+    """On-policy figures of each policy in the simulator, with the logs' world, catalog and scorer."""
     settings = ABSettings(policies=tuple(policies), conversations=conversations, seeds=1, registry=str(registry),
-                          catalog_path=logs_settings.get("catalog_path"), simulator=logs_settings.get("simulator"),
-                          scorer=logs_settings.get("scorer", "baseline"), first_seed=seed)
+                          catalog_path=manifest.catalog_path, simulator=manifest.simulator, scorer=manifest.scorer,
+                          first_seed=seed)
     report = run_ab(settings, progress=progress)
-    out = {}
-    for name, r in report["policies"].items():
-        out[name] = {
-            "metrics": {m: r[_TRUTH_KEYS[m]] for m in METRICS},
-            "ci": {m: r[f"{_TRUTH_KEYS[m]}_ci"] for m in METRICS},
-            "conversations": conversations,
-            "personas": r["personas"],
-            "prompt_share": r["prompt_share"],
-            "most_asked": r["most_asked"],
-        }
-    return out
+    return {
+        name: Truth(metrics={m: r.metric(m) for m in METRICS}, ci={m: r.metric_ci(m) for m in METRICS},
+                    conversations=conversations, personas={k: vars(v).copy() for k, v in r.personas.items()},
+                    prompt_share=dict(r.prompt_share), most_asked=r.most_asked)
+        for name, r in report.policies.items()
+    }
 
 
-def attach_truth(report: dict, truth: dict) -> None:
-    """Add the truth, relative errors and coverage to each policy of an evaluation report."""
-    for name, entry in report["policies"].items():
+def attach_truth(report: EvaluationReport, truth: dict[str, Truth]) -> None:
+    """Add the truth, relative errors and coverage to each policy of an evaluation report that has a truth."""
+    for name, entry in report.policies.items():
         t = truth.get(name)
-        entry["truth"] = t["metrics"] if t else None
-        entry["truth_detail"] = t
-        if not t:
+        if t is None:
             continue
-        errors = {}
-        for estimator, per_metric in entry["estimators"].items():
-            errors[estimator] = {}
-            for metric, e in per_metric.items():
-                value, ci, true = e["estimate"], e["ci"], t["metrics"][metric]
-                errors[estimator][metric] = {
-                    "relative_error": (value - true) / true if value is not None and true else None,
-                    "covered": bool(ci[0] <= true <= ci[1]) if ci else None,
-                }
-        entry["errors"] = errors
+        entry.truth = t
+        entry.errors = {
+            estimator: {
+                metric: EstimateError(
+                    (e.estimate - t.metrics[metric]) / t.metrics[metric] if e.estimate is not None and t.metrics[metric] else None,
+                    bool(e.ci[0] <= t.metrics[metric] <= e.ci[1]) if e.ci else None)
+                for metric, e in per_metric.items()
+            }
+            for estimator, per_metric in entry.estimators.items()
+        }
 
 
 def evaluate_logs(logs: str | Path, policies: list[str], *, registry: Path = DEFAULT_REGISTRY, settings: OPESettings | None = None,
                   truth_conversations: int = 0, truth_seed: int = 0, progress: Progress | None = None) -> Evaluation:
-    """Estimate each policy on the logs; with ``truth_conversations`` > 0 also run it in the simulator."""
+    """Estimate each policy on the logs; with ``truth_conversations`` > 0 also run it in the simulator.
+
+    Raises ``ConfigError`` for bad arguments, ``PolicyError`` for a policy that cannot be loaded or does not
+    fit the logs' features, ``LogValidationError`` for logs that do not validate.
+    """
     settings = settings or OPESettings()
     if not policies:
         raise ConfigError("give at least one --policy")
@@ -93,33 +89,28 @@ def evaluate_logs(logs: str | Path, policies: list[str], *, registry: Path = DEF
     if truth_conversations < 0:
         raise ConfigError(f"--truth-conversations must be >= 0, got {truth_conversations}")
     logs = Path(logs)
-    logs_settings = _logs_settings(logs)
-    catalog = Catalog.load(logs_settings.get("catalog_path"))
-    from recommender.embedding_scorer import make_scorer
-
-    version = make_scorer(logs_settings.get("scorer", "baseline"), catalog, device="cpu").version
-    loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=version) for ref in policies}  # fail fast
+    manifest = read_manifest(logs)
+    catalog = Catalog.load(manifest.catalog_path)
+    loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
+              for ref in policies}  # fail fast
     data = OPEData.from_logs(logs)
     targets = {}
     for ref, (policy, variant) in loaded.items():
         report_progress = (lambda done, total, _r=ref: progress(f"{_r}: choices at logged states", done, total)) if progress else None
         targets[ref] = target_probabilities(policy, variant, data, progress=report_progress)
     result = evaluate_targets(data, targets, settings, progress=progress)
-    report = {
-        "logs": str(logs),
-        "conversations": data.n_conversations,
-        "turns": data.n_turns,
-        "logging_policy": logs_settings and {"exploration": logs_settings.get("exploration"), "temperature": logs_settings.get("temperature"),
-                                             "seed": logs_settings.get("seed")},
-        "on_policy": result.on_policy,
-        "settings": {"estimators": list(settings.estimators), "q_models": list(settings.q_models), "bootstrap": settings.bootstrap,
-                     "confidence": settings.confidence, "seed": settings.seed, "fqe": settings.fqe.to_dict()},
-        "seconds": round(result.seconds, 2),
-        "policies": {name: {**entry, "truth": None} for name, entry in result.policies.items()},
-    }
+    collection = manifest.collection
+    report = EvaluationReport(
+        logs=str(logs), conversations=data.n_conversations, turns=data.n_turns,
+        logging_policy={"exploration": collection.exploration, "temperature": collection.temperature, "seed": collection.seed}
+        if collection is not None else {"name": manifest.logging_policy},
+        on_policy=result.on_policy,
+        settings={"estimators": list(settings.estimators), "q_models": list(settings.q_models), "bootstrap": settings.bootstrap,
+                  "confidence": settings.confidence, "seed": settings.seed, "fqe": settings.fqe.to_dict()},
+        seconds=round(result.seconds, 2), policies=result.policies,
+    )
     if truth_conversations:
         report_progress = (lambda done, total: progress("ground truth in the simulator", done, total)) if progress else None
-        truth = simulate_truth(policies, conversations=truth_conversations, registry=registry, logs_settings=logs_settings,
-                               seed=truth_seed, progress=report_progress)
-        attach_truth(report, truth)
+        attach_truth(report, simulate_truth(policies, conversations=truth_conversations, registry=registry, manifest=manifest,
+                                            seed=truth_seed, progress=report_progress))
     return Evaluation(report, result, data, targets)

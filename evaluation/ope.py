@@ -23,9 +23,10 @@ from core.errors import ConfigError
 from dialogue.prompts import PROMPTS
 from policy.errors import PolicyError
 
-from .data import METRICS, OPEData
+from .data import METRICS, Metric, OPEData
 from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, MetricInputs, Sums, Weights, _Stats
 from .qmodel import Q_MODELS, FQESettings, fit_q
+from .results import Estimate, Improvement, PolicyEstimates, SegmentEstimates, SupportCheck, WeightDiagnostics
 
 __all__ = ["OPESettings", "OPEResult", "target_probabilities", "check_support", "weight_diagnostics", "evaluate_targets",
            "estimator_names"]
@@ -95,82 +96,79 @@ def target_probabilities(policy, variant: str, data: OPEData, progress: Callable
     return probs
 
 
-def check_support(data: OPEData, target: np.ndarray) -> dict:
-    """Where the target gives a prompt probability that the logging policy gave none."""
+def check_support(data: OPEData, target: np.ndarray) -> SupportCheck:
+    """Where the target gives a prompt probability that the logging policy gave none (target: (n, N_PROMPTS))."""
     behaviour = data.behaviour
     if behaviour is None:  # only the logged prompt's propensity is known: a zero-propensity prompt cannot be seen
-        return {"supported": True, "unsupported_turns": 0, "unsupported_share": 0.0, "message": "logging distribution not logged; support assumed"}
+        return SupportCheck(True, 0, 0.0, "logging distribution not logged; support assumed")
     missing = (target > 0) & ~(behaviour > 0)
     rows = missing.any(axis=1)
     count = int(rows.sum())
     if not count:
-        return {"supported": True, "unsupported_turns": 0, "unsupported_share": 0.0, "message": "every prompt the policy may ask had a non-zero logging probability"}
+        return SupportCheck(True, 0, 0.0, "every prompt the policy may ask had a non-zero logging probability")
     row = int(np.flatnonzero(rows)[0])
-    prompts = sorted({PROMPTS[a].id.value for a in np.flatnonzero(missing.any(axis=0))})
+    prompts = tuple(sorted({PROMPTS[a].id.value for a in np.flatnonzero(missing.any(axis=0))}))
     share = float(target[missing].sum() / data.n_turns)
-    return {
-        "supported": False,
-        "unsupported_turns": count,
-        "unsupported_share": count / data.n_turns,
-        "unsupported_mass": share,
-        "prompts": prompts,
-        "message": (f"unsupported: in {count:,} of {data.n_turns:,} logged states ({count / data.n_turns:.1%}) the policy may ask "
-                    f"{', '.join(prompts)}, which the logging policy never tried there (probability 0; first at row {row}); "
-                    f"log with exploration over every valid prompt before estimating this policy"),
-    }
+    return SupportCheck(
+        False, count, count / data.n_turns,
+        (f"unsupported: in {count:,} of {data.n_turns:,} logged states ({count / data.n_turns:.1%}) the policy may ask "
+         f"{', '.join(prompts)}, which the logging policy never tried there (probability 0; first at row {row}); "
+         f"log with exploration over every valid prompt before estimating this policy"),
+        unsupported_mass=share, prompts=prompts)
 
 
-def weight_diagnostics(weights: Weights) -> dict:
+def weight_diagnostics(weights: Weights) -> WeightDiagnostics:
+    """Effective sample size (Kish: (sum w)^2 / sum w^2) and statistics of the conversations' final weights."""
     final = weights.final
     n = len(final)
     total, square = float(final.sum()), float((final**2).sum())
     ess = total**2 / square if square > 0 else 0.0
     first = weights.rho[weights.data.first]
     ess_first = float(first.sum() ** 2 / (first**2).sum()) if (first**2).sum() > 0 else 0.0
-    return {
-        "ess": ess,
-        "ess_share": ess / n,
-        "ess_first_turn": ess_first,
-        "weight_mean": total / n,
-        "weight_max": float(final.max()),
-        "weight_p99": float(np.quantile(final, 0.99)),
-        "zero_weight_share": float((final == 0).mean()),
-        "max_weight_share": float(final.max() / total) if total > 0 else None,
-    }
+    return WeightDiagnostics(
+        ess=ess, ess_share=ess / n, ess_first_turn=ess_first, weight_mean=total / n, weight_max=float(final.max()),
+        weight_p99=float(np.quantile(final, 0.99)), zero_weight_share=float((final == 0).mean()),
+        max_weight_share=float(final.max() / total) if total > 0 else None,
+    )
 
 
 @dataclass
 class OPEResult:
-    """Estimates, intervals and diagnostics per policy; bootstrap draws kept for paired comparisons."""
+    """Estimates, intervals and diagnostics per policy; bootstrap draws kept for paired comparisons.
+
+    draws: (policy, estimator, metric) -> float64 (B,) bootstrap values; point: the same keys -> the estimate.
+    """
 
     settings: OPESettings
     conversations: int
     turns: int
-    on_policy: dict
-    policies: dict = field(default_factory=dict)
-    draws: dict = field(default_factory=dict)    # (policy, name, metric) -> (B,)
-    point: dict = field(default_factory=dict)    # (policy, name, metric) -> float
+    on_policy: dict[Metric, float]
+    policies: dict[str, PolicyEstimates] = field(default_factory=dict)
+    draws: dict = field(default_factory=dict)
+    point: dict = field(default_factory=dict)
     seconds: float = 0.0
 
-    def difference(self, candidate: str, baseline: str, estimator: str, metric: str) -> dict:
-        """Paired difference candidate - baseline on the same logs and the same resamples."""
+    def difference(self, candidate: str, baseline: str, estimator: str, metric: Metric | str) -> Improvement:
+        """Paired difference candidate - baseline on the same logs and the same resamples.
+
+        Raises ``ConfigError`` when either policy has no such estimate."""
+        metric = Metric(metric)
         key_c, key_b = (candidate, estimator, metric), (baseline, estimator, metric)
         if key_c not in self.point or key_b not in self.point:
             raise ConfigError(f"no {estimator} estimate of {metric} for {candidate if key_c not in self.point else baseline}")
         diff = self.point[key_c] - self.point[key_b]
         ci = _interval(self.draws[key_c] - self.draws[key_b], self.settings.confidence) if key_c in self.draws else None
         base = self.point[key_b]
-        return {"difference": diff, "ci": ci, "relative": diff / base if base else None,
-                "relative_ci": [ci[0] / base, ci[1] / base] if ci and base else None}
+        return Improvement(diff, ci, diff / base if base else None, (ci[0] / base, ci[1] / base) if ci and base else None)
 
 
-def _interval(draws: np.ndarray, confidence: float) -> list[float] | None:
+def _interval(draws: np.ndarray, confidence: float) -> tuple[float, float] | None:
     finite = draws[np.isfinite(draws)]
     if len(draws) == 0 or len(finite) < (1 - _MAX_UNDEFINED) * len(draws):
         return None
     alpha = (1 - confidence) / 2
     lo, hi = np.quantile(finite, [alpha, 1 - alpha])
-    return [float(lo), float(hi)]
+    return (float(lo), float(hi))
 
 
 def _number(x: float) -> float | None:
@@ -198,12 +196,11 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
         support = check_support(data, target)
         weights = Weights(data, target)
         share = target.mean(axis=0)
-        entry = {"supported": support["supported"], "support": support, "diagnostics": None, "estimators": {},
-                 "prompt_share": {p.id.value: float(share[i]) for i, p in enumerate(PROMPTS)}}
+        entry = PolicyEstimates(support.supported, support, {p.id.value: float(share[i]) for i, p in enumerate(PROMPTS)})
         result.policies[policy] = entry
-        if not support["supported"]:
+        if not support.supported:
             continue
-        entry["diagnostics"] = weight_diagnostics(weights)
+        entry.diagnostics = weight_diagnostics(weights)
         per_policy = {}
         for q in (settings.q_models if settings.needs_q else ()):
             fitted = q_values.setdefault(policy, {}).get(q)
@@ -254,19 +251,19 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
     for policy, per_policy in inputs.items():
         entry = result.policies[policy]
         for reported, estimator, q in names:
-            entry["estimators"][reported] = {}
+            entry.estimators[reported] = {}
             for metric in METRICS:
                 key = (policy, reported, metric)
                 draws = result.draws.get(key)
-                entry["estimators"][reported][metric] = {
-                    "estimate": _number(result.point[key]),
-                    "ci": _interval(draws, settings.confidence) if draws is not None else None,
-                    "se": _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None,
-                }
-        entry["personas"] = {
-            p: {"conversations": int((data.persona == p).sum()),
-                "estimators": {reported: {m: _number(float(values[(policy, reported, m)][0])) for m in METRICS}
-                               for reported, _, _ in names}}
+                entry.estimators[reported][metric] = Estimate(
+                    _number(result.point[key]),
+                    _interval(draws, settings.confidence) if draws is not None else None,
+                    _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None,
+                )
+        entry.personas = {
+            p: SegmentEstimates(int((data.persona == p).sum()),
+                                {reported: {m: _number(float(values[(policy, reported, m)][0])) for m in METRICS}
+                                 for reported, _, _ in names})
             for p, values in by_persona.items()
         }
     result.seconds = time.perf_counter() - start

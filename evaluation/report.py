@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import METRICS
+from .data import METRICS, Metric
+from .results import EvaluationReport, GateDecision, PolicyEstimates
 
 __all__ = ["write_report", "render_html", "render_markdown"]
 
@@ -44,20 +45,20 @@ def _png(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _estimates_plot(report: dict, metric: str) -> str:
+def _estimates_plot(report: EvaluationReport, metric: Metric) -> str:
     plt = _plt()
-    policies = [p for p, e in report["policies"].items() if e["supported"]]
+    policies = [p for p, e in report.policies.items() if e.supported]
     fig, axes = plt.subplots(1, max(1, len(policies)), figsize=(4.2 * max(1, len(policies)), 3.4), squeeze=False)
     for ax, policy in zip(axes[0], policies):
-        entry = report["policies"][policy]
-        names = list(entry["estimators"])
-        cells = [entry["estimators"][n][metric] for n in names]
-        v = np.array([np.nan if c["estimate"] is None else c["estimate"] for c in cells], dtype=float)
-        ci = np.array([c["ci"] if c["ci"] else [x, x] for c, x in zip(cells, v)], dtype=float)  # no interval: a bare point
+        entry = report.policies[policy]
+        names = list(entry.estimators)
+        cells = [entry.estimators[n][metric] for n in names]
+        v = np.array([np.nan if c.estimate is None else c.estimate for c in cells], dtype=float)
+        ci = np.array([c.ci if c.ci else [x, x] for c, x in zip(cells, v)], dtype=float)  # no interval: a bare point
         y = np.arange(len(names))
         ax.errorbar(v, y, xerr=[v - ci[:, 0], ci[:, 1] - v], fmt="o", color="#1f5fa8", capsize=3)
-        if entry.get("truth"):
-            ax.axvline(entry["truth"][metric], color="#c0392b", linestyle="--", label="simulator truth")
+        if entry.truth is not None:
+            ax.axvline(entry.truth.metrics[metric], color="#c0392b", linestyle="--", label="simulator truth")
             ax.legend(loc="lower right", fontsize=7)
         ax.set_yticks(y, names)
         ax.invert_yaxis()
@@ -68,18 +69,18 @@ def _estimates_plot(report: dict, metric: str) -> str:
     return _png(fig)
 
 
-def _error_plot(report: dict) -> str | None:
+def _error_plot(report: EvaluationReport) -> str | None:
     plt = _plt()
-    rows = [(p, e) for p, e in report["policies"].items() if e.get("errors")]
+    rows = [(p, e) for p, e in report.policies.items() if e.errors]
     if not rows:
         return None
     fig, axes = plt.subplots(1, len(METRICS), figsize=(12, 3.2), squeeze=False)
     for ax, metric in zip(axes[0], METRICS):
         width = 0.8 / len(rows)
-        names = list(rows[0][1]["errors"])
+        names = list(rows[0][1].errors)
         x = np.arange(len(names))
         for i, (policy, entry) in enumerate(rows):
-            err = [entry["errors"][n][metric]["relative_error"] for n in names]
+            err = [entry.errors[n][metric].relative_error for n in names]
             ax.bar(x + i * width, [100 * (e if e is not None else np.nan) for e in err], width, label=policy)
         ax.axhline(0, color="black", linewidth=0.6)
         for bound in (-5, 5):
@@ -92,39 +93,39 @@ def _error_plot(report: dict) -> str | None:
     return _png(fig)
 
 
-def _prompt_plot(report: dict) -> str:
+def _prompt_plot(report: EvaluationReport) -> str:
     plt = _plt()
-    policies = list(report["policies"])
-    prompts = list(next(iter(report["policies"].values()))["prompt_share"])
+    policies = list(report.policies)
+    prompts = list(next(iter(report.policies.values())).prompt_share)
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.8 / len(policies)
     x = np.arange(len(prompts))
     for i, policy in enumerate(policies):
-        entry = report["policies"][policy]
-        detail = entry.get("truth_detail")
-        share = detail["prompt_share"] if detail else entry["prompt_share"]
+        entry = report.policies[policy]
+        share = entry.truth.prompt_share if entry.truth is not None else entry.prompt_share
         ax.bar(x + i * width, [share[p] for p in prompts], width, label=policy)
     ax.set_xticks(x + 0.4 - width / 2, prompts, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel("share of prompts", fontsize=8)
-    source = "in the simulator" if any(e.get("truth_detail") for e in report["policies"].values()) else "at the logged states"
+    source = "in the simulator" if report.truths() else "at the logged states"
     ax.set_title(f"which prompts each policy asks ({source})", fontsize=10)
     ax.legend(fontsize=7)
     return _png(fig)
 
 
-def _persona_plot(report: dict) -> str | None:
+def _persona_plot(report: EvaluationReport) -> str | None:
     plt = _plt()
-    rows = [(p, e) for p, e in report["policies"].items() if e.get("truth_detail") and e["supported"]]
+    rows = [(p, e) for p, e in report.policies.items() if e.truth is not None and e.supported]
     if not rows:
         return None
-    personas = sorted({name for _, e in rows for name in e["truth_detail"]["personas"]})
+    personas = sorted({name for _, e in rows for name in e.truth.personas})
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-    for ax, (metric, key) in zip(axes, (("success_rate", "success_rate"), ("prompts", "mean_prompts"))):
+    for ax, (metric, key) in zip(axes, ((Metric.SUCCESS_RATE, "success_rate"), (Metric.PROMPTS, "mean_prompts"))):
         width = 0.8 / (2 * len(rows))
         x = np.arange(len(personas))
         for i, (policy, entry) in enumerate(rows):
-            truth = [entry["truth_detail"]["personas"].get(p, {}).get(key, np.nan) for p in personas]
-            dr = [entry.get("personas", {}).get(p, {}).get("estimators", {}).get("dr", {}).get(metric) for p in personas]
+            truth = [entry.truth.personas.get(p, {}).get(key, np.nan) for p in personas]
+            segments = entry.personas
+            dr = [segments[p].estimators.get("dr", {}).get(metric) if p in segments else None for p in personas]
             ax.bar(x + (2 * i) * width, truth, width, label=f"{policy} truth")
             ax.bar(x + (2 * i + 1) * width, [np.nan if v is None else v for v in dr], width, label=f"{policy} DR", alpha=0.6)
         ax.set_xticks(x + 0.4 - width / 2, personas)
@@ -181,24 +182,22 @@ def _ci(ci, digits: int = 3) -> str:
     return "-" if not ci else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 
-def _estimate_rows(entry: dict) -> list[list[str]]:
+def _estimate_rows(entry: PolicyEstimates) -> list[list[str]]:
     rows = []
-    for name, per_metric in entry["estimators"].items():
+    for name, per_metric in entry.estimators.items():
         row = [name]
         for metric in METRICS:
             e = per_metric[metric]
-            cell = f"{_fmt(e['estimate'])} {_ci(e['ci'])}"
-            err = (entry.get("errors") or {}).get(name, {}).get(metric)
-            if err and err["relative_error"] is not None:
-                cell += f" ({err['relative_error']:+.1%}{'' if err['covered'] else ', misses truth'})"
+            cell = f"{_fmt(e.estimate)} {_ci(e.ci)}"
+            err = (entry.errors or {}).get(name, {}).get(metric)
+            if err and err.relative_error is not None:
+                cell += f" ({err.relative_error:+.1%}{'' if err.covered else ', misses truth'})"
             row.append(cell)
         rows.append(row)
-    if entry.get("truth"):
-        detail = entry.get("truth_detail") or {}
-        cis = detail.get("ci", {})
-        n = detail.get("conversations")
-        rows.append([f"simulator truth ({n:,} conversations)" if n else "simulator truth"]
-                    + [f"{_fmt(entry['truth'][m])} {_ci(cis.get(m))}" for m in METRICS])
+    if entry.truth is not None:
+        t = entry.truth
+        rows.append([f"simulator truth ({t.conversations:,} conversations)" if t.conversations else "simulator truth"]
+                    + [f"{_fmt(t.metrics[m])} {_ci(t.ci.get(m))}" for m in METRICS])
     return rows
 
 
@@ -208,40 +207,40 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _gate_rows(gates: list[dict]) -> list[list[str]]:
+def _gate_rows(gates: list[GateDecision]) -> list[list[str]]:
     rows = []
     for g in gates:
-        verdict = "promote" if g["promote"] else "refuse"
-        for c in g["conditions"]:
-            rows.append([f"{g['candidate']} over {g['current']}", verdict, c["name"], "pass" if c["passed"] else "FAIL", c["detail"]])
+        verdict = "promote" if g.promote else "refuse"
+        for c in g.conditions:
+            rows.append([f"{g.candidate} over {g.current}", verdict, c.name, "pass" if c.passed else "FAIL", c.detail])
     return rows
 
 
-def _diagnostic_rows(report: dict) -> list[list[str]]:
+def _diagnostic_rows(report: EvaluationReport) -> list[list[str]]:
     rows = []
-    n = report["conversations"]
-    for policy, entry in report["policies"].items():
-        d = entry.get("diagnostics")
-        if not entry["supported"] or not d:
-            rows.append([policy, "-", "-", "-", "-", entry["support"]["message"]])
+    n = report.conversations
+    for policy, entry in report.policies.items():
+        d = entry.diagnostics
+        if not entry.supported or not d:
+            rows.append([policy, "-", "-", "-", "-", entry.support.message])
             continue
-        rows.append([policy, f"{d['ess']:.0f} of {n:,} ({d['ess_share']:.2%})", f"{d['zero_weight_share']:.1%}",
-                     f"{d['weight_max']:.1f}", f"{d['weight_mean']:.3f}", entry["support"]["message"]])
+        rows.append([policy, f"{d.ess:.0f} of {n:,} ({d.ess_share:.2%})", f"{d.zero_weight_share:.1%}",
+                     f"{d.weight_max:.1f}", f"{d.weight_mean:.3f}", entry.support.message])
     return rows
 
 
-def _warnings(report: dict) -> list[str]:
+def _warnings(report: EvaluationReport) -> list[str]:
     notes = []
-    for policy, entry in report["policies"].items():
-        if not entry["supported"]:
-            notes.append(f"{policy} is not estimated: {entry['support']['message']}.")
+    for policy, entry in report.policies.items():
+        if not entry.supported:
+            notes.append(f"{policy} is not estimated: {entry.support.message}.")
             continue
-        d = entry["diagnostics"]
-        if d and d["ess_share"] < 0.02:
-            notes.append(f"{policy}: effective sample size {d['ess']:.0f} of {report['conversations']:,} conversations "
-                         f"({d['ess_share']:.2%}); importance-sampling estimates have high variance and their bootstrap "
+        d = entry.diagnostics
+        if d and d.ess_share < 0.02:
+            notes.append(f"{policy}: effective sample size {d.ess:.0f} of {report.conversations:,} conversations "
+                         f"({d.ess_share:.2%}); importance-sampling estimates have high variance and their bootstrap "
                          f"intervals may be too narrow (heavy-tailed weights).")
-    if any("dm" in e.get("estimators", {}) for e in report["policies"].values()):
+    if any("dm" in e.estimators for e in report.policies.values()):
         notes.append("dm's interval resamples conversations around one fitted Q model; it does not include the model's own "
                      "error, so a biased Q model gives a narrow interval around the wrong value.")
     return notes
@@ -266,25 +265,25 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def render_html(report: dict, gates: list[dict], plots: dict[str, str | None]) -> str:
+def render_html(report: EvaluationReport, gates: list[GateDecision], plots: dict[str, str | None]) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Segue off-policy evaluation</title>"
              f"<style>{_CSS}</style></head><body>"]
     parts.append("<h1>Segue off-policy evaluation</h1>")
-    parts.append(f"<p>Logs <code>{html.escape(report['logs'])}</code>: {report['conversations']:,} conversations, "
-                 f"{report['turns']:,} prompts; logging policy: {html.escape(json.dumps(report.get('logging_policy')))}; "
-                 f"on the logs: {', '.join(f'{_METRIC_LABEL[m]} {v:.3f}' for m, v in report['on_policy'].items())}. "
-                 f"{report['settings']['bootstrap']:,} bootstrap resamples of conversations, "
-                 f"{report['settings']['confidence']:.0%} percentile intervals; Q models: {', '.join(report['settings']['q_models'])}.</p>")
+    parts.append(f"<p>Logs <code>{html.escape(report.logs)}</code>: {report.conversations:,} conversations, "
+                 f"{report.turns:,} prompts; logging policy: {html.escape(json.dumps(report.logging_policy))}; "
+                 f"on the logs: {', '.join(f'{_METRIC_LABEL[m]} {v:.3f}' for m, v in report.on_policy.items())}. "
+                 f"{report.settings['bootstrap']:,} bootstrap resamples of conversations, "
+                 f"{report.settings['confidence']:.0%} percentile intervals; Q models: {', '.join(report.settings['q_models'])}.</p>")
     for note in _warnings(report):
         parts.append(f"<p class='note'>{html.escape(note)}</p>")
     if gates:
         parts.append("<h2>Deployment gate</h2>")
         parts.append(_html_table(["candidate", "decision", "condition", "result", "detail"], _gate_rows(gates)))
     parts.append("<h2>Estimates, intervals and the simulator's truth</h2>")
-    for policy, entry in report["policies"].items():
+    for policy, entry in report.policies.items():
         parts.append(f"<h3>{html.escape(policy)}</h3>")
-        if not entry["supported"]:
-            parts.append(f"<p class='note'>{html.escape(entry['support']['message'])}</p>")
+        if not entry.supported:
+            parts.append(f"<p class='note'>{html.escape(entry.support.message)}</p>")
             continue
         parts.append(_html_table(["estimator"] + [_METRIC_LABEL[m] for m in METRICS], _estimate_rows(entry)))
     for metric in METRICS:
@@ -315,17 +314,17 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render_markdown(report: dict, gates: list[dict]) -> str:
+def render_markdown(report: EvaluationReport, gates: list[GateDecision]) -> str:
     out = ["# Segue off-policy evaluation", "",
-           f"Logs `{report['logs']}`: {report['conversations']:,} conversations, {report['turns']:,} prompts; "
-           f"{report['settings']['bootstrap']:,} bootstrap resamples, {report['settings']['confidence']:.0%} intervals.", ""]
+           f"Logs `{report.logs}`: {report.conversations:,} conversations, {report.turns:,} prompts; "
+           f"{report.settings['bootstrap']:,} bootstrap resamples, {report.settings['confidence']:.0%} intervals.", ""]
     out += [f"> {note}" for note in _warnings(report)]
     if gates:
         out += ["", "## Deployment gate", "", _md_table(["candidate", "decision", "condition", "result", "detail"], _gate_rows(gates))]
-    for policy, entry in report["policies"].items():
+    for policy, entry in report.policies.items():
         out += ["", f"## {policy}", ""]
-        if not entry["supported"]:
-            out.append(entry["support"]["message"])
+        if not entry.supported:
+            out.append(entry.support.message)
             continue
         out.append(_md_table(["estimator"] + [_METRIC_LABEL[m] for m in METRICS], _estimate_rows(entry)))
     out += ["", "## Importance weights and support", "",
@@ -333,8 +332,12 @@ def render_markdown(report: dict, gates: list[dict]) -> str:
     return "\n".join(out)
 
 
-def write_report(report: dict, out: Path, *, gates: list[dict] | None = None, policy_folders: dict | None = None) -> tuple[Path, Path]:
-    """Write ``out`` (HTML) and the Markdown summary beside it (same name, ``.md``), each atomically."""
+def write_report(report: EvaluationReport, out: Path, *, gates: list[GateDecision] | None = None,
+                 policy_folders: dict | None = None) -> tuple[Path, Path]:
+    """Write ``out`` (HTML) and the Markdown summary beside it (same name, ``.md``), each atomically.
+
+    ``policy_folders``: policy -> its folder (None for ``rule``), for the learning curves.
+    """
     out = Path(out)
     gates = gates or []
     plots = {f"estimates_{m}": _estimates_plot(report, m) for m in METRICS}

@@ -29,9 +29,14 @@ logging policy and the collection settings.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from dialogue.prompts import N_PROMPTS
+
+if TYPE_CHECKING:
+    from .manifest import LogManifest
 
 __all__ = ["LOG_SCHEMA_VERSION", "ACT_TYPE", "log_schema", "REQUIRED_COLUMNS", "file_metadata"]
 
@@ -71,21 +76,21 @@ def log_schema(n_base: int, n_history: int) -> pa.Schema:
 REQUIRED_COLUMNS = tuple(log_schema(1, 1).names)
 
 
-def file_metadata(*, feature_version: str, names, n_base: int, catalog_fingerprint: str, logging_policy: str,
-                  settings: dict) -> dict[str, str]:
-    """The ``segue.*`` keys every log part carries (simulated or chat), before its part-specific ones."""
+def file_metadata(manifest: "LogManifest") -> dict[str, str]:
+    """The ``segue.*`` keys every log part carries (simulated, chat or voice), before its part-specific ones."""
     import json
 
     from dialogue.prompts import PROMPT_CATALOGUE_VERSION, PROMPTS
 
+    names, n_base = manifest.feature_names, manifest.n_base
     return {
         "segue.log_schema_version": LOG_SCHEMA_VERSION,
         "segue.prompt_catalogue_version": PROMPT_CATALOGUE_VERSION,
         "segue.prompt_ids": json.dumps([p.id.value for p in PROMPTS]),
-        "segue.feature_version": feature_version,
+        "segue.feature_version": str(manifest.feature_version),
         "segue.features_names": json.dumps(list(names[:n_base])),
         "segue.history_features_names": json.dumps(list(names[n_base:])),
-        "segue.catalog_fingerprint": catalog_fingerprint,
-        "segue.logging_policy": logging_policy,
-        "segue.settings": json.dumps(settings, sort_keys=True),
+        "segue.catalog_fingerprint": manifest.catalog_fingerprint,
+        "segue.logging_policy": manifest.logging_policy,
+        "segue.settings": json.dumps(manifest.settings_json(), sort_keys=True),
     }

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +21,10 @@ from dialogue.prompts import PROMPT_CATALOGUE_VERSION, PROMPTS
 from .errors import LogValidationError, LogWriteError
 from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS
 
-__all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "LogInfo", "log_info",
+if TYPE_CHECKING:
+    from .manifest import LogManifest
+
+__all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "read_manifest", "logs_fingerprint",
            "segue_metadata", "feature_names", "fixed_column"]
 
 PART_GLOB = "part-*.parquet"
@@ -155,17 +158,29 @@ def read_logs(folder: str | Path, *, columns: list[str] | None = None, validate:
     return pa.concat_tables(tables)
 
 
-@dataclass(frozen=True)
-class LogInfo:
-    metadata: dict[str, str]
-    feature_names: tuple[str, ...]
-    history_feature_names: tuple[str, ...]
+def read_manifest(folder: str | Path) -> "LogManifest":
+    """How the logs in ``folder`` were made, from its first part's ``segue.*`` metadata.
 
+    Raises ``LogValidationError`` when the folder has no parts or the metadata is not Segue's.
+    """
+    from .manifest import LogManifest
 
-def log_info(folder: str | Path) -> LogInfo:
-    """The ``segue.*`` metadata of the first part of a log folder."""
     first = list_parts(folder)[0]
-    meta = segue_metadata(pq.read_schema(first).metadata)
-    return LogInfo(meta, feature_names(meta, "features"), feature_names(meta, "history_features"))
+    try:
+        schema = pq.read_schema(first)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise LogValidationError(f"cannot read log part {first.name}: {exc}") from exc
+    return LogManifest.from_metadata(segue_metadata(schema.metadata), where=str(first))
 
 
+def logs_fingerprint(folder: str | Path) -> str:
+    """sha256 (first 16 hex digits) over the names and contents of a log folder's parts."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in list_parts(folder):
+        digest.update(part.name.encode())
+        with open(part, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

@@ -1,37 +1,17 @@
-"""The policy interface: featurized state + valid-prompt mask -> prompt distribution."""
+"""Policies every learner is measured against (uniform, constant) and the masked softmax.
+
+The ``Policy`` protocol, ``Decision`` and ``sample_prompt`` are defined in ``dialogue.policy`` (where the
+dialogue manager types against them) and re-exported here.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from core.errors import ConfigError
+from dialogue.policy import Decision, Policy, decide, sample_prompt
 
 __all__ = ["Decision", "Policy", "UniformPolicy", "ConstantPolicy", "decide", "sample_prompt", "masked_softmax"]
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The prompt chosen (action id) and the probability the policy gave it."""
-
-    prompt: int
-    probability: float
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """Any prompt-selection policy.
-
-    ``probabilities(features, mask)``: features float32 (n_features,), mask
-    bool (n_prompts,) -> float64 (n_prompts,), zero where the mask is False,
-    summing to 1. A greedy policy puts all mass on one prompt.
-    """
-
-    name: str
-
-    def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
 
 
 class UniformPolicy:
@@ -71,20 +51,6 @@ def _prompt_ids() -> tuple[str, ...]:
     from dialogue.prompts import PROMPTS
 
     return tuple(p.id.value for p in PROMPTS)
-
-
-def sample_prompt(probs: np.ndarray, rng: np.random.Generator) -> Decision:
-    """Draw one prompt from a distribution over prompts (float (n_prompts,))."""
-    index = int(np.searchsorted(np.cumsum(probs), rng.random() * probs.sum(), side="right"))
-    index = min(index, len(probs) - 1)
-    while probs[index] <= 0.0:  # guard against float round-off at the top end
-        index -= 1
-    return Decision(index, float(probs[index]))
-
-
-def decide(policy: Policy, features: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> Decision:
-    """Draw a prompt from ``policy`` (greedy policies are deterministic)."""
-    return sample_prompt(policy.probabilities(features, mask), rng)
 
 
 def masked_softmax(scores: np.ndarray, mask: np.ndarray, temperature: float) -> np.ndarray:

@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from dialogue.features import FeatureLayout, Featurizer
+from dialogue.features import FeatureLayout, FeatureVariant, FeatureVersion, Featurizer
+from dialogue.policy import Policy
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION
-from policy.errors import PolicyError
 from recommender.catalog import Catalog
 
-from .base import ConstantPolicy, Policy
-from .d3rlpy_support import enable_masking, import_d3rlpy
-from .learned import QPolicy, RegressorPolicy
-from .regressor import ActionFeatures
+from .errors import PolicyError
+from .learners import LEARNERS, ConstantConfig, LearnerConfig
 from .rule import RuleBasedPolicy
 
 __all__ = [
@@ -49,6 +46,8 @@ __all__ = [
     "constant_record",
     "record_event",
     "rollback",
+    "update_evaluation",
+    "remove_staging",
 ]
 
 DEFAULT_REGISTRY = Path("runs/policies")
@@ -60,10 +59,19 @@ _HISTORY = "history.jsonl"
 
 @dataclass
 class PolicyRecord:
+    """What a policy folder's ``policy.json`` says: how the policy was made and how it did.
+
+    algo: the learner's registry name (``policy.learners``); features: the variant it reads; feature_version:
+    the features it was trained on (loading refuses another); config: the training config
+    (``TrainConfig.to_dict``, or ``{"learner": {...}}`` for a made policy); logs: what it was trained on
+    (path, fingerprint, conversations, turns, catalog fingerprint, the logs' settings); evaluation: results
+    added later (training losses, the quick simulator evaluation).
+    """
+
     name: str
     algo: str
-    features: str
-    feature_version: str
+    features: FeatureVariant
+    feature_version: FeatureVersion
     prompt_catalogue_version: str
     config: dict
     logs: dict
@@ -73,8 +81,38 @@ class PolicyRecord:
     evaluation: dict = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.features = FeatureVariant.parse(self.features, option="policy features")
+        if isinstance(self.feature_version, str):
+            self.feature_version = FeatureVersion.parse(self.feature_version)
+
+    def learner(self) -> LearnerConfig:
+        """The learner config that made this policy (raises ``PolicyError`` for an unknown learner)."""
+        cls = LEARNERS.get(self.algo)
+        if cls is None:
+            raise PolicyError(f"policy {self.name}: unknown learner {self.algo!r} (known: {', '.join(LEARNERS)})")
+        if "learner" in self.config:
+            return cls.from_dict(self.config["learner"])
+        if cls is ConstantConfig:  # records of Segue 0.1 kept the constant prompt at the top of the config
+            return ConstantConfig(self.config.get("prompt", ConstantConfig.prompt))
+        return cls()  # records of Segue 0.1: the hyperparameters are informative only, the model file is all
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["features"] = self.features.value
+        data["feature_version"] = str(self.feature_version)
+        return data
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PolicyRecord":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise PolicyError(f"policy record: unknown key(s) {', '.join(unknown)}")
+        return cls(**data)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -95,13 +133,8 @@ def save_policy(folder: Path, record: PolicyRecord, model, *, staging: Path | No
         raise PolicyError(f"{folder} exists and is not empty; choose another --out")
     staging = staging or folder.with_name(f".{folder.name}.staging")
     staging.mkdir(parents=True, exist_ok=True)
-    if record.algo == "constant":
-        pass  # no model: the record's config names the prompt
-    elif record.algo == "regressor":
-        with open(staging / record.model_file, "wb") as handle:
-            pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    else:
-        model.save(str(staging / record.model_file))
+    if model is not None:
+        record.learner().save(model, staging)
     (staging / POLICY_FILE).write_text(record.to_json())
     if folder.exists():
         folder.rmdir()
@@ -111,13 +144,15 @@ def save_policy(folder: Path, record: PolicyRecord, model, *, staging: Path | No
 
 
 def read_record(folder: Path) -> PolicyRecord:
+    """The record of the policy in ``folder``; raises ``PolicyError`` when it is missing or invalid."""
     path = Path(folder) / POLICY_FILE
     if not path.is_file():
         raise PolicyError(f"no policy at {folder} ({POLICY_FILE} missing)")
     try:
-        data = json.loads(path.read_text())
-        return PolicyRecord(**data)
-    except (json.JSONDecodeError, TypeError) as exc:
+        return PolicyRecord.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise PolicyError(f"{path} is not a valid policy record: {exc}") from exc
+    except PolicyError as exc:
         raise PolicyError(f"{path} is not a valid policy record: {exc}") from exc
 
 
@@ -127,21 +162,14 @@ def update_evaluation(folder: Path, key: str, results: dict) -> None:
     _atomic_write(Path(folder) / POLICY_FILE, record.to_json())
 
 
-def _prompt_index(prompt_id) -> int:
-    from dialogue.prompts import PROMPTS
-
-    ids = [p.id.value for p in PROMPTS]
-    if prompt_id not in ids:
-        raise PolicyError(f"unknown prompt {prompt_id!r}; prompts are {', '.join(ids)}")
-    return ids.index(prompt_id)
-
-
 def constant_record(name: str, prompt_id: str, catalog: Catalog) -> PolicyRecord:
-    """The record of a constant policy (always ``prompt_id`` when valid): a deliberately bad candidate."""
-    _prompt_index(prompt_id)
-    layout = Featurizer(catalog.genre_names, "base").layout
-    return PolicyRecord(name=name, algo="constant", features="base", feature_version=layout.version,
-                        prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config={"prompt": prompt_id}, logs={},
+    """The record of a constant policy (always ``prompt_id`` when valid): a deliberately bad candidate.
+
+    Raises ``PolicyError`` for an unknown prompt id."""
+    learner = ConstantConfig(prompt_id)
+    layout = Featurizer(catalog.genre_names, FeatureVariant.BASE).layout
+    return PolicyRecord(name=name, algo=learner.name, features=FeatureVariant.BASE, feature_version=layout.version,
+                        prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config={"learner": learner.to_dict()}, logs={},
                         model_file="", train_seconds=0.0)
 
 
@@ -165,37 +193,30 @@ def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -
         )
     if record.feature_version != layout.version:
         raise PolicyError(
-            f"policy {folder} was trained with feature version {record.feature_version!r}, "
-            f"this Segue builds {layout.version!r}: retrain it on new logs"
+            f"policy {folder} was trained with feature version {str(record.feature_version)!r}, "
+            f"this Segue builds {str(layout.version)!r}: retrain it on new logs"
         )
 
 
 def load_policy(
     ref: str, *, catalog: Catalog, registry: Path = DEFAULT_REGISTRY, epsilon: float = 0.0, scorer_version: str = "baseline"
-) -> tuple[Policy, str]:
-    """A servable policy and its feature variant ("base" or "history").
+) -> tuple[Policy, FeatureVariant]:
+    """A servable policy and the feature variant it reads.
 
-    ``scorer_version``: the serving scorer's version; a history-feature policy trained with another
-    scorer's affinities (another embeddings version) is refused."""
+    ``ref``: ``rule``, a policy folder, or a name in ``registry``. ``scorer_version``: the serving scorer's
+    version; a history-feature policy trained with another scorer's affinities is refused. ``epsilon``: the
+    randomized share of a learned policy. Raises ``PolicyError`` for a missing, unreadable or mismatched policy.
+    """
     folder = resolve(ref, registry)
     if folder is None:
-        return RuleBasedPolicy(Featurizer(catalog.genre_names, "base").layout), "base"
+        return RuleBasedPolicy(Featurizer(catalog.genre_names, FeatureVariant.BASE).layout), FeatureVariant.BASE
     record = read_record(folder)
     layout = Featurizer(catalog.genre_names, record.features, scorer_version).layout
     _check_versions(record, layout, folder)
-    if record.algo == "constant":
-        return ConstantPolicy(_prompt_index(record.config.get("prompt")), name=ref), record.features
-    model_path = folder / record.model_file
-    if not model_path.is_file():
-        raise PolicyError(f"policy {folder} lacks its model file {record.model_file}")
-    if record.algo == "regressor":
-        with open(model_path, "rb") as handle:
-            model = pickle.load(handle)
-        return RegressorPolicy(model, ActionFeatures(layout.names), name=ref, epsilon=epsilon), record.features
-    d3rlpy = import_d3rlpy()
-    algo = d3rlpy.load_learnable(str(model_path), device="cpu:0")
-    enable_masking(algo)
-    return QPolicy(algo, name=ref, epsilon=epsilon), record.features
+    learner = record.learner()
+    if learner.model_file and not (folder / learner.model_file).is_file():
+        raise PolicyError(f"policy {folder} lacks its model file {learner.model_file}")
+    return learner.load(folder, layout=layout, name=ref, epsilon=epsilon), record.features
 
 
 def list_policies(registry: Path = DEFAULT_REGISTRY) -> list[PolicyRecord]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import scipy.sparse as sp
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from .errors import CatalogError
 from .schema import REQUIRED_COLUMNS

@@ -19,8 +19,10 @@ positive. Accept a pair when its cosine similarity is at least ``t``;
 utility F1. Over a calibration range of ``t`` where the overall false
 acceptance rate is between 1% and 20%, OPIS is the mean over segments of
 the mean squared gap between the segment's F1 curve and the overall one.
-Segments: the track's coarse genre; and users by persona x history length
-(terciles).
+Segments: the track's coarse genre; and users by segment x history length
+(terciles of the evaluation users' plays), where the segment is the history
+table's optional ``segment`` column (the simulator writes the persona); a
+table without one gives the history-length terciles alone.
 """
 
 from __future__ import annotations
@@ -108,7 +110,12 @@ def _ranking_metrics(emb, split, catalog: Catalog, which: str) -> dict:
 
 
 def pairs(emb, split, catalog: Catalog, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Positive and negative (user, track) pairs of the evaluation users with their similarities and segments."""
+    """Positive and negative (user, track) pairs of the evaluation users with their similarities and segments.
+
+    Returns arrays of one length (n_pairs,): ``sim`` float32 cosine similarity, ``label`` bool (True: held out,
+    i.e. played), ``genre`` int64 the track's coarse genre, ``user`` int64 the user segment
+    (``segment * 3 + history-length tercile``).
+    """
     users = emb.user_vectors(split.context)
     held, ctx = split.heldout, split.context
     u_rows, tracks, label = [], [], []
@@ -131,7 +138,7 @@ def pairs(emb, split, catalog: Catalog, rng: np.random.Generator) -> dict[str, n
     n_plays = held.n_plays[u_rows]
     edges = np.quantile(held.n_plays, [1 / 3, 2 / 3])
     length = np.searchsorted(edges, n_plays, side="right")
-    user_seg = held.persona[u_rows].astype(np.int64) * 3 + length
+    user_seg = held.segment[u_rows].astype(np.int64) * 3 + length  # segment x length tercile (segment 0 if none)
     return {"sim": sim, "label": label, "genre": catalog.primary_genre[tracks].astype(np.int64), "user": user_seg}
 
 

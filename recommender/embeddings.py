@@ -21,10 +21,17 @@ Cold start (seed 002, "Cold Brew"): a small network maps a track's content
 artist's other tracks, if any) to its embeddings, trained to mimic the
 history-based ones on warm tracks. Tracks with no plays get its output.
 
-Histories come from the simulator's population over the catalog (users
-``0 .. n_users-1``); evaluation users are other people of the same world
-(ids from ``EVAL_USER_OFFSET``), with a share of their tracks held out, and
-a share of the catalog held out from every history for cold start.
+Histories come from a listening-history table (``recommender.histories``:
+``user_id, track_id, plays``, optionally ``timestamp`` and ``segment``).
+The simulator's population is one source of such a table
+(``simulator.histories.population_histories``, ``segue simulate-histories``);
+a user's real listening data, exported to that format, is another. This
+module never builds histories itself. ``make_split`` draws the evaluation
+users at random from the table's users (the rest train), holds a share of
+each evaluation user's tracks out, and holds a share of the catalog out of
+every history for cold start. The saved metadata records where the
+histories came from (path or "simulator population"), a sha256 of their
+content, and how many users and plays they hold.
 """
 
 from __future__ import annotations
@@ -46,14 +53,15 @@ from core.errors import ConfigError
 
 from .catalog import Catalog
 from .errors import EmbeddingsError
+from .histories import Histories
 
 __all__ = [
-    "EmbeddingSettings", "Embeddings", "EmbeddingsError", "HistorySplit", "make_split", "train_embeddings",
-    "content_features", "EVAL_USER_OFFSET", "FORMAT_VERSION", "DEFAULT_EMBEDDINGS",
+    "EmbeddingSettings", "Embeddings", "EmbeddingsError", "Histories", "HistorySplit", "make_split", "train_embeddings",
+    "content_features", "FORMAT_VERSION", "DEFAULT_EMBEDDINGS", "MIN_TRAIN_USERS",
 ]
 
 FORMAT_VERSION = 1
-EVAL_USER_OFFSET = 1_000_000
+MIN_TRAIN_USERS = 10  # a table needs at least eval_users + this many users
 DEFAULT_EMBEDDINGS = Path("runs") / "embeddings"
 _ARRAYS = "embeddings.npz"
 _META = "embeddings.json"
@@ -61,6 +69,8 @@ _META = "embeddings.json"
 
 @dataclass(frozen=True)
 class EmbeddingSettings:
+    """How to split the histories and train; every field is checked (``ConfigError`` when out of range)."""
+
     dim: int = 64
     tied: bool = True             # one embedding per track for both roles (measured better than source/target here)
     tcm: bool = True              # threshold-consistent margin regularizer
@@ -73,11 +83,10 @@ class EmbeddingSettings:
     negatives: int = 4096         # shared uniform negatives per step (sampled softmax)
     lr: float = 0.01
     context_keep: float = 0.7     # share of the other history tracks kept as context
-    n_users: int = 10_000         # training users (the simulator's ids 0..n-1)
-    eval_users: int = 2_000
+    eval_users: int = 2_000       # drawn at random from the table's users; the rest train
+    train_users: int | None = None  # at most this many training users (drawn at random); None: all the others
     holdout_share: float = 0.2    # of each eval user's tracks
     cold_share: float = 0.05      # of the catalog, held out of every history
-    population_seed: int = 2021
     seed: int = 0
     threads: int = 2
 
@@ -90,7 +99,7 @@ class EmbeddingSettings:
             (32 <= self.negatives <= 1_000_000, "negatives", "between 32 and 1,000,000"),
             (self.lr > 0, "lr", "> 0"),
             (0 < self.context_keep <= 1, "context_keep", "within (0, 1]"),
-            (self.n_users >= 10, "n_users", ">= 10"),
+            (self.train_users is None or self.train_users >= MIN_TRAIN_USERS, "train_users", f">= {MIN_TRAIN_USERS} (or None: all)"),
             (self.eval_users >= 1, "eval_users", ">= 1"),
             (0 < self.holdout_share < 1, "holdout_share", "within (0, 1)"),
             (0 <= self.cold_share < 0.5, "cold_share", "within [0, 0.5)"),
@@ -103,57 +112,20 @@ class EmbeddingSettings:
                 raise ConfigError(f"embedding setting {name} must be {rule}, got {getattr(self, name.split('/')[0])}")
 
 
-# ---------------------------------------------------------------- histories
-@dataclass
-class Histories:
-    """Users' histories as CSR over unique tracks: ``tracks[indptr[u]:indptr[u+1]]`` with ``counts``."""
-
-    indptr: np.ndarray
-    tracks: np.ndarray
-    counts: np.ndarray
-    users: np.ndarray          # user ids
-    persona: np.ndarray        # bool, True = explorer
-    n_plays: np.ndarray        # plays in the whole history
-
-    def __len__(self) -> int:
-        return len(self.users)
-
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        s, e = self.indptr[i], self.indptr[i + 1]
-        return self.tracks[s:e], self.counts[s:e]
-
-
-def _histories(catalog: Catalog, user_ids: np.ndarray, population_seed: int, n_world_users: int, drop: np.ndarray | None) -> Histories:
-    from simulator.config import SimulatorConfig
-    from simulator.population import Population
-
-    pop = Population(catalog, SimulatorConfig(n_users=n_world_users, population_seed=population_seed), cache_size=1)
-    indptr, tracks, counts, persona, n_plays = [0], [], [], [], []
-    for uid in user_ids:
-        user = pop.user(int(uid))
-        t, c = np.unique(user.plays, return_counts=True)
-        if drop is not None:
-            keep = ~drop[t]
-            t, c = t[keep], c[keep]
-        tracks.append(t)
-        counts.append(c)
-        indptr.append(indptr[-1] + len(t))
-        persona.append(user.persona.name == "explorer")
-        n_plays.append(len(user.plays))
-    return Histories(
-        np.asarray(indptr, np.int64), np.concatenate(tracks).astype(np.int64), np.concatenate(counts).astype(np.float32),
-        np.asarray(user_ids, np.int64), np.asarray(persona, bool), np.asarray(n_plays, np.int64),
-    )
-
-
-@dataclass
+# ---------------------------------------------------------------- the split
+@dataclass(frozen=True, eq=False)
 class HistorySplit:
-    """Training histories, evaluation users (context / held-out tracks) and the cold tracks."""
+    """Training histories, evaluation users (context / held-out tracks) and the cold tracks.
+
+    ``histories``: the provenance of the table they were split from (``Histories.provenance``) with the
+    numbers of training and evaluation users; it goes into the embeddings' metadata.
+    """
 
     train: Histories
     context: Histories          # eval users, what the scorer may see
     heldout: Histories          # eval users, what they also played (never in context)
     cold: np.ndarray            # bool (n_tracks,): tracks held out of every history
+    histories: dict = field(default_factory=dict)
 
     @property
     def plays(self) -> np.ndarray:
@@ -161,13 +133,36 @@ class HistorySplit:
         return np.bincount(self.train.tracks, weights=self.train.counts, minlength=len(self.cold)).astype(np.float32)
 
 
-def make_split(catalog: Catalog, settings: EmbeddingSettings) -> HistorySplit:
+def make_split(catalog: Catalog, settings: EmbeddingSettings, histories: Histories) -> HistorySplit:
+    """Split a history table's users: ``settings.eval_users`` evaluation users drawn at random (seeded by
+    ``settings.seed``), the others (at most ``settings.train_users``) train. A ``cold_share`` of the catalog
+    is held out of every history; each evaluation user's tracks are split into context and held out
+    (``holdout_share`` of them, at least one when they have two or more; cold tracks always held out).
+
+    Raises ``ConfigError`` when the table has fewer than ``eval_users`` + ``train_users`` (or
+    + ``MIN_TRAIN_USERS``) users, ``EmbeddingsError`` when it was read against another catalog.
+    """
+    if histories.catalog and histories.catalog != catalog.fingerprint:
+        raise EmbeddingsError(f"histories {histories.source} were read against catalog {histories.catalog!r}, "
+                              f"not {catalog.fingerprint!r}: read them again with this catalog")
+    if len(histories) and int(histories.tracks.max(initial=0)) >= catalog.n:
+        raise EmbeddingsError(f"histories {histories.source} hold catalog rows up to {int(histories.tracks.max())}, "
+                              f"but the catalog has {catalog.n} tracks")
+    n_train_min = settings.train_users if settings.train_users is not None else MIN_TRAIN_USERS
+    if len(histories) < settings.eval_users + n_train_min:
+        raise ConfigError(
+            f"the history table {histories.source} has {len(histories):,} users: too few for {settings.eval_users:,} "
+            f"evaluation users and {n_train_min:,} training users (give a larger table or fewer eval_users)"
+        )
     rng = np.random.default_rng([settings.seed, 0xC01D])
     cold = np.zeros(catalog.n, dtype=bool)
     cold[rng.choice(catalog.n, size=int(round(settings.cold_share * catalog.n)), replace=False)] = True
-    train = _histories(catalog, np.arange(settings.n_users), settings.population_seed, settings.n_users, cold)
-    eval_ids = EVAL_USER_OFFSET + np.arange(settings.eval_users)
-    full = _histories(catalog, eval_ids, settings.population_seed, settings.n_users, None)
+    shuffled = np.random.default_rng([settings.seed, 0x05E5]).permutation(len(histories))
+    eval_rows = np.sort(shuffled[: settings.eval_users])
+    rest = shuffled[settings.eval_users :]
+    train_rows = np.sort(rest if settings.train_users is None else rest[: settings.train_users])
+    train = histories.select(train_rows, drop=cold)
+    full = histories.select(eval_rows)
     c_ptr, c_t, c_c, h_ptr, h_t, h_c = [0], [], [], [0], [], []
     for i in range(len(full)):
         t, c = full.row(i)
@@ -182,9 +177,10 @@ def make_split(catalog: Catalog, settings: EmbeddingSettings) -> HistorySplit:
 
     def pack(ptr, t, c) -> Histories:
         return Histories(np.asarray(ptr, np.int64), np.concatenate(t).astype(np.int64), np.concatenate(c).astype(np.float32),
-                         full.users, full.persona, full.n_plays)
+                         full.users, full.segment, full.segment_names, full.n_plays, full.source, full.sha256, full.catalog)
 
-    return HistorySplit(train, pack(c_ptr, c_t, c_c), pack(h_ptr, h_t, h_c), cold)
+    provenance = {**histories.provenance, "train_users": int(len(train)), "eval_users": int(len(full))}
+    return HistorySplit(train, pack(c_ptr, c_t, c_c), pack(h_ptr, h_t, h_c), cold, provenance)
 
 
 # ---------------------------------------------------------------- content features
@@ -356,17 +352,26 @@ def train_embeddings(
     settings: EmbeddingSettings,
     *,
     split: HistorySplit | None = None,
+    histories: Histories | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[Embeddings, dict]:
-    """Train the towers, the cold-start network, pick the threshold; return the embeddings and the evaluation."""
+    """Train the towers, the cold-start network, pick the threshold; return the embeddings and the evaluation.
+
+    Give exactly one of ``split`` (from :func:`make_split`) or ``histories`` (split here with ``settings``).
+    ``progress(stage, done, total)`` is called after every step of each stage. Raises ``ConfigError``
+    (neither or both given, too few users, a setting out of range) and ``EmbeddingsError``.
+    """
+    if (split is None) == (histories is None):
+        raise ConfigError("train_embeddings needs exactly one of split= or histories= (a listening-history table: "
+                          "recommender.histories.read_histories, or simulator.histories.population_histories)")
+    if split is None:
+        split = make_split(catalog, settings, histories)
     torch = _torch_threads(settings.threads)
     from .embedding_eval import evaluate, pairs, pick_threshold
 
     started = time.perf_counter()
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
-    if split is None:
-        split = make_split(catalog, settings)
     n, d = catalog.n, settings.dim
     trainable = np.zeros(n, dtype=bool)
     trainable[split.train.tracks] = True
@@ -446,6 +451,7 @@ def train_embeddings(
         "catalog_tracks": catalog.n,
         "dim": d,
         "settings": asdict(settings),
+        "histories": dict(split.histories),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "train_seconds": round(time.perf_counter() - started, 1),
         "tower_seconds": round(tower_seconds, 1),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.errors import SegueError
 
-__all__ = ["CatalogError", "EmbeddingsError"]
+__all__ = ["CatalogError", "EmbeddingsError", "HistoryError"]
 
 
 class CatalogError(SegueError):
@@ -13,3 +13,12 @@ class CatalogError(SegueError):
 
 class EmbeddingsError(SegueError):
     """Embeddings or a listening-history table are missing, unreadable, or made for another catalog."""
+
+
+class HistoryError(EmbeddingsError):
+    """A listening-history table (``recommender.histories``) is missing, unreadable or invalid.
+
+    A subclass of ``EmbeddingsError`` (histories are what embeddings train on), so code that
+    already catches ``EmbeddingsError`` catches it too; the message names the file, and where
+    a value is at fault, the column, the row and the value.
+    """

@@ -7,9 +7,8 @@ import sys
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["app", "logs_app", "catalog_app", "policy_app", "embeddings_app", "bench_app", "nlu_app", "out", "err", "progress_bar", "print_json"]
+__all__ = ["app", "logs_app", "catalog_app", "policy_app", "embeddings_app", "bench_app", "nlu_app", "out", "err", "print_json"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Segue: a conversational music recommender with an offline-RL dialogue policy.")
@@ -28,14 +27,6 @@ app.add_typer(nlu_app, name="nlu")
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
-
-
-def progress_bar() -> Progress:
-    """A progress bar on stderr (stdout stays clean for --json)."""
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False,
-    )
 
 
 def print_json(data: dict) -> None:

@@ -1,9 +1,8 @@
-"""Data commands: ``segue simulate``, ``segue logs ...``, ``segue catalog ...``."""
+"""Data commands: ``segue simulate``, ``segue simulate-histories``, ``segue logs ...``, ``segue catalog ...``."""
 
 from __future__ import annotations
 
 import json
-import time
 import wave
 from pathlib import Path
 from typing import Optional
@@ -14,7 +13,8 @@ from rich.table import Table
 
 from core.errors import SegueError
 
-from .app import app, catalog_app, err, logs_app, out, print_json, progress_bar
+from .app import app, catalog_app, err, logs_app, out, print_json
+from .progress import Reporter
 
 
 def _summary_table(summary: dict, title: str) -> Table:
@@ -53,37 +53,52 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Log conversations of the randomized rule-based policy with simulated users."""
-    from logs.collect import CollectionSettings, collect, prepare
-    from logs.summary import summarize
+    from logs.manifest import CollectionSettings
     from simulator.config import SimulatorConfig
 
-    if workers is not None and workers < 1:
-        raise SegueError(f"--workers must be >= 1, got {workers}")
-    if catalog is not None and not catalog.is_file():
-        raise SegueError(f"--catalog file not found: {catalog}")
-    settings = CollectionSettings(
+    from .workflows.simulate import SimulateSettings, simulate_logs
+
+    collection = CollectionSettings(
         conversations=conversations, seed=seed, exploration=exploration, temperature=temperature,
         part_size=part_size, simulator=SimulatorConfig(nlu_error_rate=nlu_error_rate),
         catalog_path=str(catalog.resolve()) if catalog else None,
         scorer=scorer if scorer == "baseline" else str(Path(scorer).resolve()),
     )
-    prepare(out_dir, settings)  # refuse a conflicting folder before any progress bar shows
-    start = time.perf_counter()
-    with progress_bar() as bar:
-        task = bar.add_task("simulating", total=conversations)
-        try:
-            result = collect(out_dir, settings, workers=workers, progress=lambda done, total: bar.update(task, completed=done))
-        except KeyboardInterrupt:
-            err.print(f"interrupted: finished parts are kept in {out_dir}; run the same command again to resume")
-            raise typer.Exit(130) from None
-    elapsed = time.perf_counter() - start
-    summary = summarize(out_dir)
-    summary["seconds"] = round(elapsed, 2)
-    summary["parts_written"], summary["parts_reused"] = result.parts_written, result.parts_reused
+    try:
+        result = simulate_logs(SimulateSettings(out_dir, collection, workers), Reporter())
+    except KeyboardInterrupt:
+        err.print(f"interrupted: finished parts are kept in {out_dir}; run the same command again to resume")
+        raise typer.Exit(130) from None
+    summary = {**result.summary, "seconds": round(result.seconds, 2), "parts_written": result.parts_written,
+               "parts_reused": result.parts_reused}
     if as_json:
         print_json(summary)
     else:
-        out.print(_summary_table(summary, f"{out_dir} ({result.parts_written} parts written, {result.parts_reused} reused, {elapsed:.1f} s)"))
+        out.print(_summary_table(summary, f"{out_dir} ({result.parts_written} parts written, {result.parts_reused} reused, "
+                                          f"{result.seconds:.1f} s)"))
+
+
+# ------------------------------------------------------------------ simulate-histories
+@app.command("simulate-histories")
+def simulate_histories(
+    users: int = typer.Option(12_000, "--users", help="Simulated users, ids 0..N-1 (12,000: the 10,000 training and "
+                                                       "2,000 evaluation users of `segue embeddings train`)."),
+    out_file: Path = typer.Option(..., "--out", help="Parquet file to write (atomically; a folder is refused)."),
+    population_seed: int = typer.Option(2021, "--population-seed", "--seed",
+                                        help="Seed of the population: who the users are (same seed, same table)."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a summary as JSON on stdout."),
+) -> None:
+    """Write the simulated population's listening histories as a history table (user_id, track_id, plays, segment)."""
+    from .workflows.embeddings import HistoriesJob
+    from .workflows.embeddings import simulate_histories as run_histories
+
+    result = run_histories(HistoriesJob(out_file, users, population_seed, catalog), Reporter())
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        out.print(f"wrote {result.rows:,} rows ({result.users:,} users, {result.plays:,} plays, population seed "
+                  f"{result.population_seed}) to {result.path} ({result.seconds:.1f} s)")
 
 
 # ------------------------------------------------------------------ logs

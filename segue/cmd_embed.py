@@ -12,7 +12,8 @@ from rich.table import Table
 from core.errors import SegueError
 from recommender.embeddings import DEFAULT_EMBEDDINGS
 
-from .app import bench_app, embeddings_app, err, out, print_json, progress_bar
+from .app import bench_app, embeddings_app, err, out, print_json
+from .progress import Reporter
 
 __all__: list[str] = []
 
@@ -38,40 +39,37 @@ def _summary_table(meta: dict) -> Table:
 @embeddings_app.command("train")
 def train(
     out_dir: Path = typer.Option(DEFAULT_EMBEDDINGS, "--out", help="Folder to write (replaced only when training succeeds)."),
+    histories: Optional[Path] = typer.Option(
+        None, "--histories",
+        help="Listening-history table, Parquet or CSV (user_id, track_id, plays[, timestamp, segment]: see "
+             "recommender/histories.py; `segue simulate-histories` writes one). Default: the simulator population's "
+             "histories for --users + --eval-users users, generated in memory."),
     dim: int = typer.Option(64, "--dim", help="Embedding dimension."),
     steps: int = typer.Option(1_500, "--steps", help="Gradient steps of the towers."),
-    users: int = typer.Option(10_000, "--users", help="Training users (the simulator's ids 0..N-1)."),
-    eval_users: int = typer.Option(2_000, "--eval-users", help="Held-out users for the evaluation."),
+    users: Optional[int] = typer.Option(
+        None, "--users",
+        help="Training users. Without --histories: simulated users to generate besides the evaluation users (default "
+             "10,000). With --histories: at most this many of the table's users train (default: all but the evaluation users)."),
+    eval_users: int = typer.Option(2_000, "--eval-users", help="Evaluation users, drawn at random from the histories' users."),
     tcm: bool = typer.Option(True, "--tcm/--no-tcm", help="Threshold-consistent margin regularizer."),
     dual: bool = typer.Option(False, "--dual", help="Separate source and target embeddings per track (default: one)."),
-    seed: int = typer.Option(0, "--seed", help="Training seed."),
+    seed: int = typer.Option(0, "--seed", help="Training seed (also picks the evaluation users and cold tracks)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
     as_json: bool = typer.Option(False, "--json", help="Print the evaluation as JSON."),
 ) -> None:
-    """Train track/user embeddings on simulated listening histories, evaluate them, and save them with a version."""
-    from recommender.catalog import Catalog
-    from recommender.embeddings import EmbeddingSettings, make_split, train_embeddings
+    """Train track/user embeddings on listening histories, evaluate them, and save them with a version."""
+    from recommender.embeddings import EmbeddingSettings
 
-    if catalog is not None and not catalog.is_file():
-        raise SegueError(f"--catalog file not found: {catalog}")
-    settings = EmbeddingSettings(dim=dim, steps=steps, n_users=users, eval_users=eval_users, tcm=tcm, tied=not dual, seed=seed)
-    cat = Catalog.load(catalog)
-    with progress_bar() as bar:
-        tasks: dict[str, int] = {}
+    from .workflows.embeddings import DEFAULT_SIMULATED_USERS, EmbeddingsJob, train_scorer_embeddings
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
-
-        tasks["histories"] = bar.add_task("listening histories", total=None)
-        split = make_split(cat, settings)
-        bar.update(tasks["histories"], total=1, completed=1)
-        emb, report = train_embeddings(cat, settings, split=split, progress=progress)
-    emb.save(out_dir)
+    settings = EmbeddingSettings(dim=dim, steps=steps, train_users=users if histories is not None else None,
+                                 eval_users=eval_users, tcm=tcm, tied=not dual, seed=seed)
+    job = EmbeddingsJob(settings, out_dir, histories, users if users is not None and histories is None else DEFAULT_SIMULATED_USERS,
+                        catalog)
+    emb, report = train_scorer_embeddings(job, Reporter())
     err.print(f"saved {emb.version} to {out_dir} ({emb.meta['train_seconds']} s)")
     if as_json:
-        print_json({"version": emb.version, "path": str(out_dir), **report})
+        print_json({"version": emb.version, "path": str(out_dir), "histories": emb.meta["histories"], **report})
     else:
         out.print(_summary_table(emb.meta))
 

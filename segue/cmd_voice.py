@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Iterator, List, Optional
 
 import typer
+from rich.markup import escape as _escape
 
 from core.errors import ConfigError, SegueError
 
 from .app import app, err, out, print_json
-from .cmd_chat import CHAT_LOGS, _escape, _write_log, build_session
+from .cmd_chat import SERVE_DEFAULTS, report_log, serve_settings
+from .options import LogDir, Nlu, NoAudio, NoLog, RasaUrl, Registry, ServePolicy, ServeScorer, ServeSeed, UserId
+from .progress import Reporter
 
 __all__: list[str] = []
 
@@ -49,16 +52,16 @@ def voice(
                                  "instead of the music-domain one."),
     speak_voice: str = typer.Option("en-us", "--voice", help="espeak-ng voice for Segue (e.g. en-us, en-us+f2)."),
     speed: int = typer.Option(160, "--speed", help="Segue's speaking rate, words per minute (80-450)."),
-    nlu: str = typer.Option("embedded", "--nlu", help="embedded (default) or rasa."),
-    rasa_url: Optional[str] = typer.Option(None, "--rasa-url", help="Rasa server (default http://localhost:5005)."),
-    policy: Optional[str] = typer.Option(None, "--policy", help="Policy to serve (default: the registry's current one)."),
-    registry: Path = typer.Option(Path("runs/policies"), "--registry", help="Policy registry."),
-    scorer: str = typer.Option("auto", "--scorer", help="auto, baseline, or an embeddings folder."),
-    user_id: Optional[int] = typer.Option(None, "--user-id", help="Borrow simulated user N's listening history."),
-    log_dir: Path = typer.Option(CHAT_LOGS, "--log-dir", help="Where the conversation is logged (Parquet)."),
-    no_log: bool = typer.Option(False, "--no-log", help="Do not log the conversation."),
-    no_audio: bool = typer.Option(False, "--no-audio", help="Never use the sound card for output."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the policy's sampling, the phrasing and the recognizer's dither."),
+    nlu: Nlu = SERVE_DEFAULTS.nlu,
+    rasa_url: RasaUrl = SERVE_DEFAULTS.rasa_url,
+    policy: ServePolicy = SERVE_DEFAULTS.policy,
+    registry: Registry = SERVE_DEFAULTS.registry,
+    scorer: ServeScorer = SERVE_DEFAULTS.scorer,
+    user_id: UserId = SERVE_DEFAULTS.user_id,
+    log_dir: LogDir = SERVE_DEFAULTS.log_dir,
+    no_log: NoLog = False,
+    no_audio: NoAudio = False,
+    seed: ServeSeed = SERVE_DEFAULTS.seed,
 ) -> None:
     """Talk with Segue out loud: it listens (microphone or --input-wav), answers with speech and plays snippets."""
     from dialogue.speech.asr import Recognizer
@@ -105,13 +108,17 @@ def voice(
         return
 
     from dialogue.speech.session import VoiceSession
+    from logs.manifest import LogSource
 
-    session = build_session(nlu=nlu, rasa_url=rasa_url, start_rasa=False, policy=policy, registry=registry,
-                            scorer=scorer, user_id=user_id, seed=seed)
+    from .workflows.serve import open_session
+
+    session = open_session(serve_settings(nlu=nlu, rasa_url=rasa_url, policy=policy, registry=registry, scorer=scorer,
+                                          user_id=user_id, log_dir=log_dir, no_log=no_log, seed=seed, source=LogSource.VOICE),
+                           Reporter())
     recognizer = Recognizer(session.catalog, biased=not no_bias, seed=seed)
     synthesize("ok", voice=speak_voice, speed=speed)  # a bad --voice or a missing espeak-ng fails before listening
     speaker = Speaker(wav=output_wav, device=not no_audio, notice=lambda m: err.print(f"[dim]({_escape(m)})[/]"))
-    err.print(f"[dim]{session.describe(user_id)}, recognizer "
+    err.print(f"[dim]{_escape(session.describe())}, recognizer "
               + ("pocketsphinx + music-domain language model" if not no_bias else "pocketsphinx general LM") + "[/]")
 
     def show(who: str, text: str) -> None:
@@ -128,10 +135,8 @@ def voice(
     except KeyboardInterrupt:
         err.print("interrupted")
     finally:
-        session.manager.end()
+        written = session.close()
         speaker.close()
         if output_wav is not None:
-            err.print(f"[dim]wrote {speaker.seconds:.1f} s of Segue's side to {output_wav}[/]")
-        if not no_log:
-            _write_log(session.manager, log_dir, {"source": "voice", "nlu": session.nlu.name, "policy": session.policy,
-                                                  "scorer": session.scorer.version, "user_id": user_id, "seed": seed})
+            err.print(f"[dim]wrote {speaker.seconds:.1f} s of Segue's side to {_escape(str(output_wav))}[/]")
+        report_log(written)

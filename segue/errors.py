@@ -9,7 +9,7 @@ from dialogue.nlu.rasa_client import RasaError
 from dialogue.speech.audio import VoiceError
 from logs.errors import LogConflictError, LogValidationError, LogWriteError
 from policy.errors import PolicyError
-from recommender.errors import CatalogError, EmbeddingsError
+from recommender.errors import CatalogError, EmbeddingsError, HistoryError
 
 __all__ = ["SegueError", "ConfigError", "CatalogError", "EmbeddingsError", "LogValidationError", "LogConflictError",
-           "LogWriteError", "PolicyError", "VoiceError", "RasaError"]
+           "LogWriteError", "PolicyError", "VoiceError", "RasaError", "HistoryError"]

@@ -5,6 +5,7 @@ from gymnasium.envs.registration import register, registry
 from .config import PERSONAS, Persona, SimulatorConfig
 from .env import MusicUserEnv
 from .goal import SessionGoal, sample_goal
+from .histories import population_histories
 from .population import Population, SimUser
 from .user import SimulatedUser
 
@@ -18,6 +19,7 @@ __all__ = [
     "SessionGoal",
     "sample_goal",
     "SimulatedUser",
+    "population_histories",
     "ENV_ID",
 ]
 

@@ -31,8 +31,8 @@ from dialogue.features import Featurizer
 from dialogue.prompts import N_PROMPTS, SystemPrompt
 from dialogue.usefulness import label_usefulness
 from recommender.catalog import Catalog
-from recommender.history import HistoryProfile
 from recommender.embedding_scorer import make_scorer
+from recommender.history import HistoryProfile
 from recommender.scorer import BaselineScorer, Scorer
 
 from .config import SimulatorConfig

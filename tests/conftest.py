@@ -27,11 +27,23 @@ def small_logs(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_embeddings(catalog, tmp_path_factory):
-    """Embeddings trained briefly (500 users, 100 steps; about 12 s), saved once per session: (Embeddings, folder)."""
+def small_histories(catalog):
+    """The simulator population's history table for 700 users (ids 0..699, default config), as Histories."""
+    from recommender.histories import histories_from_table
+    from simulator.config import SimulatorConfig
+    from simulator.histories import population_histories
+
+    table = population_histories(catalog, SimulatorConfig(), 700)
+    return histories_from_table(table, catalog, source="simulator population (700 users)")
+
+
+@pytest.fixture(scope="session")
+def small_embeddings(catalog, small_histories, tmp_path_factory):
+    """Embeddings trained briefly (500 of small_histories' users, 200 others to evaluate, 100 steps; about 12 s),
+    saved once per session: (Embeddings, folder)."""
     from recommender.embeddings import EmbeddingSettings, train_embeddings
 
-    settings = EmbeddingSettings(steps=100, n_users=500, eval_users=200, seed=3)
-    emb, _ = train_embeddings(catalog, settings)
+    settings = EmbeddingSettings(steps=100, train_users=500, eval_users=200, seed=3)
+    emb, _ = train_embeddings(catalog, settings, histories=small_histories)
     folder = emb.save(tmp_path_factory.mktemp("emb") / "embeddings")
     return emb, folder

@@ -1,5 +1,4 @@
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from dialogue.manager import DialogueManager
@@ -7,7 +6,9 @@ from dialogue.nlu.channel import TextChannel
 from dialogue.nlu.embedded import EmbeddedNLU
 from dialogue.phrasing import Phraser, goal_closeness
 from dialogue.prompts import PromptId, SystemPrompt
+from dialogue.records import ConversationBuffer
 from logs.schema import log_schema
+from logs.writer import conversations_table
 from policy.registry import load_policy
 from recommender.scorer import BaselineScorer
 
@@ -20,7 +21,15 @@ def parts(catalog):
 
 def manager(catalog, parts, seed=0):
     nlu, policy, variant = parts
-    return DialogueManager(catalog, nlu=nlu, policy=policy, variant=variant, scorer=BaselineScorer(catalog), seed=seed)
+    return DialogueManager(catalog, nlu=nlu, policy=policy, variant=variant, scorer=BaselineScorer(catalog), seed=seed,
+                           sink=ConversationBuffer())
+
+
+def logged(m):
+    """The manager's finished conversations as the log table (through the one writer in logs/)."""
+    layout = m.featurizer.layout
+    conversations = m.sink.conversations
+    return conversations_table(conversations, n_base=layout.n_base, n_history=layout.n_history, first_id=0), len(conversations)
 
 
 def test_a_scripted_conversation_reaches_a_played_sample_and_is_logged(catalog, parts, tmp_path):
@@ -33,17 +42,17 @@ def test_a_scripted_conversation_reaches_a_played_sample_and_is_logged(catalog, 
     assert turn.play_track is not None and catalog.track(turn.play_track).energy == "upbeat"
     assert catalog.has_genre(turn.play_track, "jazz")
     done = m.respond("yes, I love it")
-    assert done.finished and "Enjoy" in done.text and m.records[-1].success
-    table, n = m.log_table()
+    assert done.finished and "Enjoy" in done.text and m.sink.conversations[-1].success
+    table, n = logged(m)
     assert n == 1 and table.schema.equals(log_schema(m.n_base, m.featurizer.layout.size - m.n_base))
     rows = table.to_pylist()
     assert all(0 < r["propensity"] <= 1 for r in rows) and rows[-1]["prompt"] == "play_sample"
     assert rows[-1]["user_acts"] == [{"act": "accept", "slot": None, "value": None}]
     assert sum(r["reward"] for r in rows) >= 1 and all(r["success"] for r in rows)
-    from logs.store import part_path, write_part
+    from logs.store import part_path, read_part, write_part
 
-    write_part(table, part_path(tmp_path, 0), m.log_metadata({"source": "test"}))
-    assert pq.read_table(part_path(tmp_path, 0)).num_rows == len(rows)
+    write_part(table, part_path(tmp_path, 0), {})
+    assert read_part(part_path(tmp_path, 0)).num_rows == len(rows)  # valid: propensities, prompts, features, turn order
 
 
 def test_the_person_can_lead_restart_and_stop(catalog, parts):
@@ -52,7 +61,7 @@ def test_the_person_can_lead_restart_and_stop(catalog, parts):
     assert turn.prompt.prompt is PromptId.PLAY_SAMPLE and catalog.has_genre(turn.play_track, "rock")
     turn = m.respond("start over")
     assert "start over" in turn.text.lower() and m.conversation.state.beliefs == {}
-    assert m.records[0].abandoned
+    assert m.sink.conversations[0].abandoned
     turn = m.respond("stop")
     assert turn.finished and m.conversation.state.stopped
 
@@ -129,5 +138,5 @@ def test_voice_session_survives_a_microphone_that_vanishes(catalog, parts, tmp_p
     x, rate = read_wav(tmp_path / "out.wav")
     assert len(x) / rate > 5.0  # greeting + "How about this?" + the 4 s snippet
     m.end()
-    table, n = m.log_table()
+    table, n = logged(m)
     assert n == 1 and table.num_rows == 1

@@ -161,25 +161,25 @@ def test_runner_intervals_and_paired_difference(tiny):
     result = evaluate_targets(tiny, {"u": _uniform_target(tiny), "same": _uniform_target(tiny)}, settings)
     again = evaluate_targets(tiny, {"u": _uniform_target(tiny), "same": _uniform_target(tiny)}, settings)
     entry = result.policies["u"]
-    assert entry["supported"] and entry["diagnostics"]["ess"] > 0
+    assert entry.supported and entry.diagnostics.ess > 0
     for name in settings.estimators:
         for metric in METRICS:
-            e = entry["estimators"][name][metric]
-            assert e == again.policies["u"]["estimators"][name][metric]  # seeded: reproducible
-            if e["ci"]:
-                assert e["ci"][0] <= e["ci"][1]
+            e = entry.estimators[name][metric]
+            assert e == again.policies["u"].estimators[name][metric]  # seeded: reproducible
+            if e.ci:
+                assert e.ci[0] <= e.ci[1]
     same = result.difference("u", "same", "pdis", "usefulness")
-    assert same["difference"] == 0.0 and same["ci"] == [0.0, 0.0]
+    assert same.difference == 0.0 and same.ci == (0.0, 0.0)
 
 
 def test_unsupported_policy_is_reported_not_estimated(tiny):
     target = np.zeros(tiny.masks.shape)
     target[:, 2] = 1.0  # prompt 2 has logging probability 0 in most states: also invalid there
     support = check_support(tiny, np.where(tiny.masks, 0.0, 0.0) + target)
-    assert not support["supported"] and "never tried" in support["message"] and support["prompts"] == ["ask_mood"]
+    assert not support.supported and "never tried" in support.message and support.prompts == ("ask_mood",)
     result = evaluate_targets(tiny, {"bad": target}, OPESettings(estimators=("is",), bootstrap=10))
-    assert result.policies["bad"]["supported"] is False
-    assert result.policies["bad"]["estimators"] == {}
+    assert result.policies["bad"].supported is False
+    assert result.policies["bad"].estimators == {}
 
 
 # ------------------------------------------------------------ invalid input

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
+from evaluation.data import Metric
 from evaluation.gate import GateSettings, gate_decision
 from evaluation.ope import OPEResult, OPESettings
+from evaluation.results import PolicyEstimates, SupportCheck, Truth
 from policy.errors import PolicyError
 from policy.registry import constant_record, current_policy, policy_history, rollback, save_policy, set_current
 
@@ -17,37 +19,44 @@ def _result(candidate_draws, point_diff: float, supported: bool = True) -> OPERe
     base = np.full(len(candidate_draws), 1.0)
     result.draws = {("cand", "dr", "usefulness"): 1.0 + np.asarray(candidate_draws, float), ("cur", "dr", "usefulness"): base}
     result.point = {("cand", "dr", "usefulness"): 1.0 + point_diff, ("cur", "dr", "usefulness"): 1.0}
-    result.policies = {"cand": {"supported": supported, "support": {"message": "never tried"}}, "cur": {"supported": True, "support": {}}}
+    never = SupportCheck(False, 10, 0.1, "never tried")
+    fine = SupportCheck(True, 0, 0.0, "every prompt had a chance")
+    result.policies = {"cand": PolicyEstimates(supported, fine if supported else never, {}),
+                       "cur": PolicyEstimates(True, fine, {})}
     return result
+
+
+def _truth(success: float, share: dict) -> Truth:
+    return Truth(metrics={Metric.SUCCESS_RATE: success}, ci={}, conversations=500, personas={}, prompt_share=share,
+                 most_asked=max(share, key=share.get))
 
 
 def _sim(share_top: float, success_c: float, success_b: float = 0.5) -> dict:
     share = {"play_sample": share_top, "ask_genre": 1 - share_top}
-    return {"cand": {"metrics": {"success_rate": success_c}, "prompt_share": share, "conversations": 500},
-            "cur": {"metrics": {"success_rate": success_b}, "prompt_share": {"play_sample": 0.3, "ask_genre": 0.7}, "conversations": 500}}
+    return {"cand": _truth(success_c, share), "cur": _truth(success_b, {"play_sample": 0.3, "ask_genre": 0.7})}
 
 
 def test_promotes_on_confident_improvement_with_guardrails_holding():
     decision = gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2), _sim(0.6, 0.6), GateSettings())
-    assert decision["promote"] and decision["failed"] == []
-    assert decision["improvement"]["ci"][0] > 0
+    assert decision.promote and decision.failed == ()
+    assert decision.improvement.ci[0] > 0
 
 
 def test_refuses_when_the_lower_bound_is_not_above_zero():
     decision = gate_decision("cand", "cur", _result(np.linspace(-0.1, 0.3, 200), 0.1), _sim(0.6, 0.6), GateSettings())
-    assert not decision["promote"] and decision["failed"] == ["improvement"]
-    assert "lower bound not above zero" in decision["conditions"][1]["detail"]
+    assert not decision.promote and decision.failed == ("improvement",)
+    assert "lower bound not above zero" in decision.conditions[1].detail
 
 
 def test_refuses_a_collapsed_policy_and_a_worse_simulator_success():
     decision = gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2), _sim(0.97, 0.4), GateSettings())
-    assert decision["failed"] == ["no_collapse", "simulator_success"]
-    assert "play_sample in 97.0%" in decision["conditions"][2]["detail"]
+    assert decision.failed == ("no_collapse", "simulator_success")
+    assert "play_sample in 97.0%" in decision.conditions[2].detail
 
 
 def test_refuses_an_unsupported_candidate():
     decision = gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2, supported=False), _sim(0.5, 0.6), GateSettings())
-    assert decision["failed"][:2] == ["supported", "improvement"]
+    assert decision.failed[:2] == ("supported", "improvement")
 
 
 def test_gate_settings_are_checked():

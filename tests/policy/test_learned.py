@@ -50,7 +50,7 @@ def trained(training_logs, tmp_path_factory, catalog):
         name = f"{algo}-{features}"
         staging = registry / f".{name}.staging"
         staging.mkdir()
-        config = TrainConfig(algo=algo, features=features, steps=steps, seed=0)
+        config = TrainConfig.make(algo, features=features, steps=steps, seed=0)
         result = train(data, config, staging, name=name)
         layout = Featurizer(catalog.genre_names, features).layout
         record = PolicyRecord(name=name, algo=algo, features=features, feature_version=layout.version,
@@ -167,7 +167,7 @@ def test_registry_refusals(trained, catalog, tmp_path):
     with pytest.raises(PolicyError, match="already holds a policy"):
         save_policy(registry / "cql-base", read_record(registry / "cql-base"), None)
     with pytest.raises(ConfigError, match="--algo must be one of"):
-        TrainConfig(algo="ppo")
+        TrainConfig.make("ppo")
 
 
 def test_registry_listing_and_current(trained, tmp_path):
@@ -190,7 +190,7 @@ def test_no_files_outside_the_run_directory(trained, tmp_path, monkeypatch, trai
     data = to_transitions(training_logs.slice(0, 300), features="base")
     run = tmp_path / "run"
     run.mkdir()
-    train(data, TrainConfig(algo="bc", steps=50), run, name="x")
+    train(data, TrainConfig.make("bc", steps=50), run, name="x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert (run / "d3rlpy_logs").is_dir()
 

@@ -84,8 +84,8 @@ def test_versions_flow_into_features_env_and_policies(small_embeddings, catalog,
     emb, folder = small_embeddings
     assert make_scorer("baseline", catalog).version == "baseline"
     env = MusicUserEnv(catalog=catalog, features="history", scorer=str(folder))
-    assert env.featurizer.layout.version == f"history-v1-g{len(catalog.genre_names)}-{emb.version}"
-    assert Featurizer(catalog.genre_names, "base", emb.version).layout.version == f"base-v1-g{len(catalog.genre_names)}"
+    assert str(env.featurizer.layout.version) == f"history-v1-g{len(catalog.genre_names)}-{emb.version}"
+    assert str(Featurizer(catalog.genre_names, "base", emb.version).layout.version) == f"base-v1-g{len(catalog.genre_names)}"
     obs, info = env.reset(seed=4)
     for _ in range(5):
         obs, _, done, trunc, info = env.step(int(np.flatnonzero(info["action_mask"])[0]))

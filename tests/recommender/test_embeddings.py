@@ -5,7 +5,7 @@ import pytest
 
 from core.errors import ConfigError
 from recommender.embedding_eval import opis, topk_metrics
-from recommender.embeddings import Embeddings, EmbeddingsError, EmbeddingSettings, content_features, make_split
+from recommender.embeddings import Embeddings, EmbeddingsError, EmbeddingSettings, content_features, make_split, train_embeddings
 
 
 def test_round_trip_keeps_arrays_and_version(small_embeddings, catalog):
@@ -49,12 +49,33 @@ def test_beats_popularity_and_random(small_embeddings):
     assert cold["model"]["recall@10"] > cold["random"]["recall@10"]
 
 
-def test_split_keeps_heldout_and_cold_out_of_what_the_model_sees(catalog):
-    split = make_split(catalog, EmbeddingSettings(n_users=50, eval_users=40, seed=1))
+def test_split_keeps_heldout_and_cold_out_of_what_the_model_sees(catalog, small_histories):
+    split = make_split(catalog, EmbeddingSettings(train_users=50, eval_users=40, seed=1), small_histories)
+    assert len(split.train) == 50 and len(split.context) == len(split.heldout) == 40
+    assert not np.isin(split.train.users, split.context.users).any()
     assert not split.cold[split.train.tracks].any() and not split.cold[split.context.tracks].any()
     for i in range(len(split.context)):
         assert not np.isin(split.heldout.row(i)[0], split.context.row(i)[0]).any()
     assert split.cold.sum() == round(0.05 * catalog.n)
+    assert split.histories == {**small_histories.provenance, "train_users": 50, "eval_users": 40}
+
+
+def test_metadata_records_where_the_histories_came_from(small_embeddings, small_histories):
+    meta = small_embeddings[0].meta
+    assert meta["histories"]["source"] == small_histories.source == "simulator population (700 users)"
+    assert meta["histories"]["sha256"] == small_histories.sha256 and len(small_histories.sha256) == 64
+    assert meta["histories"]["users"] == 700 and meta["histories"]["plays"] == int(small_histories.n_plays.sum())
+    assert (meta["histories"]["train_users"], meta["histories"]["eval_users"]) == (500, 200)
+    assert "n_users" not in meta["settings"] and "population_seed" not in meta["settings"]
+
+
+def test_training_needs_histories_and_enough_users(catalog, small_histories):
+    with pytest.raises(ConfigError, match="exactly one of split= or histories="):
+        train_embeddings(catalog, EmbeddingSettings(steps=1))
+    with pytest.raises(ConfigError, match="has 700 users: too few for 695 evaluation users and 10 training users"):
+        make_split(catalog, EmbeddingSettings(eval_users=695), small_histories)
+    with pytest.raises(ConfigError, match="train_users must be >= 10"):
+        EmbeddingSettings(train_users=3)
 
 
 def test_topk_metrics_by_hand():
@@ -83,3 +104,21 @@ def test_content_features_and_settings(catalog):
         EmbeddingSettings(dim=0)
     with pytest.raises(ConfigError, match="m_neg/m_pos"):
         EmbeddingSettings(m_pos=0.1, m_neg=0.2)
+
+
+def test_user_segments_are_segment_by_length_tercile(small_embeddings, small_histories, catalog):
+    from dataclasses import replace
+
+    from recommender.embedding_eval import pairs
+
+    emb = small_embeddings[0]
+    settings = EmbeddingSettings(train_users=100, eval_users=300, seed=2)
+    split = make_split(catalog, settings, small_histories)
+    p = pairs(emb, split, catalog, np.random.default_rng(0))
+    explorer = split.heldout.segment_names.index("explorer")
+    assert set(np.unique(p["user"])) <= set(range(3 * len(split.heldout.segment_names)))
+    assert {int(s) // 3 for s in np.unique(p["user"])} == {0, 1} and explorer == 1
+    plain = replace(small_histories, segment=np.zeros(len(small_histories), np.int64), segment_names=())
+    q = pairs(emb, make_split(catalog, settings, plain), catalog, np.random.default_rng(0))
+    assert set(np.unique(q["user"])) == {0, 1, 2}  # no segment column: history-length terciles alone
+    assert np.array_equal(q["user"], p["user"] % 3)

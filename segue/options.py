@@ -1,0 +1,49 @@
+"""Options shared by several commands, declared once (Typer ``Annotated`` aliases).
+
+Their defaults come from the settings records the commands fill (``ServeSettings``,
+``OPESettings``, ...), so a default lives in one place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+__all__ = [
+    "Registry", "Json", "Workers",
+    "Nlu", "RasaUrl", "ServePolicy", "ServeScorer", "UserId", "LogDir", "NoLog", "NoAudio", "ServeSeed",
+    "Estimators", "QModels", "Bootstrap", "Confidence", "FqeSteps", "OpeSeed", "TruthConversations", "Logs",
+]
+
+# ------------------------------------------------------------------ everywhere
+Registry = Annotated[Path, typer.Option("--registry", help="Registry folder (policies by name, CURRENT, history).")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+Workers = Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")]
+Logs = Annotated[Path, typer.Option("--logs", help="Log folder (from `segue simulate`, or chat logs).")]
+
+# ------------------------------------------------------------------ chat and voice
+Nlu = Annotated[str, typer.Option("--nlu", help="embedded (default) or rasa.")]
+RasaUrl = Annotated[Optional[str], typer.Option("--rasa-url", help="Rasa server (default http://localhost:5005).")]
+ServePolicy = Annotated[Optional[str], typer.Option("--policy", help="Policy to serve (default: the registry's current one).")]
+ServeScorer = Annotated[str, typer.Option("--scorer", help="auto (embeddings in runs/embeddings when they fit), baseline, "
+                                                           "or an embeddings folder.")]
+UserId = Annotated[Optional[int], typer.Option("--user-id", help="Borrow simulated user N's listening history as yours.")]
+LogDir = Annotated[Path, typer.Option("--log-dir", help="Where the conversation is logged (Parquet).")]
+NoLog = Annotated[bool, typer.Option("--no-log", help="Do not log the conversation.")]
+NoAudio = Annotated[bool, typer.Option("--no-audio", help="Never use the sound card for output.")]
+ServeSeed = Annotated[int, typer.Option("--seed", help="Seed of the policy's sampling and the phrasing (voice: and the "
+                                                       "recognizer's dither).")]
+
+# ------------------------------------------------------------------ evaluate, report, promote
+Estimators = Annotated[Optional[list[str]], typer.Option(
+    "--estimator", help="Estimator(s) to run (repeat): is, wis, pdis, wpdis, dm, dr, wdr (default: all).")]
+QModels = Annotated[Optional[list[str]], typer.Option(
+    "--q-model", help="Q model(s) for dm/dr/wdr (repeat): fqe (d3rlpy DiscreteFQE, default), regressor (gradient-boosted trees).")]
+Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples of conversations (0: no intervals).")]
+Confidence = Annotated[float, typer.Option("--confidence", help="Interval level.")]
+FqeSteps = Annotated[int, typer.Option("--fqe-steps", help="FQE gradient steps per metric.")]
+OpeSeed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the Q-model fits.")]
+TruthConversations = Annotated[int, typer.Option("--truth-conversations", help="Simulated conversations per policy for the "
+                                                                               "simulator's truth.")]
