@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from core.errors import ConfigError
+from core.threads import torch_threads
 from dialogue.prompts import N_PROMPTS
 
 from .data import METRICS, OPEData
@@ -104,9 +105,7 @@ def _fit_fqe(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, 
     rewards = {m: data.metric_rewards(m).astype(np.float32)[:, None] for m in metrics}
     actions = data.actions.astype(np.float32)[:, None]
     impl_class = _expected_fqe_impl()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small networks: one thread is fastest (see STACK.md)
-    try:
+    with torch_threads(1):  # small networks: one thread is fastest, and robust on a busy machine (core.threads)
         models = {}
         for i, metric in enumerate(metrics):
             torch.manual_seed(settings.seed + i)
@@ -144,8 +143,6 @@ def _fit_fqe(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, 
                     q[start : start + 65_536] = fqe.impl._q_func_forwarder.compute_expected_q(chunk).numpy()
             out[metric] = q
         return out
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _returns_to_go(data: OPEData, rewards: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ from typing import Callable
 import numpy as np
 
 from core.errors import ConfigError
+from core.threads import torch_threads
 
 from .catalog import Catalog
 from .errors import EmbeddingsError
@@ -340,13 +341,6 @@ class _Batcher:
         return ctx_rows, ctx_tracks, weights, masked_rows, masked_tracks, targets
 
 
-def _torch_threads(n: int):
-    import torch
-
-    torch.set_num_threads(n)
-    return torch
-
-
 def train_embeddings(
     catalog: Catalog,
     settings: EmbeddingSettings,
@@ -366,7 +360,13 @@ def train_embeddings(
                           "recommender.histories.read_histories, or simulator.histories.population_histories)")
     if split is None:
         split = make_split(catalog, settings, histories)
-    torch = _torch_threads(settings.threads)
+    with torch_threads(settings.threads):  # restored afterwards; see core.threads for why few threads
+        return _train(catalog, settings, split, progress)
+
+
+def _train(catalog: Catalog, settings: EmbeddingSettings, split: HistorySplit, progress) -> tuple[Embeddings, dict]:
+    import torch
+
     from .embedding_eval import evaluate, pairs, pick_threshold
 
     started = time.perf_counter()
@@ -464,7 +464,8 @@ def train_embeddings(
 
 
 def _cold_start(catalog, source, target, trainable, settings, progress):
-    torch = _torch_threads(settings.threads)
+    import torch
+
     d = source.shape[1]
     teacher = target if settings.tied else np.concatenate([source, target], axis=1)
     x = np.concatenate([content_features(catalog), _artist_means(catalog, teacher, trainable)], axis=1)

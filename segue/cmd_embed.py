@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from core.errors import SegueError
-from recommender.embeddings import DEFAULT_EMBEDDINGS
+from recommender.embeddings import DEFAULT_EMBEDDINGS, EmbeddingSettings
 
 from .app import bench_app, embeddings_app, err, out, print_json
 from .progress import Reporter
@@ -54,16 +54,16 @@ def train(
     tcm: bool = typer.Option(True, "--tcm/--no-tcm", help="Threshold-consistent margin regularizer."),
     dual: bool = typer.Option(False, "--dual", help="Separate source and target embeddings per track (default: one)."),
     seed: int = typer.Option(0, "--seed", help="Training seed (also picks the evaluation users and cold tracks)."),
+    threads: int = typer.Option(EmbeddingSettings.threads, "--threads", help="torch threads for training."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
     as_json: bool = typer.Option(False, "--json", help="Print the evaluation as JSON."),
 ) -> None:
     """Train track/user embeddings on listening histories, evaluate them, and save them with a version."""
-    from recommender.embeddings import EmbeddingSettings
-
     from .workflows.embeddings import DEFAULT_SIMULATED_USERS, EmbeddingsJob, train_scorer_embeddings
 
     settings = EmbeddingSettings(dim=dim, steps=steps, train_users=users if histories is not None else None,
-                                 eval_users=eval_users, tcm=tcm, tied=not dual, seed=seed)
+                                 eval_users=eval_users, tcm=tcm, tied=not dual, seed=seed,
+                                 threads=threads)
     job = EmbeddingsJob(settings, out_dir, histories, users if users is not None and histories is None else DEFAULT_SIMULATED_USERS,
                         catalog)
     emb, report = train_scorer_embeddings(job, Reporter())

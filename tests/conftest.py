@@ -1,4 +1,5 @@
-"""Shared fixtures: the vendored catalog, a small simulated log folder."""
+"""Shared fixtures: the vendored catalog, simulated logs, one trained registry, histories and embeddings (each built once
+per test session and shared across the test packages)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,48 @@ def small_embeddings(catalog, small_histories, tmp_path_factory):
     emb, _ = train_embeddings(catalog, settings, histories=small_histories)
     folder = emb.save(tmp_path_factory.mktemp("emb") / "embeddings")
     return emb, folder
+
+
+@pytest.fixture(scope="session")
+def training_logs_folder(tmp_path_factory) -> Path:
+    """3,000 logged conversations in 2 parts (seed 21): enough for short training runs to beat chance."""
+    from logs.collect import CollectionSettings, collect
+
+    folder = tmp_path_factory.mktemp("train") / "logs"
+    collect(folder, CollectionSettings(conversations=3000, seed=21, part_size=1500), workers=2)
+    return folder
+
+
+#: (learner, features, gradient steps) of the shared registry
+TRAINED = (("cql", "base", 1500), ("bcq", "base", 600), ("bc", "base", 600), ("regressor", "base", 1),
+           ("cql", "history", 600), ("regressor", "history", 1))
+
+
+@pytest.fixture(scope="session")
+def trained_registry(training_logs_folder, tmp_path_factory, catalog):
+    """One small policy per learner and feature variant on ``training_logs_folder``, saved in one registry shared by
+    every test package: (registry folder, {name: the policy as trained, before saving})."""
+    from dialogue.features import Featurizer
+    from dialogue.prompts import PROMPT_CATALOGUE_VERSION
+    from logs import read_logs, to_transitions
+    from policy.registry import PolicyRecord, save_policy
+    from policy.train import TrainConfig, train
+
+    table = read_logs(training_logs_folder)
+    registry = tmp_path_factory.mktemp("registry")
+    made = {}
+    for algo, features, steps in TRAINED:
+        data = to_transitions(table, features=features)
+        name = f"{algo}-{features}"
+        staging = registry / f".{name}.staging"
+        staging.mkdir()
+        config = TrainConfig.make(algo, features=features, steps=steps, seed=0)
+        result = train(data, config, staging, name=name)
+        layout = Featurizer(catalog.genre_names, features).layout
+        record = PolicyRecord(name=name, algo=algo, features=features, feature_version=layout.version,
+                              prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config=config.to_dict(),
+                              logs={"path": str(training_logs_folder), "conversations": data.n_conversations},
+                              model_file=result.model_file, train_seconds=result.seconds, feature_names=list(layout.names))
+        save_policy(registry / name, record, result.model, staging=staging)
+        made[name] = result.policy
+    return registry, made

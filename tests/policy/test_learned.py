@@ -7,17 +7,14 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from dialogue.features import Featurizer
-from dialogue.prompts import N_PROMPTS, PROMPT_CATALOGUE_VERSION
+from dialogue.prompts import N_PROMPTS
 from evaluation.ab import simulate_policy
 from logs import read_logs, to_transitions
-from logs.collect import CollectionSettings, collect
 from policy import UniformPolicy
 from policy.d3rlpy_support import enable_masking, import_d3rlpy, mdp_dataset, observation
 from policy.errors import PolicyError
 from policy.learned import QPolicy, greedy_with_share
 from policy.registry import (
-    PolicyRecord,
     current_policy,
     list_policies,
     load_policy,
@@ -33,33 +30,14 @@ from tests.policy.conformance import check_policy, collect_states
 
 
 @pytest.fixture(scope="module")
-def training_logs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("train") / "logs"
-    collect(folder, CollectionSettings(conversations=3000, seed=21, part_size=1500), workers=2)
-    return read_logs(folder)
+def training_logs(training_logs_folder):
+    return read_logs(training_logs_folder)
 
 
 @pytest.fixture(scope="module")
-def trained(training_logs, tmp_path_factory, catalog):
-    """One small policy per learner and feature variant, saved in a registry."""
-    registry = tmp_path_factory.mktemp("registry")
-    made = {}
-    for algo, features, steps in (("cql", "base", 1500), ("bcq", "base", 600), ("bc", "base", 600),
-                                  ("regressor", "base", 1), ("cql", "history", 600), ("regressor", "history", 1)):
-        data = to_transitions(training_logs, features=features)
-        name = f"{algo}-{features}"
-        staging = registry / f".{name}.staging"
-        staging.mkdir()
-        config = TrainConfig.make(algo, features=features, steps=steps, seed=0)
-        result = train(data, config, staging, name=name)
-        layout = Featurizer(catalog.genre_names, features).layout
-        record = PolicyRecord(name=name, algo=algo, features=features, feature_version=layout.version,
-                              prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config=config.to_dict(),
-                              logs={"conversations": data.n_conversations}, model_file=result.model_file,
-                              train_seconds=result.seconds, feature_names=list(layout.names))
-        save_policy(registry / name, record, result.model, staging=staging)
-        made[name] = result.policy
-    return registry, made
+def trained(trained_registry):
+    """The session's shared registry (tests/conftest.py): one small policy per learner and feature variant."""
+    return trained_registry
 
 
 @pytest.fixture(scope="module")

@@ -126,4 +126,4 @@ def test_synthetic_catalog_sizes(catalog):
     for bad in (0, MAX_TRACKS + 1):
         with pytest.raises(ConfigError, match="between 1 and 20,000,000"):
             synthetic_table(bad, reference=catalog)
-    assert syn.mask("genre", "techno").sum() > 10_000
+    assert syn.mask("genre", "techno").sum() > 600  # the million-track check asked for > 10,000 of 1,000,000

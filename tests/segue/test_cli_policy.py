@@ -4,6 +4,8 @@ import sys
 
 import pytest
 
+from tests.conftest import TRAINED
+
 SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
@@ -11,26 +13,31 @@ def run(*args, timeout=600):
     return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def registry(small_logs, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("registry")
+def test_train_json_contract(small_logs, tmp_path):
     result = run("train", "--logs", small_logs, "--algo", "regressor", "--features", "history",
-                 "--out", folder / "reg-history", "--eval-conversations", "60", "--json")
+                 "--out", tmp_path / "reg-history", "--eval-conversations", "60", "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["algo"] == "regressor" and record["features"] == "history"
     assert record["feature_version"] == "history-v1-g9" and record["prompt_catalogue_version"] == "1"
     assert record["logs"]["conversations"] == 200 and len(record["logs"]["fingerprint"]) == 16
     assert 0 <= record["evaluation"]["simulator"]["success_rate"] <= 1
-    return folder
+    assert record["config"]["learner"]["max_iter"] == 300 and record["config"]["algo"] == "regressor"
+    assert json.loads((tmp_path / "reg-history" / "policy.json").read_text()) == record
+
+
+@pytest.fixture(scope="module")
+def registry(trained_registry):
+    """The session's shared registry (tests/conftest.py)."""
+    return trained_registry[0]
 
 
 def test_ab_json_contract(registry):
-    result = run("ab", "--policy", "rule", "--policy", "reg-history", "--conversations", "40", "--seeds", "2",
+    result = run("ab", "--policy", "rule", "--policy", "regressor-history", "--conversations", "40", "--seeds", "2",
                  "--registry", registry, "--workers", "1", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report["policies"]) == {"rule", "reg-history"}
+    assert set(report["policies"]) == {"rule", "regressor-history"}
     for figures in report["policies"].values():
         for key in ("success_rate", "mean_prompts", "usefulness"):
             assert isinstance(figures[key], float)
@@ -38,19 +45,28 @@ def test_ab_json_contract(registry):
             assert lo <= figures[key] <= hi
         assert sum(figures["prompt_share"].values()) == pytest.approx(1.0)
         assert len(figures["per_seed"]) == 2
-    assert report["policies"]["rule"]["vs_reference"]["success_rate"]["relative"] == 0.0
+    assert report["reference"] == "rule"
+    learned, rule = report["policies"]["regressor-history"], report["policies"]["rule"]
+    for key, vs in (("success_rate", "success_rate"), ("mean_prompts", "mean_prompts"), ("usefulness", "usefulness")):
+        relative = learned["vs_reference"][vs]  # the paired ratio, computed again from the two means
+        assert relative["relative"] == pytest.approx(learned[key] / rule[key] - 1, rel=1e-6)  # means summed in float32
+        assert relative["ci"][0] <= relative["relative"] <= relative["ci"][1]
+    per_seed = [s["success_rate"] for s in learned["per_seed"]]
+    assert learned["success_rate"] == pytest.approx(sum(per_seed) / 2)  # two seeds of 40 users each
 
 
 def test_ab_is_paired_and_reproducible(registry):
-    args = ("ab", "--policy", "rule", "--conversations", "30", "--seeds", "1", "--registry", registry, "--json")
+    args = ("ab", "--policy", "rule", "--policy", "cql-base", "--conversations", "30", "--seeds", "1", "--registry", registry,
+            "--json")
     one, two = json.loads(run(*args, "--workers", "1").stdout), json.loads(run(*args, "--workers", "2").stdout)
     assert one["policies"] == two["policies"]
 
 
 def test_policy_list_and_show(registry):
     listed = json.loads(run("policy", "list", "--registry", registry, "--json").stdout)
-    assert listed["current"] == "rule" and [p["name"] for p in listed["policies"]] == ["reg-history"]
-    shown = run("policy", "show", "reg-history", "--registry", registry)
+    assert listed["current"] == "rule"
+    assert [p["name"] for p in listed["policies"]] == sorted(f"{algo}-{features}" for algo, features, _ in TRAINED)
+    shown = run("policy", "show", "regressor-history", "--registry", registry)
     assert shown.returncode == 0 and "regressor / history" in shown.stdout
     table = run("policy", "list", "--registry", registry)
     assert "current policy is rule" in table.stdout
@@ -62,7 +78,8 @@ def test_policy_list_and_show(registry):
         (("train", "--logs", "{logs}", "--algo", "ppo", "--out", "{tmp}/x"), "--algo must be one of cql, bcq, bc, regressor"),
         (("train", "--logs", "{logs}", "--features", "all", "--out", "{tmp}/x"), "--features must be base or history"),
         (("train", "--logs", "{tmp}/none", "--out", "{tmp}/x"), "log folder not found"),
-        (("train", "--logs", "{logs}", "--out", "{registry}/reg-history"), "exists and is not empty"),
+        (("train", "--logs", "{logs}", "--out", "{registry}/regressor-history"), "exists and is not empty"),
+        (("train", "--logs", "{logs}", "--algo", "bc", "--gamma", "0.5", "--out", "{tmp}/x"), "--gamma does not apply to the bc learner"),
         (("ab", "--policy", "nope", "--conversations", "5", "--seeds", "1", "--registry", "{registry}"), "no policy 'nope'"),
         (("ab", "--policy", "rule", "--policy", "rule", "--conversations", "5"), "each --policy once"),
         (("ab", "--policy", "rule", "--conversations", "0"), "--conversations must be between 1"),
