@@ -63,17 +63,52 @@ def _command_callbacks():
     return list(callbacks(app))
 
 
+def _imported_names(tree: ast.AST, module) -> dict[str, object]:
+    """Every name a file imports, at the top or inside a function (``from .cmd_data import simulate``), resolved."""
+    import importlib
+    import importlib.util
+
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), module.__package__) if node.level \
+                else node.module
+            try:
+                source = importlib.import_module(base)
+            except ImportError:
+                continue
+            for alias in node.names:
+                value = getattr(source, alias.name, None)
+                if value is None:
+                    try:
+                        value = importlib.import_module(f"{base}.{alias.name}")
+                    except ImportError:
+                        continue
+                names[alias.asname or alias.name] = value
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = importlib.import_module(alias.name.split(".")[0])
+    return names
+
+
 def _command_calls(path: Path, module, commands) -> list[str]:
-    """Calls in ``path`` (imported as ``module``) of a function that is a registered command."""
+    """Calls in ``path`` (imported as ``module``) of a function that is a registered command, whether the name
+    comes from the module's globals or from an import inside a function."""
+    tree = ast.parse(path.read_text())
+    imported = _imported_names(tree, module)
+
+    def lookup(name: str):
+        return getattr(module, name, None) if hasattr(module, name) else imported.get(name)
+
     names = {cb.__name__ for cb in commands}
     found = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         if isinstance(node.func, ast.Name) and node.func.id in names:
-            target = getattr(module, node.func.id, None)
+            target = lookup(node.func.id)
         elif isinstance(node.func, ast.Attribute) and node.func.attr in names and isinstance(node.func.value, ast.Name):
-            owner = getattr(module, node.func.value.id, None)
+            owner = lookup(node.func.value.id)
             target = getattr(owner, node.func.attr, None) if inspect.ismodule(owner) else None
         else:
             continue
@@ -97,13 +132,13 @@ def test_no_command_calls_another_command():
 
 
 def test_the_check_finds_a_command_called_as_a_function(tmp_path, monkeypatch):
-    """The detector itself, on the shape of the old pipeline (``simulate(...)`` and ``cmd_policy.train(...)``)."""
+    """The detector itself, on the shape of the old pipeline: commands imported inside the function and called."""
     import importlib
 
-    source = ("from segue import cmd_policy\nfrom segue.cmd_data import simulate\n\n"
-              "def run():\n    simulate(conversations=1)\n    cmd_policy.train(steps=1)\n")
+    source = ("from segue import cmd_policy\n\n\ndef run():\n    from segue.cmd_data import simulate\n\n"
+              "    simulate(conversations=1)\n    cmd_policy.train(steps=1)\n")
     (tmp_path / "old_pipeline.py").write_text(source)
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("old_pipeline")
     found = _command_calls(tmp_path / "old_pipeline.py", module, _command_callbacks())
-    assert found == ["old_pipeline.py:5 calls the command simulate()", "old_pipeline.py:6 calls the command cmd_policy.train()"]
+    assert found == ["old_pipeline.py:7 calls the command simulate()", "old_pipeline.py:8 calls the command cmd_policy.train()"]
