@@ -48,7 +48,9 @@ def main() -> None:
 
     from evaluation.evaluate import attach_truth, evaluate_logs, simulate_truth
     from evaluation.ope import OPESettings
-    from logs.collect import CollectionSettings, collect
+    from evaluation.results import Truth
+    from logs.collect import collect
+    from logs.manifest import CollectionSettings
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -57,9 +59,8 @@ def main() -> None:
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else None
     if not truth or truth.get("key") != key:
         started = time.perf_counter()
-        logs_settings = CollectionSettings(conversations=1).to_dict()
-        truth = {"key": key, "truth": simulate_truth(policies, conversations=args.truth_conversations, registry=Path(args.registry),
-                                                       logs_settings=logs_settings, seed=7),
+        simulated_truth = simulate_truth(policies, conversations=args.truth_conversations, registry=Path(args.registry), seed=7)
+        truth = {"key": key, "truth": {name: t.to_dict() for name, t in simulated_truth.items()},
                  "seconds": time.perf_counter() - started}
         truth_path.write_text(json.dumps(truth))
         print(f"truth: {truth['seconds']:.0f} s", file=sys.stderr)
@@ -77,10 +78,10 @@ def main() -> None:
         collect(folder, CollectionSettings(conversations=args.conversations, seed=seed))
         simulated = time.perf_counter() - started
         evaluation = evaluate_logs(folder, policies, registry=Path(args.registry), settings=settings)
-        attach_truth(evaluation.report, truth["truth"])
+        attach_truth(evaluation.report, {name: Truth.from_dict(t) for name, t in truth["truth"].items()})
         record = {"seed": seed, "simulate_seconds": simulated, "evaluate_seconds": time.perf_counter() - started - simulated,
                   "policies": {name: {k: e.get(k) for k in ("estimators", "errors", "diagnostics", "supported")}
-                               for name, e in evaluation.report["policies"].items()}}
+                               for name, e in evaluation.report.to_dict()["policies"].items()}}
         with open(results_path, "a") as handle:
             handle.write(json.dumps(record) + "\n")
         if not use_default and not args.keep_logs:

@@ -25,15 +25,15 @@ sys.path.insert(0, str(ROOT))
 
 def one(logs: str, registry: str, policy: str, bootstrap: int) -> dict:
     from evaluation.data import OPEData
-    from evaluation.evaluate import _logs_settings
     from evaluation.ope import OPESettings, evaluate_targets, target_probabilities
+    from logs.store import read_manifest
     from policy.registry import load_policy
     from recommender.catalog import Catalog
 
     stages: dict[str, float] = {}
     start = time.perf_counter()
     data = OPEData.from_logs(logs)
-    catalog = Catalog.load(_logs_settings(Path(logs)).get("catalog_path"))
+    catalog = Catalog.load(read_manifest(logs).catalog_path)
     stages["read_logs"] = time.perf_counter() - start
     t = time.perf_counter()
     loaded, variant = load_policy(policy, catalog=catalog, registry=Path(registry))
@@ -51,11 +51,11 @@ def one(logs: str, registry: str, policy: str, bootstrap: int) -> dict:
     stages["fqe_q_models"] = fqe
     stages["estimators_and_bootstrap"] = evaluate - fqe
     total = time.perf_counter() - start
-    dr = result.policies[policy]["estimators"]["dr"]
+    dr = result.policies[policy].estimators["dr"]
     return {"policy": policy, "conversations": data.n_conversations, "turns": data.n_turns, "bootstrap": bootstrap,
             "seconds": total, "stages": stages, "target_seconds": 30.0, "met": total <= 30.0,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "dr": {m: dr[m]["estimate"] for m in dr}}
+            "dr": {str(m): e.estimate for m, e in dr.items()}}
 
 
 def main() -> None:

@@ -84,7 +84,7 @@ def main() -> None:
         names = ("rule", *(r.name for r in records))
         start = time.perf_counter()
         report = run_ab(ABSettings(policies=names, conversations=args.ab_conversations, seeds=args.ab_seeds,
-                                   registry=args.registry))
+                                   registry=args.registry)).to_dict()
         report["seconds"] = round(time.perf_counter() - start, 1)
         report["command"] = (f"segue ab {' '.join('--policy ' + n for n in names)} --conversations {args.ab_conversations} "
                              f"--seeds {args.ab_seeds} --registry {args.registry} --json")

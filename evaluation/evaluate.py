@@ -41,12 +41,14 @@ class Evaluation:
     targets: dict[str, np.ndarray]
 
 
-def simulate_truth(policies: list[str], *, conversations: int, registry: Path, manifest: LogManifest,
+def simulate_truth(policies: list[str], *, conversations: int, registry: Path, manifest: LogManifest | None = None,
                    seed: int = 0, progress: Callable[[int, int], None] | None = None) -> dict[str, Truth]:
-    """On-policy figures of each policy in the simulator, with the logs' world, catalog and scorer."""
+    """On-policy figures of each policy in the simulator, with the logs' world, catalog and scorer (``manifest``;
+    None: the default world, the vendored catalog and the baseline scorer)."""
     settings = ABSettings(policies=tuple(policies), conversations=conversations, seeds=1, registry=str(registry),
-                          catalog_path=manifest.catalog_path, simulator=manifest.simulator, scorer=manifest.scorer,
-                          first_seed=seed)
+                          catalog_path=manifest.catalog_path if manifest else None,
+                          simulator=manifest.simulator if manifest else None,
+                          scorer=manifest.scorer if manifest else "baseline", first_seed=seed)
     report = run_ab(settings, progress=progress)
     return {
         name: Truth(metrics={m: r.metric(m) for m in METRICS}, ci={m: r.metric_ci(m) for m in METRICS},

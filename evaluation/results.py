@@ -103,6 +103,13 @@ class Truth:
                 "conversations": self.conversations, "personas": self.personas, "prompt_share": self.prompt_share,
                 "most_asked": self.most_asked}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "Truth":
+        return cls(metrics={Metric(m): float(v) for m, v in data["metrics"].items()},
+                   ci={Metric(m): tuple(c) for m, c in data["ci"].items() if c is not None},
+                   conversations=int(data["conversations"]), personas=dict(data["personas"]),
+                   prompt_share=dict(data["prompt_share"]), most_asked=str(data["most_asked"]))
+
 
 @dataclass(frozen=True)
 class EstimateError:
