@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.records import check_keys
 from dialogue.features import FeatureVersion
 from simulator.config import SimulatorConfig
 
@@ -91,9 +92,9 @@ class CollectionSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "CollectionSettings":
         """Raises ``ConfigError`` for an unknown key or a bad value."""
-        _check_keys(cls, data, "collection settings")
+        check_keys(cls, data, "collection settings")
         simulator = data.get("simulator") or {}
-        _check_keys(SimulatorConfig, simulator, "simulator settings")
+        check_keys(SimulatorConfig, simulator, "simulator settings")
         return cls(**{**data, "simulator": SimulatorConfig(**simulator)})
 
 
@@ -112,15 +113,8 @@ class SessionSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SessionSettings":
-        _check_keys(cls, data, "session settings")
+        check_keys(cls, data, "session settings")
         return cls(**data)
-
-
-def _check_keys(cls, data: dict, what: str) -> None:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{what}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from core.errors import ConfigError
+from core.records import check_keys
 from dialogue.features import FeatureLayout
 from dialogue.policy import Policy
 
@@ -60,10 +61,7 @@ class LearnerConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "LearnerConfig":
         """Rebuild the config from ``to_dict``'s output; raises ``ConfigError`` for an unknown key or bad value."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"{cls.name} config: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(cls, data, f"{cls.name} config")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
@@ -141,8 +139,8 @@ class _D3rlpyConfig(LearnerConfig):
         algo = self.d3rlpy_config(d3rlpy, encoder).create(device="cpu:0")
         algo.build_with_dataset(dataset)
         enable_masking(algo)
-        per_epoch = max(1, min(steps, max(1000, steps // 10)))
-        epochs = -(-steps // per_epoch)
+        epochs = max(1, min(10, steps // 1000))  # up to ten epochs (the loss curve's points) of at least 1,000 steps
+        per_epoch = -(-steps // epochs)  # so that epochs x per_epoch is steps, or at most epochs - 1 more
         losses: list[dict] = []
 
         def on_epoch(algo_, epoch: int, total_step: int) -> None:

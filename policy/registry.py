@@ -18,9 +18,10 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.records import check_keys
 from dialogue.features import FeatureLayout, FeatureVariant, FeatureVersion, Featurizer
 from dialogue.policy import Policy
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION
@@ -108,10 +109,7 @@ class PolicyRecord:
 
     @classmethod
     def from_dict(cls, data: dict) -> "PolicyRecord":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise PolicyError(f"policy record: unknown key(s) {', '.join(unknown)}")
+        check_keys(cls, data, "policy record", error=PolicyError)
         return cls(**data)
 
 

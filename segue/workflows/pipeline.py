@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.errors import ConfigError
+from core.records import check_keys
 from dialogue.features import FeatureVariant
 from evaluation.evaluate import Evaluation
 from evaluation.gate import GateSettings
@@ -40,9 +41,9 @@ AUTO_EPOCHS, MIN_AUTO_STEPS, MAX_AUTO_STEPS = 16, 500, 15_000
 
 
 def auto_steps(transitions: int, batch_size: int) -> int:
-    """Gradient steps for ``transitions`` logged prompts: about ``AUTO_EPOCHS`` passes over them, within
-    [``MIN_AUTO_STEPS``, ``MAX_AUTO_STEPS``] (15,000 for the default 50,000 conversations, ~500 for 3,000)."""
-    return int(min(MAX_AUTO_STEPS, max(MIN_AUTO_STEPS, round(AUTO_EPOCHS * transitions / batch_size))))
+    """Gradient steps for ``transitions`` logged prompts: about ``AUTO_EPOCHS`` passes over them, in hundreds, within
+    [``MIN_AUTO_STEPS``, ``MAX_AUTO_STEPS``] (15,000 for the default 50,000 conversations, about 900 for 3,000)."""
+    return int(min(MAX_AUTO_STEPS, max(MIN_AUTO_STEPS, round(AUTO_EPOCHS * transitions / batch_size, -2))))
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,10 @@ class Candidate:
         algo, _, features = text.partition("-")
         if not features:
             raise ConfigError(f"a candidate is <learner>-<features>, e.g. cql-base or regressor-history; got {text!r}")
-        return cls(algo, features)
+        try:
+            return cls(algo, features)
+        except ConfigError as exc:
+            raise ConfigError(f"candidate {text!r}: {exc}") from None
 
 
 DEFAULT_CANDIDATES = (Candidate("cql", "base"), Candidate("regressor", "base"), Candidate("regressor", "history"))
@@ -141,10 +145,7 @@ class PipelineSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "PipelineSettings":
         """Rebuild from ``to_dict`` (any subset of the keys; the rest keep their defaults)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"pipeline settings: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(cls, data, "pipeline settings")
         values = dict(data)
         if "candidates" in values:
             values["candidates"] = tuple(c if isinstance(c, Candidate) else Candidate.parse(c) for c in values["candidates"])
