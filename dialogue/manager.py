@@ -11,7 +11,7 @@ feed the next round of training; the manager itself writes no files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -89,7 +89,6 @@ class DialogueManager:
         self.conversation = Conversation(self.catalog, self.scorer, self.profile)
         self.prompt: SystemPrompt | None = None
         self.draft = _Draft()
-        self.started = False
 
     @property
     def finished(self) -> bool:
@@ -113,9 +112,8 @@ class DialogueManager:
             result = result.heard_with(speech_confidence)
         kinds = {a.act for a in result.acts}
         if self.draft.turns:  # the answer to the last prompt
-            last = self.draft.turns[-1]
-            self.draft.turns[-1] = TurnRecord(last.prompt, last.distribution, last.mask, last.propensity, last.features,
-                                              tuple(result.acts), float(result.sentiment), float(result.confidence))
+            self.draft.turns[-1] = replace(self.draft.turns[-1], acts=tuple(result.acts), sentiment=float(result.sentiment),
+                                           confidence=float(result.confidence))
         if Act.STOP in kinds:
             self.conversation.observe(self.prompt, result.to_turn())
             self._close(success=False, abandoned=True)

@@ -161,6 +161,8 @@ class LogManifest:
             history_names = tuple(json.loads(meta.get("segue.history_features_names", "[]")))
         except json.JSONDecodeError as exc:
             raise LogValidationError(f"{where}: unreadable segue.* metadata ({exc})") from None
+        if not isinstance(settings, dict):
+            raise LogValidationError(f"{where}: segue.settings is not an object of settings")
         if "segue.feature_version" not in meta:
             raise LogValidationError(f"{where}: no segue.feature_version in its metadata: not a Segue log part")
         try:

@@ -121,16 +121,14 @@ def open_session(settings: ServeSettings, reporter: Reporter | None = None) -> S
 
         profile = HistoryProfile(catalog, Population(catalog, SimulatorConfig(), cache_size=1).user(settings.user_id).plays)
     understanding = make_nlu(settings.nlu, catalog=catalog, rasa_url=settings.rasa_url, start_rasa=settings.start_rasa)
+    manager = DialogueManager(catalog, nlu=understanding, policy=served, variant=variant, scorer=scorer, profile=profile,
+                              seed=settings.seed)
     log = None
-    if settings.log:
-        from dialogue.features import Featurizer
-
-        layout = Featurizer(catalog.genre_names, FeatureVariant.HISTORY, scorer.version).layout
+    if settings.log:  # the manager's conversations go to the chat log, in the layout its featurizer makes
+        layout = manager.featurizer.layout
         manifest = LogManifest(settings.source, layout.version, layout.names, layout.n_base, catalog.fingerprint,
                                logging_policy=ref, catalog_path=None, scorer=spec, scorer_version=scorer.version,
                                session=SessionSettings(nlu=understanding.name, policy=ref, user_id=settings.user_id,
                                                        seed=settings.seed))
-        log = ConversationLog(settings.log_dir, manifest)
-    manager = DialogueManager(catalog, nlu=understanding, policy=served, variant=variant, scorer=scorer, profile=profile,
-                              seed=settings.seed, sink=log)
+        log = manager.sink = ConversationLog(settings.log_dir, manifest)
     return Session(manager, catalog, ref, scorer, spec, understanding, settings, log)
