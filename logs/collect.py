@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import ConfigError
+from dialogue.features import FeatureVariant
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
 from recommender.catalog import Catalog
 from simulator.env import MusicUserEnv
@@ -53,7 +54,7 @@ class _Worker:
     def __init__(self, settings: CollectionSettings) -> None:
         catalog = Catalog.load(settings.catalog_path)
         self.settings = settings
-        self.env = MusicUserEnv(catalog=catalog, config=settings.simulator, features="history", scorer=settings.scorer)
+        self.env = MusicUserEnv(catalog=catalog, config=settings.simulator, features=FeatureVariant.HISTORY, scorer=settings.scorer)
         layout = self.env.featurizer.layout
         self.layout = layout
         self.policy = RandomizedPolicy(RuleBasedPolicy(layout.base()), exploration=settings.exploration,
@@ -69,7 +70,7 @@ class _Worker:
         for conv_id in settings.part_range(index):
             seed = int(np.random.SeedSequence([settings.seed, conv_id]).generate_state(1, dtype=np.uint64)[0] >> 1)
             rng = np.random.default_rng([settings.seed, conv_id, 1])
-            conversations.append(run_conversation(self.env, self.policy, "base", seed=seed, rng=rng))
+            conversations.append(run_conversation(self.env, self.policy, FeatureVariant.BASE, seed=seed, rng=rng))
         return conversations_table(conversations, n_base=self.layout.n_base, n_history=self.layout.n_history,
                                    first_id=settings.part_range(index).start)
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from core.errors import ConfigError
-from dialogue.features import VARIANTS
+from dialogue.features import FeatureVariant
 from dialogue.prompts import PROMPTS
 from policy.d3rlpy_support import mdp_dataset
 from policy.data import Transitions
@@ -20,12 +19,13 @@ __all__ = ["Transitions", "to_transitions", "to_mdp_dataset"]
 _PROMPT_INDEX = {p.id.value: i for i, p in enumerate(PROMPTS)}
 
 
-def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "base") -> Transitions:
-    if features not in VARIANTS:
-        raise ConfigError(f"--features must be one of {', '.join(VARIANTS)}, got {features!r}")
+def to_transitions(table_or_folder: pa.Table | str | Path, *, features: FeatureVariant | str = FeatureVariant.BASE) -> Transitions:
+    """The logs as training arrays for the ``features`` variant (raises ``ConfigError`` for an unknown variant,
+    ``LogValidationError`` for a folder that does not validate)."""
+    features = FeatureVariant.parse(features)
     table = table_or_folder if isinstance(table_or_folder, pa.Table) else read_logs(table_or_folder)
     obs = fixed_column(table, "features").astype(np.float32)
-    if features == "history":
+    if features is FeatureVariant.HISTORY:
         obs = np.concatenate([obs, fixed_column(table, "history_features").astype(np.float32)], axis=1)
     actions = np.array([_PROMPT_INDEX[p] for p in table["prompt"].to_pylist()], dtype=np.int64)
     conv = table["conversation_id"].to_numpy()
@@ -34,7 +34,7 @@ def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "b
     truncated = table["truncated"].to_numpy(zero_copy_only=False)
     meta = segue_metadata(table.schema.metadata)
     names = feature_names(meta, "features")
-    if features == "history":
+    if features is FeatureVariant.HISTORY:
         names += feature_names(meta, "history_features")
     return Transitions(
         observations=obs,
@@ -49,7 +49,7 @@ def to_transitions(table_or_folder: pa.Table | str | Path, *, features: str = "b
     )
 
 
-def to_mdp_dataset(table_or_folder: pa.Table | str | Path, *, features: str = "base", with_mask: bool = False):
+def to_mdp_dataset(table_or_folder: pa.Table | str | Path, *, features: FeatureVariant | str = FeatureVariant.BASE, with_mask: bool = False):
     """A d3rlpy ``MDPDataset`` (discrete actions, ``N_PROMPTS`` of them) of the logs.
 
     ``with_mask`` appends the valid-prompt mask to the observations, as the
