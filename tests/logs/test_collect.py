@@ -136,5 +136,5 @@ def test_d3rlpy_dataset(small_logs):
         assert dataset.dataset_info.action_size == N_PROMPTS
         first = dataset.episodes[0]
         assert np.array_equal(first.actions.ravel(), transitions.actions[: len(first.actions)])
-    with pytest.raises(ConfigError, match="--features must be one of"):
+    with pytest.raises(ConfigError, match="--features must be base or history, got .everything."):
         to_transitions(table, features="everything")
