@@ -131,7 +131,7 @@ class DialogueManager:
             track = state.accepted_track
             self._close(success=True, played=track)
             what = "station" if state.station_accepted else "track"
-            return SystemTurn(f"Enjoy! Playing the whole {what}: {self.phraser.describe(track)}", finished=True, nlu=result)
+            return SystemTurn(f"Enjoy! Playing the whole {what}: {self.phraser.describe(track)}.", finished=True, nlu=result)
         if state.turn >= MAX_TURNS:
             self._close(success=False, abandoned=False)
             return SystemTurn("We've been at this a while; let's take a break. Say anything to start again.",

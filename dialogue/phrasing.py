@@ -40,8 +40,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
                         "Shall I stick to artists you know, or surprise you?", "Old favourites or a discovery?"),
     "suggest_artist": ("How about some {artist}?", "Do you like {artist}?", "Maybe something by {artist}?",
                        "I'm thinking {artist}. What do you say?"),
-    "play_sample": ("How about this? {track} Did you like it?", "Have a listen: {track} Is it any good?",
-                    "Try this one: {track} What do you think?", "Here's something: {track} Does it work for you?"),
+    "play_sample": ("How about this? {track}. Did you like it?", "Have a listen: {track}. Is it any good?",
+                    "Try this one: {track}. What do you think?", "Here's something: {track}. Does it work for you?"),
     "offer_station": ("Shall I start a {genre} station for you, beginning with {track}?",
                       "Want me to keep playing {genre}, starting with {track}?",
                       "I could play {genre} from here on, starting with {track}. Shall I?"),
@@ -74,7 +74,7 @@ class Phraser:
     def describe(self, track: int) -> str:
         t = self.catalog.track(int(track))
         extra = ", ".join(x for x in (t.genre, t.decade) if x)
-        return f'"{t.title}" by {t.artist} ({extra}).'
+        return f'"{t.title}" by {t.artist} ({extra})'
 
     def _template(self, key: str, options: tuple[str, ...]) -> str:
         used = self._used.setdefault(key, [])

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from core.errors import ConfigError
+from core.records import check_keys
 
 from .data import Metric
 from .estimators import ESTIMATORS
@@ -54,6 +55,8 @@ class GateSettings:
 
     @classmethod
     def from_dict(cls, data: dict) -> "GateSettings":
+        """Raises ``ConfigError`` for an unknown key or a bad value."""
+        check_keys(cls, data, "gate settings")
         return cls(**data)
 
 

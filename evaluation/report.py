@@ -56,7 +56,10 @@ def _estimates_plot(report: EvaluationReport, metric: Metric) -> str:
         v = np.array([np.nan if c.estimate is None else c.estimate for c in cells], dtype=float)
         ci = np.array([c.ci if c.ci else [x, x] for c, x in zip(cells, v)], dtype=float)  # no interval: a bare point
         y = np.arange(len(names))
-        ax.errorbar(v, y, xerr=[v - ci[:, 0], ci[:, 1] - v], fmt="o", color="#1f5fa8", capsize=3)
+        # the interval as a line of its own: a percentile interval need not contain the estimate (few resamples)
+        ax.hlines(y, ci[:, 0], ci[:, 1], color="#1f5fa8")
+        ax.plot(ci.ravel(), np.repeat(y, 2), "|", color="#1f5fa8", markersize=8)
+        ax.plot(v, y, "o", color="#1f5fa8")
         if entry.truth is not None:
             ax.axvline(entry.truth.metrics[metric], color="#c0392b", linestyle="--", label="simulator truth")
             ax.legend(loc="lower right", fontsize=7)

@@ -122,6 +122,10 @@ def _check_manifest(folder: Path, settings: CollectionSettings) -> None:
     stray = sorted(folder.glob("part-*.parquet"))
     if stray:
         raise LogConflictError(f"{folder} holds log parts but no {MANIFEST}; choose another --out")
+    others = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".part-"))
+    if others:
+        raise LogConflictError(f"{folder} holds other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) "
+                               f"and no {MANIFEST}; logs go to a new or empty folder: choose another --out")
     tmp = manifest.with_name(f".{MANIFEST}.tmp")
     tmp.write_text(json.dumps({"segue_log_schema_version": LOG_SCHEMA_VERSION, "settings": wanted}, indent=2, sort_keys=True))
     os.replace(tmp, manifest)

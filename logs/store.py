@@ -59,7 +59,7 @@ def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
 def list_parts(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise LogValidationError(f"log folder not found: {folder}")
+        raise LogValidationError(f"log folder not found: {folder}" + (" (it is a file)" if folder.exists() else ""))
     parts = sorted(folder.glob(PART_GLOB))
     if not parts:
         raise LogValidationError(f"no log parts (part-*.parquet) in {folder}")

@@ -125,6 +125,8 @@ def save_policy(folder: Path, record: PolicyRecord, model, *, staging: Path | No
     ``staging`` may already hold files of the run (d3rlpy's logs). Refuses to replace an existing policy.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise PolicyError(f"{folder} is a file; choose a folder for the policy (--out)")
     if (folder / POLICY_FILE).exists():
         raise PolicyError(f"{folder} already holds a policy; choose another --out or delete it first")
     if folder.exists() and any(folder.iterdir()):

@@ -58,7 +58,7 @@ from .histories import Histories
 
 __all__ = [
     "EmbeddingSettings", "Embeddings", "EmbeddingsError", "Histories", "HistorySplit", "make_split", "train_embeddings",
-    "content_features", "FORMAT_VERSION", "DEFAULT_EMBEDDINGS", "MIN_TRAIN_USERS",
+    "content_features", "check_output_folder", "FORMAT_VERSION", "DEFAULT_EMBEDDINGS", "MIN_TRAIN_USERS",
 ]
 
 FORMAT_VERSION = 1
@@ -100,7 +100,7 @@ class EmbeddingSettings:
             (32 <= self.negatives <= 1_000_000, "negatives", "between 32 and 1,000,000"),
             (self.lr > 0, "lr", "> 0"),
             (0 < self.context_keep <= 1, "context_keep", "within (0, 1]"),
-            (self.train_users is None or self.train_users >= MIN_TRAIN_USERS, "train_users", f">= {MIN_TRAIN_USERS} (or None: all)"),
+            (self.train_users is None or self.train_users >= MIN_TRAIN_USERS, "train_users", f">= {MIN_TRAIN_USERS} (or unset: all the others)"),
             (self.eval_users >= 1, "eval_users", ">= 1"),
             (0 < self.holdout_share < 1, "holdout_share", "within (0, 1)"),
             (0 <= self.cold_share < 0.5, "cold_share", "within [0, 0.5)"),
@@ -108,9 +108,12 @@ class EmbeddingSettings:
             (self.tcm_weight >= 0, "tcm_weight", ">= 0"),
             (1 <= self.threads <= 256, "threads", "between 1 and 256"),
         ]
+        options = {"dim": "--dim", "steps": "--steps", "train_users": "--users", "eval_users": "--eval-users",
+                   "threads": "--threads"}  # what `segue embeddings train` calls them
         for ok, name, rule in checks:
             if not ok:
-                raise ConfigError(f"embedding setting {name} must be {rule}, got {getattr(self, name.split('/')[0])}")
+                label = options.get(name, f"embedding setting {name}")
+                raise ConfigError(f"{label} must be {rule}, got {getattr(self, name.split('/')[0])}")
 
 
 # ---------------------------------------------------------------- the split
@@ -153,7 +156,7 @@ def make_split(catalog: Catalog, settings: EmbeddingSettings, histories: Histori
     if len(histories) < settings.eval_users + n_train_min:
         raise ConfigError(
             f"the history table {histories.source} has {len(histories):,} users: too few for {settings.eval_users:,} "
-            f"evaluation users and {n_train_min:,} training users (give a larger table or fewer eval_users)"
+            f"evaluation users and {n_train_min:,} training users (give a larger table or fewer evaluation users, --eval-users)"
         )
     rng = np.random.default_rng([settings.seed, 0xC01D])
     cold = np.zeros(catalog.n, dtype=bool)
@@ -257,8 +260,10 @@ class Embeddings:
 
     # ------------------------------------------------------------ save / load
     def save(self, folder: str | Path) -> Path:
-        """Write ``embeddings.npz`` and ``embeddings.json`` into ``folder``; all or nothing."""
+        """Write ``embeddings.npz`` and ``embeddings.json`` into ``folder``; all or nothing. A folder of earlier
+        embeddings is replaced; anything else is refused (``check_output_folder``) and left as it is."""
         folder = Path(folder)
+        check_output_folder(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
@@ -298,6 +303,21 @@ class Embeddings:
             )
         threshold = float(meta.pop("threshold"))
         return cls(arrays["source"], arrays["target"], arrays["user_proj"], arrays["cold"], threshold, meta)
+
+
+def check_output_folder(folder: str | Path) -> None:
+    """Refuse to write embeddings where they would replace something else: ``folder`` must not exist, be empty,
+    or hold only embeddings (``embeddings.json`` / ``embeddings.npz``). Raises ``EmbeddingsError`` naming it."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise EmbeddingsError(f"--out {folder} is a file: give a folder for the embeddings")
+    others = sorted(p.name for p in folder.iterdir() if p.name not in (_ARRAYS, _META))
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise EmbeddingsError(f"--out {folder} holds other files ({shown}): embeddings replace only a folder of "
+                              "embeddings; choose an empty or new folder")
 
 
 def _digest(arrays: dict[str, np.ndarray]) -> str:

@@ -25,7 +25,7 @@ app.add_typer(embeddings_app, name="embeddings")
 app.add_typer(bench_app, name="bench")
 app.add_typer(nlu_app, name="nlu")
 
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)  # tables in a file or a pipe are not cut at 80 columns
 err = Console(stderr=True, soft_wrap=True)
 
 

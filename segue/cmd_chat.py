@@ -153,5 +153,7 @@ def nlu_export(
     from dialogue.nlu.rasa_data import write_rasa_project
     from recommender.catalog import Catalog
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SegueError(f"--out {out_dir} is a file: give a folder for the Rasa project")
     paths = write_rasa_project(out_dir, Catalog.load())
     out.print("wrote " + ", ".join(str(p) for p in paths.values()) + " (valid against Rasa 3.6's schemas)")

@@ -167,6 +167,8 @@ def history(registry: Registry = DEFAULT_REGISTRY, as_json: Json = False) -> Non
     """Every promotion, refusal and rollback, oldest first."""
     from policy.registry import current_policy, policy_history
 
+    if not registry.is_dir():
+        err.print(f"[dim](no registry at {escape(str(registry))} yet: nothing was promoted, refused or rolled back)[/]")
     entries = policy_history(registry)
     if as_json:
         print_json({"current": current_policy(registry), "history": entries})
@@ -210,7 +212,7 @@ def pipeline(
     given = {"conversations": conversations, "seed": seed, "runs": runs, "train_steps": steps,
              "truth_conversations": truth_conversations, "eval_conversations": eval_conversations, "bootstrap": bootstrap,
              "fqe_steps": fqe_steps, "candidates": candidates, "workers": workers, "promote": promote_best}
-    base = PipelineSettings.from_file(settings_file).to_dict() if settings_file is not None else {}
+    base = PipelineSettings.read_file(settings_file) if settings_file is not None else {}
     settings = PipelineSettings.from_dict({**base, **{k: v for k, v in given.items() if v is not None}})
     result = run_pipeline(settings, Reporter())
     if as_json:

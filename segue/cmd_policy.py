@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from policy.registry import DEFAULT_REGISTRY, RULE
 
-from .app import app, out, policy_app, print_json
+from .app import app, err, out, policy_app, print_json
 from .options import Json, Registry, Workers
 from .progress import Reporter
 
@@ -106,6 +107,8 @@ def policy_list(registry: Registry = DEFAULT_REGISTRY, as_json: Json = False) ->
     """The policies in the registry, and which one is current."""
     from policy.registry import current_policy, list_policies
 
+    if not registry.is_dir():
+        err.print(f"[dim](no registry at {escape(str(registry))} yet: only the built-in rule policy)[/]")
     records = list_policies(registry)
     current = current_policy(registry)
     if as_json:

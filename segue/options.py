@@ -21,7 +21,7 @@ __all__ = [
 Registry = Annotated[Path, typer.Option("--registry", help="Registry folder (policies by name, CURRENT, history).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 Workers = Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")]
-Logs = Annotated[Path, typer.Option("--logs", help="Log folder (from `segue simulate`, or chat logs).")]
+Logs = Annotated[Path, typer.Option("--logs", help="Log folder (part-*.parquet, e.g. from `segue simulate`).")]
 
 # ------------------------------------------------------------------ chat and voice
 Nlu = Annotated[str, typer.Option("--nlu", help="embedded (default) or rasa.")]

@@ -17,13 +17,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-__all__ = ["Reporter", "Update", "StageUpdate"]
+__all__ = ["Reporter", "Update", "StageUpdate", "format_seconds"]
 
 Update = Callable[..., None]                 # update(done, total=None)
 StageUpdate = Callable[[str, int, int], None]  # update(stage, done, total)
 
 
-def _seconds(value: float) -> str:
+def format_seconds(value: float) -> str:
+    """``12.3 s`` or ``4 min 5 s``."""
     return f"{value:.1f} s" if value < 120 else f"{int(value // 60)} min {value % 60:.0f} s"
 
 
@@ -48,7 +49,8 @@ class _Lines:
         elapsed = time.perf_counter() - self.start
         if quarter > self.quarter and elapsed >= self.QUIET_SECONDS:
             self.quarter = quarter
-            self.reporter.line(f"  {self.description}: {done:,}/{self.total:,} ({25 * quarter}%, {_seconds(elapsed)})")
+            self.reporter.line(f"  {self.description}: {done:,}/{self.total:,} ({100 * done / self.total:.0f}%, "
+                               f"{format_seconds(elapsed)})")
 
     def end(self) -> None:
         if self.finished:
@@ -56,7 +58,7 @@ class _Lines:
         self.finished = True
         elapsed = time.perf_counter() - self.start
         if elapsed >= self.QUIET_SECONDS:
-            self.reporter.line(f"  {self.description}: done in {_seconds(elapsed)}")
+            self.reporter.line(f"  {self.description}: done in {format_seconds(elapsed)}")
 
 
 class Reporter:
@@ -97,7 +99,7 @@ class Reporter:
             ok = True
         finally:
             if self.enabled:
-                took = _seconds(time.perf_counter() - start)
+                took = format_seconds(time.perf_counter() - start)
                 short = " ".join(title.split()[:2])
                 self.console.print(f"[dim]  {'done in' if ok else 'stopped after'} {took} ({escape(short)})[/]", highlight=False)
 

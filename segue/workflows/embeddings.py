@@ -8,7 +8,14 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from recommender.catalog import Catalog
-from recommender.embeddings import DEFAULT_EMBEDDINGS, Embeddings, EmbeddingSettings, make_split, train_embeddings
+from recommender.embeddings import (
+    DEFAULT_EMBEDDINGS,
+    Embeddings,
+    EmbeddingSettings,
+    check_output_folder,
+    make_split,
+    train_embeddings,
+)
 from recommender.histories import Histories, histories_from_table, read_histories, write_histories
 from simulator.config import SimulatorConfig
 from simulator.histories import population_histories
@@ -41,6 +48,8 @@ class HistoriesJob:
             raise ConfigError(f"--users must be between 1 and {MAX_HISTORY_USERS:,}, got {self.users}")
         if Path(self.out).is_dir():
             raise ConfigError(f"--out {self.out} is a folder: give a file name, e.g. {Path(self.out) / 'histories.parquet'}")
+        if Path(self.out).exists():
+            raise ConfigError(f"--out {self.out} exists: delete it or choose another file (nothing is overwritten)")
         _check_catalog(self.catalog)
 
 
@@ -86,6 +95,7 @@ class EmbeddingsJob:
     def __post_init__(self) -> None:
         if self.histories is not None and not Path(self.histories).exists():
             raise ConfigError(f"--histories file not found: {self.histories}")
+        check_output_folder(self.out)  # before training, not after
         if not 1 <= self.simulated_users <= MAX_HISTORY_USERS:
             raise ConfigError(f"--users must be between 1 and {MAX_HISTORY_USERS:,}, got {self.simulated_users}")
         _check_catalog(self.catalog)
@@ -109,7 +119,8 @@ def train_scorer_embeddings(job: EmbeddingsJob, reporter: Reporter | None = None
         histories = histories_from_table(table, catalog, source=f"simulator population (population_seed "
                                                                   f"{config.population_seed}, users 0..{n - 1})")
     split = make_split(catalog, job.settings, histories)
-    with reporter.stages() as update:
-        emb, report = train_embeddings(catalog, job.settings, split=split, progress=update)
+    with reporter.stage(f"embeddings: {len(split.train):,} training users, {job.settings.steps:,} steps -> {job.out}"):
+        with reporter.stages() as update:
+            emb, report = train_embeddings(catalog, job.settings, split=split, progress=update)
     emb.save(job.out)
     return emb, report

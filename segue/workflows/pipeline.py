@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.errors import ConfigError
-from core.records import check_keys
+from core.records import check_keys, check_types
 from dialogue.features import FeatureVariant
 from evaluation.evaluate import Evaluation
 from evaluation.gate import GateSettings
@@ -26,10 +27,10 @@ from evaluation.report import write_report
 from evaluation.results import GateDecision
 from logs.manifest import CollectionSettings
 from policy.learners import TRAINABLE, learner_config
-from policy.registry import POLICY_FILE, current_policy, set_current
+from policy.registry import POLICY_FILE, current_policy, record_event, set_current
 from policy.train import TrainConfig
 
-from ..progress import Reporter
+from ..progress import Reporter, format_seconds
 from .evaluate import EvaluateSettings, _policy_folders, evaluate_policies, gate_candidates
 from .simulate import SimulateResult, SimulateSettings, simulate_logs
 from .train import TrainJob, train_policy
@@ -75,6 +76,11 @@ class Candidate:
 
 
 DEFAULT_CANDIDATES = (Candidate("cql", "base"), Candidate("regressor", "base"), Candidate("regressor", "history"))
+_NUMBER, _OPTIONAL = (int,), (int, type(None))
+#: the JSON types each pipeline setting accepts (checked before the record is built)
+_TYPES = {"conversations": _NUMBER, "seed": _NUMBER, "runs": (str, Path), "workers": _OPTIONAL, "candidates": (list, tuple),
+          "train_steps": _OPTIONAL, "eval_conversations": _NUMBER, "truth_conversations": _NUMBER, "bootstrap": _NUMBER,
+          "fqe_steps": _NUMBER, "promote": (bool,), "gate": (dict, GateSettings)}
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class PipelineSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "runs", Path(self.runs))
+        if self.runs.exists() and not self.runs.is_dir():
+            raise ConfigError(f"--runs {self.runs} is a file: the pipeline's working folder must be a folder")
         if not self.candidates:
             raise ConfigError("the pipeline needs at least one candidate")
         names = [c.name for c in self.candidates]
@@ -146,6 +154,9 @@ class PipelineSettings:
     def from_dict(cls, data: dict) -> "PipelineSettings":
         """Rebuild from ``to_dict`` (any subset of the keys; the rest keep their defaults)."""
         check_keys(cls, data, "pipeline settings")
+        check_types(data, _TYPES, "pipeline settings")
+        if isinstance(data.get("candidates"), list) and not all(isinstance(c, (str, Candidate)) for c in data["candidates"]):
+            raise ConfigError(f"pipeline settings: candidates must be a list of names like 'cql-base', got {data['candidates']!r}")
         values = dict(data)
         if "candidates" in values:
             values["candidates"] = tuple(c if isinstance(c, Candidate) else Candidate.parse(c) for c in values["candidates"])
@@ -154,15 +165,21 @@ class PipelineSettings:
         return cls(**values)
 
     @classmethod
-    def from_file(cls, path: Path) -> "PipelineSettings":
-        """Settings from a JSON file (``to_dict``'s keys); raises ``ConfigError`` naming the file."""
+    def read_file(cls, path: Path) -> dict:
+        """The JSON object of a settings file (``to_dict``'s keys, any subset), to merge with command-line options
+        before ``from_dict``; raises ``ConfigError`` naming the file."""
         try:
             data = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"--settings {path}: cannot read it as JSON ({exc})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"--settings {path}: expected a JSON object of pipeline settings")
-        return cls.from_dict(data)
+        return data
+
+    @classmethod
+    def from_file(cls, path: Path) -> "PipelineSettings":
+        """Settings from a JSON file; raises ``ConfigError`` naming the file or the bad value."""
+        return cls.from_dict(cls.read_file(path))
 
 
 @dataclass
@@ -190,6 +207,7 @@ def run_pipeline(settings: PipelineSettings, reporter: Reporter | None = None) -
     ``PolicyError``, ``ConfigError``); everything finished before the error is kept and reused by the next run.
     """
     reporter = reporter or Reporter.silent()
+    started = time.perf_counter()
     runs, logs, registry = settings.runs, settings.logs, settings.registry
     with reporter.stage(f"1/5 simulate {settings.conversations:,} conversations -> {logs}"):
         simulation = simulate_logs(SimulateSettings(logs, settings.collection, settings.workers), reporter)
@@ -222,11 +240,18 @@ def run_pipeline(settings: PipelineSettings, reporter: Reporter | None = None) -
     result = PipelineResult(settings, simulation, trained, evaluation, gates, report, current)
     with reporter.stage("5/5 promote"):
         passing = [g for g in gates if g.promote]
-        if settings.promote and passing:
-            best = max(passing, key=lambda g: g.improvement.ci[0])
-            set_current(best.candidate, registry=registry, action="promote", reason="gate passed (pipeline)",
-                        evidence={"logs": str(logs), "decision": best.to_dict()})
-            result.promoted = best.candidate
+        if settings.promote:
+            for g in gates:  # every refusal is recorded, as `segue policy promote` records it
+                if not g.promote:
+                    record_event(registry, {"action": "refused", "from": current, "to": g.candidate,
+                                            "reason": "gate failed (pipeline): " + ", ".join(g.failed),
+                                            "evidence": {"logs": str(logs), "decision": g.to_dict()}})
+            if passing:
+                best = max(passing, key=lambda g: g.improvement.ci[0])
+                set_current(best.candidate, registry=registry, action="promote", reason="gate passed (pipeline)",
+                            evidence={"logs": str(logs), "decision": best.to_dict()})
+                result.promoted = best.candidate
+    reporter.line(f"pipeline done in {format_seconds(time.perf_counter() - started)}")
     return result
 
 

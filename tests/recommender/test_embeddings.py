@@ -74,7 +74,7 @@ def test_training_needs_histories_and_enough_users(catalog, small_histories):
         train_embeddings(catalog, EmbeddingSettings(steps=1))
     with pytest.raises(ConfigError, match="has 700 users: too few for 695 evaluation users and 10 training users"):
         make_split(catalog, EmbeddingSettings(eval_users=695), small_histories)
-    with pytest.raises(ConfigError, match="train_users must be >= 10"):
+    with pytest.raises(ConfigError, match="--users must be >= 10"):
         EmbeddingSettings(train_users=3)
 
 

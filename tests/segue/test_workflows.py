@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -85,3 +86,53 @@ def test_progress_without_a_terminal_is_a_line_per_stage_with_its_time():
     with quiet.stage("x"), quiet.bar("y", 3) as update:
         update(3)
     assert silent.getvalue() == ""
+
+
+def test_outputs_never_replace_what_they_should_not(tmp_path, catalog):
+    """Every command that writes refuses a path holding something else, before any work, and leaves it as it was."""
+    from logs.collect import prepare
+    from logs.errors import LogConflictError
+    from logs.manifest import CollectionSettings
+    from policy.errors import PolicyError
+    from policy.registry import constant_record, save_policy
+    from recommender.embeddings import Embeddings
+    from recommender.errors import EmbeddingsError
+    from segue.workflows.embeddings import EmbeddingsJob, HistoriesJob
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("precious")
+    afile = tmp_path / "afile.txt"
+    afile.write_text("precious")
+    with pytest.raises(EmbeddingsError, match=r"holds other files \(thesis.txt\)"):
+        EmbeddingsJob(out=mine)
+    with pytest.raises(EmbeddingsError, match="is a file"):
+        EmbeddingsJob(out=afile)
+    emb = Embeddings(*(np.zeros((2, 2), np.float32),) * 2, np.eye(2, dtype=np.float32), np.zeros(2, bool), 0.1, {"version": "x"})
+    with pytest.raises(EmbeddingsError, match="holds other files"):
+        emb.save(mine)  # the library refuses too, not only the CLI
+    with pytest.raises(ConfigError, match="exists: delete it or choose another file"):
+        HistoriesJob(out=afile)
+    with pytest.raises(PolicyError, match="is a file"):
+        save_policy(afile, constant_record("x", "play_sample", catalog), None)
+    with pytest.raises(LogConflictError, match=r"holds other files \(thesis.txt\) and no manifest.json"):
+        prepare(mine, CollectionSettings(conversations=10))
+    with pytest.raises(ConfigError, match="--runs .* is a file"):
+        PipelineSettings(runs=afile)
+    assert (mine / "thesis.txt").read_text() == "precious" and afile.read_text() == "precious"
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.txt"]
+
+
+def test_settings_files_with_wrong_types_are_one_clear_error(tmp_path):
+    for bad, message in (({"conversations": "lots"}, "conversations must be an integer, got 'lots'"),
+                         ({"promote": "no"}, "promote must be true or false, got 'no'"),
+                         ({"bootstrap": True}, "bootstrap must be an integer, got True"),
+                         ({"fqe_steps": 5.7}, "fqe_steps must be an integer, got 5.7"),
+                         ({"candidates": "cql-base"}, "candidates must be a list or tuple, got 'cql-base'"),
+                         ({"workers": None}, None),
+                         ({"gate": {"nope": 1}}, "gate settings: unknown key\\(s\\) nope")):
+        if message is None:
+            assert PipelineSettings.from_dict(bad).workers is None
+            continue
+        with pytest.raises(ConfigError, match=message):
+            PipelineSettings.from_dict(bad)

@@ -1,0 +1,20 @@
+"""The report renders whatever the estimates are: an interval that does not contain its estimate (few resamples)."""
+
+from __future__ import annotations
+
+from evaluation.data import METRICS
+from evaluation.report import write_report
+from evaluation.results import Estimate, EvaluationReport, PolicyEstimates, SupportCheck, WeightDiagnostics
+
+
+def test_an_interval_beside_its_estimate_still_draws(tmp_path):
+    estimates = {"dr": {m: Estimate(1.0, (1.2, 1.5), 0.1) for m in METRICS},   # percentile interval above the point
+                 "is": {m: Estimate(None, None, None) for m in METRICS}}      # undefined: no point, no interval
+    entry = PolicyEstimates(True, SupportCheck(True, 0, 0.0, "every prompt had a chance"), {"open": 1.0},
+                            WeightDiagnostics(10.0, 0.1, 10.0, 1.0, 3.0, 2.0, 0.2, 0.1), estimates)
+    report = EvaluationReport("logs", 100, 400, {"exploration": 0.3}, {m: 1.0 for m in METRICS},
+                              {"bootstrap": 5, "confidence": 0.95, "q_models": ["fqe"]}, 1.0, {"p": entry})
+    html_path, md_path = write_report(report, tmp_path / "r.html")
+    page, markdown = html_path.read_text(), md_path.read_text()
+    assert page.count("src='data:image/png;base64,") >= 4
+    assert "| dr | 1.000 [1.200, 1.500]" in markdown and "| is | - -" in markdown
