@@ -53,6 +53,7 @@ class _Draft:
 
     turns: list[TurnRecord] = field(default_factory=list)
     closed: bool = False
+    opening: tuple = ((), 0.0, 0.0)  # acts, sentiment, confidence of what was understood before the first prompt
 
 
 class DialogueManager:
@@ -125,6 +126,8 @@ class DialogueManager:
         if Act.HELP in kinds and len(result.acts) == 1:
             return SystemTurn('You can tell me a genre, an artist, a mood or what you are doing ("upbeat jazz for a '
                               'workout"), answer my questions, say "start over" or "stop".', nlu=result)
+        if self.prompt is None:  # what the person said before the first prompt: the replay's starting point
+            self.draft.opening = (tuple(result.acts), float(result.sentiment), float(result.confidence))
         self.conversation.observe(self.prompt, result.to_turn())
         state = self.conversation.state
         if state.accepted_track is not None:
@@ -146,12 +149,16 @@ class DialogueManager:
         policy_features = features if self.variant is FeatureVariant.HISTORY else features[: self.n_base]
         probs = np.asarray(self.policy.probabilities(policy_features, mask), dtype=np.float64)
         play = prompt_index(PromptId.PLAY_SAMPLE)
-        if force_play and mask[play]:  # the person led: "play some jazz"
-            decision = Decision(play, float(probs[play]))
+        forced = bool(force_play and mask[play])
+        if forced:  # the person led ("play some jazz"): not the policy's choice, so served with certainty
+            decision = Decision(play, 1.0)
+            probs = np.zeros_like(probs)
+            probs[play] = 1.0
         else:
             decision = sample_prompt(probs, self.rng)
         prompt = conv.realize(decision.prompt)
-        self.draft.turns.append(TurnRecord(prompt, probs.astype(np.float32), mask.copy(), decision.probability, features.copy()))
+        self.draft.turns.append(TurnRecord(prompt, probs.astype(np.float32), mask.copy(), decision.probability, features.copy(),
+                                           forced=forced))
         self.prompt = prompt
         view = conv.view()
         affinity = None
@@ -173,8 +180,10 @@ class DialogueManager:
             return
         turns = tuple(draft.turns)
         labels = label_usefulness([(r.prompt, r.acts) for r in turns], played, self.catalog, self.profile)
+        acts, sentiment, confidence = draft.opening
         self.sink.add(ConversationRecord(turns=turns, labels=tuple(float(x) for x in labels), success=success,
-                                         abandoned=abandoned, truncated=not (success or abandoned), played_track=played))
+                                         abandoned=abandoned, truncated=not (success or abandoned), played_track=played,
+                                         opening=acts, opening_sentiment=sentiment, opening_confidence=confidence))
 
     def end(self) -> None:
         """The person left (EOF): an unfinished conversation counts as abandoned."""

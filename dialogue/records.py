@@ -35,6 +35,8 @@ class TurnRecord:
     first), so that either variant can be trained from it (a base-feature simulation, never logged, keeps the
     base features only). acts, sentiment (in [-1, 1]) and confidence
     (in [0, 1]): the answer as the system understood it (empty acts if the person never answered).
+    forced: the prompt was not the system's choice (the person led, "play some jazz"): its distribution is
+    one-hot on it and its propensity 1, so that off-policy estimators treat it as no decision.
     """
 
     prompt: SystemPrompt
@@ -45,6 +47,7 @@ class TurnRecord:
     acts: tuple[DialogueAct, ...] = ()
     sentiment: float = 0.0
     confidence: float = 0.0
+    forced: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,7 +57,9 @@ class ConversationRecord:
     labels: one prompt-usefulness label per turn (0 or 1, ``dialogue.usefulness.label_usefulness``).
     success: a sample or station was accepted (``played_track`` is its catalog row); abandoned: the
     person stopped or left; truncated: cut at the turn limit. user_id: the simulated user's id, or -1
-    for a person; persona: the simulated user's persona, or ``PERSON``.
+    for a person; persona: the simulated user's persona, or ``PERSON``. opening, opening_sentiment,
+    opening_confidence: what the user said before the first prompt, as understood (what a replay of the state
+    tracker starts from).
     """
 
     turns: tuple[TurnRecord, ...]
@@ -65,6 +70,9 @@ class ConversationRecord:
     played_track: int | None = None
     user_id: int = -1
     persona: str = PERSON
+    opening: tuple[DialogueAct, ...] = ()
+    opening_sentiment: float = 0.0
+    opening_confidence: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.turns):

@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -75,7 +74,9 @@ class OPEData:
     logged prompt, in (0, 1]; behaviour float64 (n, N_PROMPTS) or None: the
     logging policy's whole distribution; masks bool (n, N_PROMPTS);
     features float32 (n, F) base and history float32 (n, H) state features;
-    rewards float64 (n,): per-prompt usefulness labels; success bool (c,); persona str (c,).
+    rewards float64 (n,): per-prompt usefulness labels; success bool (c,); persona str (c,);
+    forced bool (n,) or None: prompts the system did not choose (the person led), which are no decision of any
+    policy (``decided``).
     """
 
     conversation: np.ndarray
@@ -90,12 +91,15 @@ class OPEData:
     persona: np.ndarray
     behaviour: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()  # of features + history, from the logs' metadata
+    forced: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.actions)
         for name in ("conversation", "turn", "propensities", "masks", "features", "history", "rewards"):
             if len(getattr(self, name)) != n:
                 raise LogValidationError(f"OPE input: {name} has {len(getattr(self, name))} rows, actions has {n}")
+        if self.forced is not None and self.forced.shape != (n,):
+            raise LogValidationError(f"OPE input: forced must have shape ({n},), got {self.forced.shape}")
         if self.behaviour is not None and self.behaviour.shape != (n, N_PROMPTS):
             raise LogValidationError(f"OPE input: behaviour must have shape ({n}, {N_PROMPTS}), got {self.behaviour.shape}")
         if n == 0:
@@ -175,6 +179,19 @@ class OPEData:
     def first(self) -> np.ndarray:
         return self.turn == 0
 
+    def decided(self, target: np.ndarray) -> np.ndarray:
+        """A target policy's distribution at the logged states (float64 (n, N_PROMPTS)) with every forced turn
+        replaced by certainty on the logged prompt: there the person led, and any policy would have asked it.
+        With the logged distribution also one-hot there (propensity 1), the importance weight of a forced turn
+        is 1 for every target, and a Q model's value there is Q(s, the logged prompt)."""
+        if self.forced is None or not self.forced.any():
+            return target
+        out = np.array(target, dtype=np.float64, copy=True)
+        rows = np.flatnonzero(self.forced)
+        out[rows] = 0.0
+        out[rows, self.actions[rows]] = 1.0
+        return out
+
     def state(self, variant: FeatureVariant | str) -> np.ndarray:
         """The state features a policy of that variant reads: base, or base + history."""
         if FeatureVariant(variant) is FeatureVariant.BASE:
@@ -221,8 +238,10 @@ class OPEData:
             persona=persona,
             behaviour=fixed_column(table, "action_probs").astype(np.float64),
             feature_names=feature_names(meta, "features") + feature_names(meta, "history_features"),
+            forced=table["forced"].to_numpy(zero_copy_only=False).astype(bool),
         )
 
     @classmethod
-    def from_logs(cls, folder: str | Path) -> "OPEData":
-        return cls.from_table(read_logs(folder))
+    def from_logs(cls, folders) -> "OPEData":
+        """From one log folder or several (``logs.read_logs``)."""
+        return cls.from_table(read_logs(folders))

@@ -16,6 +16,13 @@ model of the target's value, V(s) = sum_a pi(a|s) Q(s, a).
 - ``wdr``   weighted doubly robust (Thomas & Brunskill 2016): ``dr`` with each
             w_t replaced by w_t / mean_i w_it
 
+Forced turns (a prompt the system did not choose: the person led, "play some
+jazz") are no decision: the log holds a one-hot distribution there
+(propensity 1), and the runner gives every target certainty on the logged
+prompt there too (``OPEData.decided``), so rho_t = 1 for every policy and
+V(s_t) = Q(s_t, a_t): the weight passes through unchanged and the estimate is
+that of the decisions the policy did make.
+
 In the per-decision normalizations a conversation that has ended keeps its
 last weight (it sits in an absorbing state with zero reward), so with
 target = logging policy every weight is 1 and ``wis`` = ``is`` = the

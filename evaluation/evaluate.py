@@ -16,7 +16,7 @@ import numpy as np
 
 from core.errors import ConfigError
 from logs.manifest import LogManifest
-from logs.store import read_manifest
+from logs.store import Folders, common_manifest
 from policy.registry import DEFAULT_REGISTRY, load_policy
 from recommender.catalog import Catalog
 
@@ -39,6 +39,7 @@ class Evaluation:
     result: OPEResult
     data: OPEData
     targets: dict[str, np.ndarray]
+    manifest: LogManifest  # what stands for the logs (``logs.store.common_manifest``): their world, catalog, scorer
 
 
 def simulate_truth(policies: list[str], *, conversations: int, registry: Path, manifest: LogManifest | None = None,
@@ -76,9 +77,10 @@ def attach_truth(report: EvaluationReport, truth: dict[str, Truth]) -> None:
         }
 
 
-def evaluate_logs(logs: str | Path, policies: list[str], *, registry: Path = DEFAULT_REGISTRY, settings: OPESettings | None = None,
+def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAULT_REGISTRY, settings: OPESettings | None = None,
                   truth_conversations: int = 0, truth_seed: int = 0, progress: Progress | None = None) -> Evaluation:
-    """Estimate each policy on the logs; with ``truth_conversations`` > 0 also run it in the simulator.
+    """Estimate each policy on the logs (one folder or several read together; they must share their features);
+    with ``truth_conversations`` > 0 also run it in the simulator (the first simulated part's world).
 
     Raises ``ConfigError`` for bad arguments, ``PolicyError`` for a policy that cannot be loaded or does not
     fit the logs' features, ``LogValidationError`` for logs that do not validate.
@@ -90,12 +92,12 @@ def evaluate_logs(logs: str | Path, policies: list[str], *, registry: Path = DEF
         raise ConfigError(f"each --policy once, got {', '.join(policies)}")
     if truth_conversations < 0:
         raise ConfigError(f"--truth-conversations must be >= 0, got {truth_conversations}")
-    logs = Path(logs)
-    manifest = read_manifest(logs)
+    folders = [Path(logs)] if isinstance(logs, (str, Path)) else [Path(f) for f in logs]
+    manifest = common_manifest(folders)
     catalog = Catalog.load(manifest.catalog_path)
     loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
               for ref in policies}  # fail fast
-    data = OPEData.from_logs(logs)
+    data = OPEData.from_logs(folders)
     targets = {}
     for ref, (policy, variant) in loaded.items():
         report_progress = (lambda done, total, _r=ref: progress(f"{_r}: choices at logged states", done, total)) if progress else None
@@ -103,16 +105,17 @@ def evaluate_logs(logs: str | Path, policies: list[str], *, registry: Path = DEF
     result = evaluate_targets(data, targets, settings, progress=progress)
     collection = manifest.collection
     report = EvaluationReport(
-        logs=str(logs), conversations=data.n_conversations, turns=data.n_turns,
+        logs=", ".join(map(str, folders)), conversations=data.n_conversations, turns=data.n_turns,
         logging_policy={"exploration": collection.exploration, "temperature": collection.temperature, "seed": collection.seed}
         if collection is not None else {"name": manifest.logging_policy},
         on_policy=result.on_policy,
         settings={"estimators": list(settings.estimators), "q_models": list(settings.q_models), "bootstrap": settings.bootstrap,
-                  "confidence": settings.confidence, "seed": settings.seed, "fqe": settings.fqe.to_dict()},
+                  "confidence": settings.confidence, "seed": settings.seed, "fqe": settings.fqe.to_dict(),
+                  "min_propensity": settings.min_propensity, "min_ess": settings.min_ess},
         seconds=round(result.seconds, 2), policies=result.policies,
     )
     if truth_conversations:
         report_progress = (lambda done, total: progress("ground truth in the simulator", done, total)) if progress else None
         attach_truth(report, simulate_truth(policies, conversations=truth_conversations, registry=registry, manifest=manifest,
                                             seed=truth_seed, progress=report_progress))
-    return Evaluation(report, result, data, targets)
+    return Evaluation(report, result, data, targets, manifest)

@@ -6,9 +6,13 @@ per policy: each estimator's estimate of each metric with a bootstrap
 percentile interval (conversations resampled with replacement; the same
 resamples for every policy, so differences between policies are paired),
 the importance-weight diagnostics (effective sample size and weight
-statistics) and the support check. A policy that puts probability on a
-prompt the logging policy never gave a chance in that state is reported as
-unsupported, with the reason, and is not estimated.
+statistics) and the support check.
+
+"Not estimable" (``supported: false``, with the reason, and no estimate at all,
+never a confident number): a policy that puts probability on a prompt the logging
+policy gave less than ``MIN_PROPENSITY`` (1 in 1,000) in that state, or whose
+importance weights leave an effective sample size (Kish) below ``MIN_ESS``
+conversations. Forced turns (the person led) are no decision (``OPEData.decided``).
 """
 
 from __future__ import annotations
@@ -28,21 +32,30 @@ from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, MetricInputs, Sums, Weig
 from .qmodel import Q_MODELS, FQESettings, fit_q
 from .results import Estimate, Improvement, PolicyEstimates, SegmentEstimates, SupportCheck, WeightDiagnostics
 
-__all__ = ["OPESettings", "OPEResult", "target_probabilities", "check_support", "weight_diagnostics", "evaluate_targets",
+__all__ = ["MIN_PROPENSITY", "MIN_ESS", "OPESettings", "OPEResult", "target_probabilities", "check_support", "weight_diagnostics", "evaluate_targets",
            "estimator_names"]
 
 _CHUNK = 100  # bootstrap resamples per block of count vectors
+#: a prompt logged with a smaller probability counts as never tried (the support check)
+MIN_PROPENSITY = 1e-3
+#: an estimate resting on fewer effective conversations (Kish's ESS of the final weights) is not reported
+MIN_ESS = 10.0
 _MAX_UNDEFINED = 0.01
 
 
 @dataclass(frozen=True)
 class OPESettings:
+    """What to estimate and how. min_propensity and min_ess: below them a policy is not estimable (module
+    docstring). Raises ``ConfigError`` for a value out of range."""
+
     estimators: tuple[str, ...] = DEFAULT_ESTIMATORS
     q_models: tuple[str, ...] = ("fqe",)
     bootstrap: int = 1_000
     confidence: float = 0.95
     seed: int = 0
     fqe: FQESettings = field(default_factory=FQESettings)
+    min_propensity: float = MIN_PROPENSITY
+    min_ess: float = MIN_ESS
 
     def __post_init__(self) -> None:
         for name in self.estimators:
@@ -54,6 +67,10 @@ class OPESettings:
             raise ConfigError(f"--bootstrap must be between 0 and 100,000, got {self.bootstrap}")
         if not 0.5 <= self.confidence < 1.0:
             raise ConfigError(f"--confidence must be within [0.5, 1), got {self.confidence}")
+        if not 0.0 <= self.min_propensity < 1.0:
+            raise ConfigError(f"--min-propensity must be within [0, 1), got {self.min_propensity}")
+        if not self.min_ess >= 0:
+            raise ConfigError(f"--min-ess must be >= 0, got {self.min_ess}")
 
     @property
     def needs_q(self) -> bool:
@@ -93,26 +110,28 @@ def target_probabilities(policy, variant: str, data: OPEData, progress: Callable
     if invalid.any():
         row = int(np.argwhere(invalid)[0][0])
         raise PolicyError(f"policy {name} puts probability on a prompt that is invalid at logged row {row}")
-    return probs
+    return data.decided(probs)  # forced turns are no decision of this policy
 
 
-def check_support(data: OPEData, target: np.ndarray) -> SupportCheck:
-    """Where the target gives a prompt probability that the logging policy gave none (target: (n, N_PROMPTS))."""
+def check_support(data: OPEData, target: np.ndarray, min_propensity: float = MIN_PROPENSITY) -> SupportCheck:
+    """Where the target (float64 (n, N_PROMPTS)) gives probability to a prompt that the logging policy gave less
+    than ``min_propensity`` there: such a prompt was, for estimation, never tried."""
     behaviour = data.behaviour
     if behaviour is None:  # only the logged prompt's propensity is known: a zero-propensity prompt cannot be seen
         return SupportCheck(True, 0, 0.0, "logging distribution not logged; support assumed")
-    missing = (target > 0) & ~(behaviour > 0)
+    missing = (target > 0) & ~((behaviour > 0) & (behaviour >= min_propensity))
     rows = missing.any(axis=1)
     count = int(rows.sum())
     if not count:
-        return SupportCheck(True, 0, 0.0, "every prompt the policy may ask had a non-zero logging probability")
+        return SupportCheck(True, 0, 0.0, f"every prompt the policy may ask had a logging probability of at least {min_propensity:g}")
     row = int(np.flatnonzero(rows)[0])
     prompts = tuple(sorted({PROMPTS[a].id.value for a in np.flatnonzero(missing.any(axis=0))}))
     share = float(target[missing].sum() / data.n_turns)
     return SupportCheck(
         False, count, count / data.n_turns,
         (f"unsupported: in {count:,} of {data.n_turns:,} logged states ({count / data.n_turns:.1%}) the policy may ask "
-         f"{', '.join(prompts)}, which the logging policy never tried there (probability 0; first at row {row}); "
+         f"{', '.join(prompts)}, which the logging policy (almost) never tried there (probability below {min_propensity:g}; "
+         f"first at row {row}); "
          f"log with exploration over every valid prompt before estimating this policy"),
         unsupported_mass=share, prompts=prompts)
 
@@ -193,7 +212,8 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
     for policy, target in targets.items():
         if target.shape != data.masks.shape:
             raise ConfigError(f"policy {policy}: target probabilities have shape {target.shape}, the logs {data.masks.shape}")
-        support = check_support(data, target)
+        target = data.decided(target)
+        support = check_support(data, target, settings.min_propensity)
         weights = Weights(data, target)
         share = target.mean(axis=0)
         entry = PolicyEstimates(support.supported, support, {p.id.value: float(share[i]) for i, p in enumerate(PROMPTS)})
@@ -201,6 +221,15 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
         if not support.supported:
             continue
         entry.diagnostics = weight_diagnostics(weights)
+        if entry.diagnostics.ess < settings.min_ess:
+            ess = entry.diagnostics.ess
+            entry.supported = False
+            entry.support = SupportCheck(
+                False, 0, 0.0,
+                f"not estimable: the importance weights leave an effective sample size of {ess:.1f} conversations of "
+                f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} (the logging policy rarely did what this "
+                "policy does); log with more exploration, or from a policy closer to this one")
+            continue
         per_policy = {}
         for q in (settings.q_models if settings.needs_q else ()):
             fitted = q_values.setdefault(policy, {}).get(q)

@@ -30,14 +30,14 @@ from simulator.env import MusicUserEnv
 from simulator.rollout import run_conversation
 
 from .errors import LogConflictError, LogValidationError
+from .ids import collection_key, simulated_id
 from .manifest import MAX_CONVERSATIONS, CollectionSettings, LogManifest, LogSource
 from .schema import LOG_SCHEMA_VERSION, file_metadata
-from .store import part_path, write_part
+from .store import MANIFEST, part_path, write_part
 from .writer import conversations_table
 
 __all__ = ["CollectionSettings", "CollectionResult", "collect", "prepare", "simulate_part", "MANIFEST", "MAX_CONVERSATIONS"]
 
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class _Worker:
         self.layout = layout
         self.policy = RandomizedPolicy(RuleBasedPolicy(layout.base()), exploration=settings.exploration,
                                        temperature=settings.temperature)
+        self.key = collection_key(settings.to_dict())
         self.manifest = LogManifest(LogSource.SIMULATED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
                                     self.policy.name, catalog_path=settings.catalog_path, scorer=settings.scorer,
                                     scorer_version=self.env.scorer.version, collection=settings)
@@ -71,8 +72,8 @@ class _Worker:
             seed = int(np.random.SeedSequence([settings.seed, conv_id]).generate_state(1, dtype=np.uint64)[0] >> 1)
             rng = np.random.default_rng([settings.seed, conv_id, 1])
             conversations.append(run_conversation(self.env, self.policy, FeatureVariant.BASE, seed=seed, rng=rng))
-        return conversations_table(conversations, n_base=self.layout.n_base, n_history=self.layout.n_history,
-                                   first_id=settings.part_range(index).start)
+        ids = [simulated_id(self.key, i) for i in settings.part_range(index)]
+        return conversations_table(conversations, n_base=self.layout.n_base, n_history=self.layout.n_history, ids=ids)
 
     def metadata(self, index: int) -> dict[str, str]:
         conv = self.settings.part_range(index)

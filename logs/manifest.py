@@ -31,7 +31,7 @@ from simulator.config import SimulatorConfig
 
 from .errors import LogValidationError
 
-__all__ = ["LogSource", "CollectionSettings", "SessionSettings", "LogManifest", "MAX_CONVERSATIONS", "BASELINE"]
+__all__ = ["LogSource", "CollectionSettings", "SessionSettings", "ImportSettings", "LogManifest", "MAX_CONVERSATIONS", "BASELINE"]
 
 MAX_CONVERSATIONS = 50_000_000
 BASELINE = "baseline"
@@ -43,6 +43,7 @@ class LogSource(StrEnum):
     SIMULATED = "simulated"
     CHAT = "chat"
     VOICE = "voice"
+    IMPORTED = "imported"
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,26 @@ class SessionSettings:
 
 
 @dataclass(frozen=True)
+class ImportSettings:
+    """Conversations imported from another system's table (``segue logs import``): the file, its sha256 (first 16
+    hex digits), the listening-history table used for the history features (None: no history), whether the
+    table gave the whole logging distribution."""
+
+    file: str
+    fingerprint: str
+    histories: str | None = None
+    distribution_logged: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ImportSettings":
+        check_keys(cls, data, "import settings")
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class LogManifest:
     """What a log folder's parts say about how they were made (see the module docstring)."""
 
@@ -132,6 +153,7 @@ class LogManifest:
     scorer_version: str = BASELINE
     collection: CollectionSettings | None = None
     session: SessionSettings | None = None
+    imported: ImportSettings | None = None
 
     @property
     def simulator(self) -> SimulatorConfig:
@@ -149,8 +171,9 @@ class LogManifest:
         if self.collection is not None:
             return self.collection.to_dict()
         session = self.session.to_dict() if self.session is not None else {}
-        return {"source": self.source.value, **session, "scorer": self.scorer, "scorer_version": self.scorer_version,
-                "catalog_path": self.catalog_path}
+        imported = {"imported": self.imported.to_dict()} if self.imported is not None else {}
+        return {"source": self.source.value, **session, **imported, "scorer": self.scorer,
+                "scorer_version": self.scorer_version, "catalog_path": self.catalog_path}
 
     @classmethod
     def from_metadata(cls, meta: dict[str, str], *, where: str) -> "LogManifest":
@@ -175,6 +198,11 @@ class LogManifest:
                 collection = CollectionSettings.from_dict(settings)
                 return cls(source, **common, catalog_path=collection.catalog_path, scorer=collection.scorer,
                            scorer_version=version.scorer, collection=collection)
+            if source is LogSource.IMPORTED:
+                imported = ImportSettings.from_dict(settings.pop("imported", {}))
+                return cls(source, **common, catalog_path=settings.pop("catalog_path", None),
+                           scorer=settings.pop("scorer", BASELINE), scorer_version=settings.pop("scorer_version", BASELINE),
+                           imported=imported)
             scorer = settings.pop("scorer", BASELINE)
             scorer_version = settings.pop("scorer_version", None)
             catalog_path = settings.pop("catalog_path", None)

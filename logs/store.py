@@ -1,38 +1,66 @@
-"""Parquet parts: atomic writes, and a reader that validates every part.
+"""Parquet parts: atomic writes, and a reader that reads only the parts a folder's manifest names and validates
+every one of them.
 
 A part is written to a temporary name in the same folder and renamed into
 place, so a crash never leaves a half-written ``part-NNNNN.parquet``.
+
+Which parts a folder holds (``list_parts``): a simulated collection's
+``manifest.json`` records its settings, which name its parts
+(``part-00000.parquet`` up to its last); a chat or voice log's ``manifest.json``
+lists the parts its sessions added; a folder without one (chat logs of Segue 0.1)
+holds the files named exactly ``part-NNNNN.parquet``. Any other file (a stray
+``part-00001-copy.parquet``) is not read, and ``unlisted_files`` names it.
+Reading several folders (``read_logs([a, b])``) also refuses a conversation id
+seen in two parts, naming both, and parts whose features are not the same.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dialogue.prompts import PROMPT_CATALOGUE_VERSION, PROMPTS
+from core.errors import SegueError
 
 from .errors import LogValidationError, LogWriteError
-from .schema import LOG_SCHEMA_VERSION, REQUIRED_COLUMNS
+from .schema import LOG_SCHEMA_VERSION
+from .validate import expected_schema, feature_names, fixed_column, part_version, segue_metadata, validate_table
 
 if TYPE_CHECKING:
     from .manifest import LogManifest
 
-__all__ = ["PART_GLOB", "part_path", "write_part", "list_parts", "read_part", "read_logs", "validate_table", "read_manifest", "logs_fingerprint",
-           "segue_metadata", "feature_names", "fixed_column"]
+__all__ = ["PART_GLOB", "MANIFEST", "part_path", "write_part", "list_parts", "unlisted_files", "read_part", "read_parts", "read_logs",
+           "validate_table", "read_manifest", "read_manifests", "common_manifest", "logs_fingerprint", "folder_manifest", "add_part_to_manifest",
+           "segue_metadata", "feature_names", "fixed_column", "Folders"]
 
 PART_GLOB = "part-*.parquet"
-_PROMPT_IDS = tuple(p.id.value for p in PROMPTS)
+MANIFEST = "manifest.json"
+_PART_NAME = re.compile(r"^part-\d{5}\.parquet$")
+Folders = str | Path | Sequence[str | Path]
 
 
 def part_path(folder: Path, index: int) -> Path:
-    return folder / f"part-{index:05d}.parquet"
+    return Path(folder) / f"part-{index:05d}.parquet"
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise LogWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
@@ -56,106 +84,179 @@ def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
             tmp.unlink()
 
 
-def list_parts(folder: str | Path) -> list[Path]:
+# ------------------------------------------------------------------ which parts
+def folder_manifest(folder: Path) -> dict | None:
+    """The folder's ``manifest.json`` as a dict, or None when it has none; refuses one that is not JSON."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LogValidationError(f"{path} is not valid JSON ({exc}); restore it or remove the folder") from None
+    if not isinstance(data, dict):
+        raise LogValidationError(f"{path} is not a manifest (expected a JSON object)")
+    return data
+
+
+def add_part_to_manifest(folder: Path, name: str) -> None:
+    """Record a new part in a chat/voice folder's ``manifest.json`` (created when missing; atomic)."""
     folder = Path(folder)
-    if not folder.is_dir():
-        raise LogValidationError(f"log folder not found: {folder}" + (" (it is a file)" if folder.exists() else ""))
-    parts = sorted(folder.glob(PART_GLOB))
-    if not parts:
-        raise LogValidationError(f"no log parts (part-*.parquet) in {folder}")
+    data = folder_manifest(folder)
+    if data is None:  # a folder of Segue 0.1's chat logs: its existing parts join the list
+        data = {"segue_log_schema_version": LOG_SCHEMA_VERSION, "parts": sorted(p.name for p in folder.iterdir()
+                                                                               if _PART_NAME.match(p.name))}
+    if "settings" in data:
+        raise LogWriteError(f"{folder} holds a simulated collection: chat and voice sessions are logged elsewhere (--log-dir)")
+    parts = list(data.get("parts", []))
+    if name not in parts:
+        parts.append(name)
+    _atomic_text(folder / MANIFEST, json.dumps({**data, "parts": parts}, indent=2, sort_keys=True))
+
+
+def _named_parts(folder: Path) -> list[str]:
+    data = folder_manifest(folder)
+    if data is None:
+        return sorted(p.name for p in folder.iterdir() if _PART_NAME.match(p.name))
+    if "settings" in data:
+        from .manifest import CollectionSettings
+
+        try:
+            settings = CollectionSettings.from_dict(data["settings"])
+        except (SegueError, TypeError, ValueError, KeyError) as exc:  # any malformed manifest is one clear error
+            raise LogValidationError(f"{folder / MANIFEST}: its settings are not valid ({exc})") from None
+        return [part_path(folder, i).name for i in range(settings.n_parts)]
+    parts = data.get("parts")
+    if not isinstance(parts, list) or not all(isinstance(p, str) and _PART_NAME.match(p) for p in parts):
+        raise LogValidationError(f"{folder / MANIFEST}: 'parts' must be a list of part-NNNNN.parquet names")
     return parts
 
 
-def segue_metadata(schema_metadata: dict[bytes, bytes] | None) -> dict[str, str]:
-    """The ``segue.*`` entries of a Parquet schema's metadata, decoded."""
-    return {k.decode(): v.decode() for k, v in (schema_metadata or {}).items() if k.startswith(b"segue.")}
+def list_parts(folder: str | Path) -> list[Path]:
+    """The parts a reader reads from ``folder``, in order (see the module docstring).
 
-
-def feature_names(metadata: dict[str, str], column: str) -> tuple[str, ...]:
-    """Names of a fixed-size feature column ("features" or "history_features"), from ``segue_metadata``."""
-    return tuple(json.loads(metadata.get(f"segue.{column}_names", "[]")))
-
-
-def fixed_column(table: pa.Table, column: str) -> np.ndarray:
-    """A fixed-size list column as a 2-D array (rows, width)."""
-    width = table.schema.field(column).type.list_size
-    return pc.list_flatten(table[column]).to_numpy(zero_copy_only=False).reshape(table.num_rows, width)
-
-
-def _fail(path: Path, row: int | None, message: str) -> LogValidationError:
-    where = f"{path.name} row {row}" if row is not None else path.name
-    return LogValidationError(f"{message} in {where}")
-
-
-def validate_table(table: pa.Table, path: Path) -> None:
-    """Check one part; raise one ``LogValidationError`` naming the file and row."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
+    Raises ``LogValidationError`` when the folder is missing, holds no part, or lacks a part its manifest names.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LogValidationError(f"log folder not found: {folder}" + (" (it is a file)" if folder.exists() else ""))
+    names = _named_parts(folder)
+    if not names:
+        raise LogValidationError(f"no log parts (part-NNNNN.parquet) in {folder}")
+    missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise _fail(path, None, f"missing column(s) {', '.join(missing)}")
-    meta = segue_metadata(table.schema.metadata)
-    schema_version = meta.get("segue.log_schema_version")
-    if schema_version is not None and schema_version != LOG_SCHEMA_VERSION:
-        raise _fail(path, None, f"log schema version {schema_version!r} is not the supported {LOG_SCHEMA_VERSION!r}")
-    version = meta.get("segue.prompt_catalogue_version")
-    if version is not None and version != PROMPT_CATALOGUE_VERSION:
-        raise _fail(path, None, f"prompt catalogue version {version!r} does not match this Segue's {PROMPT_CATALOGUE_VERSION!r}")
+        raise LogValidationError(f"{folder / missing[0]} is named by {MANIFEST} but missing ({len(missing)} missing in all): "
+                                 "an interrupted collection is finished by running the same command again")
+    return [folder / n for n in names]
+
+
+def unlisted_files(folder: str | Path) -> list[str]:
+    """Parquet files in ``folder`` that are not among its parts (and so are never read): stray copies, leftovers."""
+    folder = Path(folder)
+    read = {p.name for p in list_parts(folder)}
+    return sorted(p.name for p in folder.glob("*.parquet") if p.name not in read)
+
+
+# ------------------------------------------------------------------ reading
+def _upgrade(table: pa.Table, meta: dict[str, str], path: Path) -> pa.Table:
+    """A validated part in the current schema: its known columns only, in order; schema version 1 gains
+    ``forced`` (False) and an unknown opening (empty acts, sentiment and confidence 0)."""
+    target = expected_schema({**meta, "segue.log_schema_version": LOG_SCHEMA_VERSION}, path)
+    columns = {}
     n = table.num_rows
-    if n == 0:
-        return
-    propensity = table["propensity"].to_numpy(zero_copy_only=False).astype(np.float64)
-    nulls = table["propensity"].is_null().to_numpy(zero_copy_only=False)
-    bad = np.flatnonzero(nulls | ~(propensity > 0) | ~(propensity <= 1))
-    if bad.size:
-        row = int(bad[0])
-        value = "missing" if nulls[row] else repr(float(propensity[row]))
-        raise _fail(path, row, f"propensity must be in (0, 1], found {value}")
-    prompts = table["prompt"]
-    known = pc.is_in(prompts, value_set=pa.array(_PROMPT_IDS)).fill_null(False).to_numpy(zero_copy_only=False)
-    if not known.all():
-        row = int(np.flatnonzero(~known)[0])
-        raise _fail(path, row, f"unknown prompt id {prompts[row].as_py()!r}")
-    for column in ("features", "history_features", "action_probs"):
-        flat = pc.list_flatten(table[column]).to_numpy(zero_copy_only=False)
-        width = table.schema.field(column).type.list_size
-        if flat.size != n * width:
-            raise _fail(path, None, f"column {column} has null rows")
-        values = flat.reshape(n, width)
-        finite = np.isfinite(values)
-        if not finite.all():
-            row, col = (int(x) for x in np.argwhere(~finite)[0])
-            names = feature_names(meta, column) if column != "action_probs" else _PROMPT_IDS
-            name = names[col] if col < len(names) else str(col)
-            raise _fail(path, row, f"NaN or infinite value in {column} ({name!r})")
-    conv = table["conversation_id"].to_numpy()
-    turn = table["turn"].to_numpy().astype(np.int64)
-    starts = np.ones(n, dtype=bool)
-    starts[1:] = conv[1:] != conv[:-1]
-    expected = np.arange(n) - np.maximum.accumulate(np.where(starts, np.arange(n), 0))
-    wrong = np.flatnonzero(turn != expected)
-    if wrong.size:
-        row = int(wrong[0])
-        raise _fail(path, row, f"turns out of order: conversation {int(conv[row])} has turn {int(turn[row])} where turn {int(expected[row])} belongs")
-    firsts = conv[starts]
-    if len(np.unique(firsts)) != len(firsts):
-        dup = firsts[np.flatnonzero(np.bincount(np.unique(firsts, return_inverse=True)[1]) > 1)[0]]
-        row = int(np.flatnonzero(conv == dup)[0])
-        raise _fail(path, row, f"conversation {int(dup)} is split into non-adjacent rows")
+    for field in target:
+        if field.name in table.column_names:
+            columns[field.name] = table[field.name]
+        elif field.name == "forced":
+            columns[field.name] = pa.array(np.zeros(n, dtype=bool))
+        elif field.name == "opening_acts":
+            columns[field.name] = pa.array([[]] * n, type=field.type)
+        else:
+            columns[field.name] = pa.array(np.zeros(n, dtype=np.float32))
+    return pa.table(columns, schema=target.with_metadata(table.schema.metadata))
 
 
-def read_part(path: Path, *, columns: list[str] | None = None, validate: bool = True) -> pa.Table:
+def read_part(path: Path, *, validate: bool = True) -> pa.Table:
+    """One part, validated (``validate_table``), in the current schema (``_upgrade``).
+
+    Raises ``LogValidationError`` naming the part for an unreadable file or a failed check.
+    """
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise LogValidationError(f"cannot read log part {path.name}: {exc}") from exc
+        raise LogValidationError(f"cannot read log part {path}: {exc}") from None
+    meta = segue_metadata(table.schema.metadata)
     if validate:
         validate_table(table, path)
-    return table.select(columns) if columns else table
+    return _upgrade(table, meta, path)
 
 
-def read_logs(folder: str | Path, *, columns: list[str] | None = None, validate: bool = True) -> pa.Table:
-    """All parts of a log folder, validated, concatenated in part order."""
-    tables = [read_part(p, columns=columns, validate=validate) for p in list_parts(folder)]
-    return pa.concat_tables(tables)
+def _folders(folders: Folders) -> list[Path]:
+    if isinstance(folders, (str, Path)):
+        return [Path(folders)]
+    out = [Path(f) for f in folders]
+    if not out:
+        raise LogValidationError("no log folder given")
+    if len({f.resolve() for f in out}) != len(out):
+        raise LogValidationError(f"the same log folder is given twice: {', '.join(map(str, out))}")
+    return out
+
+
+def _check_same_features(parts: list[tuple[Path, pa.Table]]) -> None:
+    first_path, first = parts[0]
+    names = {c: feature_names(segue_metadata(first.schema.metadata), c) for c in ("features", "history_features")}
+    for path, table in parts[1:]:
+        meta = segue_metadata(table.schema.metadata)
+        for column, expected in names.items():
+            if feature_names(meta, column) != expected:
+                raise LogValidationError(f"{path} and {first_path} hold other state features ({column}): logs of another "
+                                         "Segue version cannot be read together")
+
+
+def _check_unique_ids(parts: list[tuple[Path, pa.Table]]) -> None:
+    ids, owner = [], []
+    for i, (_, table) in enumerate(parts):
+        conv = table["conversation_id"].to_numpy()
+        firsts = conv[np.r_[True, conv[1:] != conv[:-1]]] if len(conv) else conv
+        ids.append(firsts)
+        owner.append(np.full(len(firsts), i))
+    ids, owner = np.concatenate(ids), np.concatenate(owner)
+    order = np.argsort(ids, kind="stable")
+    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if same.size:
+        a, b = order[same[0]], order[same[0] + 1]
+        raise LogValidationError(f"conversation {int(ids[a])} is in {parts[owner[a]][0]} and in {parts[owner[b]][0]}: "
+                                 "a conversation id must be in one part only (a copied part, or logs read twice)")
+
+
+def read_parts(folders: Folders, *, validate: bool = True) -> list[tuple[Path, pa.Table]]:
+    """(path, table) of every part of one folder or several, validated, in order (folder by folder).
+
+    Raises ``LogValidationError`` for any part that fails, for a conversation id in two parts (naming both) and for
+    parts whose state features differ.
+    """
+    parts = [(path, read_part(path, validate=validate)) for folder in _folders(folders) for path in list_parts(folder)]
+    _check_same_features(parts)
+    _check_unique_ids(parts)
+    return parts
+
+
+def read_logs(folders: Folders, *, validate: bool = True) -> pa.Table:
+    """Every part of one folder or several (``read_parts``), concatenated; the table's metadata is the first part's."""
+    return pa.concat_tables([table for _, table in read_parts(folders, validate=validate)])
+
+
+def _first_part_manifest(folder: Path) -> "LogManifest":
+    from .manifest import LogManifest
+
+    first = list_parts(folder)[0]
+    try:
+        schema = pq.read_schema(first)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise LogValidationError(f"cannot read log part {first}: {exc}") from None
+    meta = segue_metadata(schema.metadata)
+    part_version(meta, first)
+    return LogManifest.from_metadata(meta, where=str(first))
 
 
 def read_manifest(folder: str | Path) -> "LogManifest":
@@ -163,24 +264,57 @@ def read_manifest(folder: str | Path) -> "LogManifest":
 
     Raises ``LogValidationError`` when the folder has no parts or the metadata is not Segue's.
     """
+    return _first_part_manifest(Path(folder))
+
+
+def read_manifests(folders: Folders) -> list[tuple[Path, "LogManifest"]]:
+    """(part, its manifest) for every part of every folder (chat folders mix chat and voice sessions)."""
     from .manifest import LogManifest
 
-    first = list_parts(folder)[0]
-    try:
-        schema = pq.read_schema(first)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise LogValidationError(f"cannot read log part {first.name}: {exc}") from exc
-    return LogManifest.from_metadata(segue_metadata(schema.metadata), where=str(first))
+    out = []
+    for folder in _folders(folders):
+        for path in list_parts(folder):
+            try:
+                meta = segue_metadata(pq.read_schema(path).metadata)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise LogValidationError(f"cannot read log part {path}: {exc}") from None
+            part_version(meta, path)
+            out.append((path, LogManifest.from_metadata(meta, where=str(path))))
+    return out
 
 
-def logs_fingerprint(folder: str | Path) -> str:
-    """sha256 (first 16 hex digits) over the names and contents of a log folder's parts."""
-    import hashlib
+def common_manifest(folders: Folders, *, variant=None) -> "LogManifest":
+    """The manifest that stands for logs read together: the first simulated part's (its world is the simulator's
+    truth), else the first part's. All parts must share the catalog and the feature version (with ``variant``
+    given, that variant's: base-feature training may mix scorers). Raises ``LogValidationError`` naming two parts
+    that differ."""
+    from dialogue.features import FeatureVariant
 
+    parts = read_manifests(folders)
+    first_path, first = parts[0]
+
+    def version(m):
+        return m.feature_version.base() if variant is not None and FeatureVariant(variant) is FeatureVariant.BASE else m.feature_version
+
+    for path, m in parts[1:]:
+        if m.catalog_fingerprint != first.catalog_fingerprint:
+            raise LogValidationError(f"{path} and {first_path} were logged over other catalogs ({m.catalog_fingerprint} vs "
+                                     f"{first.catalog_fingerprint}): they cannot be read together")
+        if version(m) != version(first):
+            raise LogValidationError(f"{path} and {first_path} hold other features ({version(m)} vs {version(first)}): "
+                                     "logs made with another scorer cannot be read together for history features")
+    simulated = [m for _, m in parts if m.collection is not None]
+    return simulated[0] if simulated else first
+
+
+def logs_fingerprint(folders: Folders) -> str:
+    """sha256 (first 16 hex digits) over the names and contents of the parts of one folder or several."""
     digest = hashlib.sha256()
-    for part in list_parts(folder):
-        digest.update(part.name.encode())
-        with open(part, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+    for folder in _folders(folders):
+        for part in list_parts(folder):
+            digest.update(part.name.encode())
+            with open(part, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
     return digest.hexdigest()[:16]
+

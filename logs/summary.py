@@ -10,7 +10,8 @@ import pyarrow.compute as pc
 
 from dialogue.prompts import PROMPTS
 
-from .store import read_logs
+from .manifest import LogManifest
+from .store import Folders, read_parts, segue_metadata, unlisted_files
 
 __all__ = ["summarize", "summarize_table", "SUMMARY_COLUMNS"]
 
@@ -64,6 +65,24 @@ def summarize_table(table: pa.Table) -> dict:
     return summary
 
 
-def summarize(folder: str | Path) -> dict:
-    """Validate every part of ``folder`` and summarize it."""
-    return summarize_table(read_logs(folder, validate=True).select(SUMMARY_COLUMNS))
+def summarize(folders: Folders) -> dict:
+    """Validate every part of one log folder or several and summarize them together, with per-source counts
+    (``sources``: simulated, chat, voice, imported -> conversations, turns, success_rate) and the files a folder
+    holds but does not read (``ignored_files``). Raises ``LogValidationError`` as ``logs.read_parts`` does."""
+    parts = read_parts(folders)
+    table = pa.concat_tables([t.select(SUMMARY_COLUMNS) for _, t in parts])
+    summary = summarize_table(table)
+    sources: dict[str, dict] = {}
+    for path, part in parts:
+        source = LogManifest.from_metadata(segue_metadata(part.schema.metadata), where=str(path)).source.value
+        first = part["turn"].to_numpy() == 0
+        entry = sources.setdefault(source, {"conversations": 0, "turns": 0, "successes": 0})
+        entry["conversations"] += int(first.sum())
+        entry["turns"] += part.num_rows
+        entry["successes"] += int(part["success"].to_numpy(zero_copy_only=False)[first].sum())
+    summary["sources"] = {name: {"conversations": e["conversations"], "turns": e["turns"],
+                                 "success_rate": e["successes"] / e["conversations"] if e["conversations"] else 0.0}
+                          for name, e in sorted(sources.items())}
+    folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
+    summary["ignored_files"] = {str(f): unlisted_files(f) for f in folders if unlisted_files(f)}
+    return summary

@@ -21,9 +21,10 @@ from dialogue.prompts import N_PROMPTS
 from dialogue.records import ConversationRecord
 
 from .errors import LogWriteError
+from .ids import session_id
 from .manifest import LogManifest
 from .schema import file_metadata, log_schema
-from .store import PART_GLOB, part_path, write_part
+from .store import PART_GLOB, add_part_to_manifest, part_path, write_part
 
 __all__ = ["conversations_table", "ConversationLog", "acts_json"]
 
@@ -38,24 +39,29 @@ def _fixed(values: np.ndarray, width: int, value_type: pa.DataType) -> pa.Array:
 
 
 def conversations_table(conversations: Sequence[ConversationRecord], *, n_base: int, n_history: int,
-                        first_id: int) -> pa.Table:
-    """Rows of the log table, one per prompt, conversations in order with ids ``first_id, first_id + 1, ...``.
+                        ids: Sequence[int]) -> pa.Table:
+    """Rows of the log table (``logs.schema``), one per prompt, conversations in order with the given ``ids``
+    (one each; ``logs.ids`` makes them unique across parts, runs and sources).
 
     Every turn's features hold ``n_base + n_history`` values (the history layout); the table splits them
-    into ``features`` and ``history_features``. Outcome columns repeat the conversation's outcome on each row.
+    into ``features`` and ``history_features``. Outcome and opening columns repeat on each row.
     """
+    if len(ids) != len(conversations):
+        raise LogWriteError(f"{len(ids)} conversation ids for {len(conversations)} conversations")
     schema = log_schema(n_base, n_history)
     n_rows = sum(c.n_prompts for c in conversations)
     cols: dict[str, list] = {name: [] for name in ("conversation_id", "user_id", "persona", "turn", "prompt", "prompt_genres",
-                                                    "prompt_artist", "prompt_track", "propensity", "user_acts", "sentiment",
-                                                    "nlu_confidence", "reward", "success", "abandoned", "truncated",
+                                                    "prompt_artist", "prompt_track", "forced", "propensity", "user_acts",
+                                                    "sentiment", "nlu_confidence", "opening_acts", "opening_sentiment",
+                                                    "opening_confidence", "reward", "success", "abandoned", "truncated",
                                                     "played_track", "n_prompts")}
     features = np.zeros((n_rows, n_base + n_history), dtype=np.float32)
     distributions = np.zeros((n_rows, N_PROMPTS), dtype=np.float32)
     masks = np.zeros((n_rows, N_PROMPTS), dtype=bool)
     row = 0
-    for offset, conv in enumerate(conversations):
+    for conversation_id, conv in zip(ids, conversations):
         n = conv.n_prompts
+        opening = acts_json(conv.opening)
         for t, turn in enumerate(conv.turns):
             p = turn.prompt
             cols["turn"].append(t)
@@ -63,6 +69,7 @@ def conversations_table(conversations: Sequence[ConversationRecord], *, n_base: 
             cols["prompt_genres"].append(list(p.genres))
             cols["prompt_artist"].append(p.artist)
             cols["prompt_track"].append(p.track)
+            cols["forced"].append(turn.forced)
             cols["propensity"].append(turn.propensity)
             cols["user_acts"].append(acts_json(turn.acts))
             cols["sentiment"].append(turn.sentiment)
@@ -71,7 +78,10 @@ def conversations_table(conversations: Sequence[ConversationRecord], *, n_base: 
             distributions[row] = turn.distribution
             masks[row] = turn.mask
             row += 1
-        cols["conversation_id"].extend([first_id + offset] * n)
+        cols["conversation_id"].extend([conversation_id] * n)
+        cols["opening_acts"].extend([opening] * n)
+        cols["opening_sentiment"].extend([conv.opening_sentiment] * n)
+        cols["opening_confidence"].extend([conv.opening_confidence] * n)
         cols["user_id"].extend([conv.user_id] * n)
         cols["persona"].extend([conv.persona] * n)
         cols["reward"].extend(float(x) for x in conv.labels)
@@ -95,7 +105,9 @@ class ConversationLog:
     """A conversation sink that writes what it received as one new part of ``folder`` on ``close()``.
 
     Nothing is written for a session without a prompt. The part gets the first free part number, so
-    sessions never overwrite each other. Raises ``LogWriteError`` when the folder cannot be written.
+    sessions never overwrite each other, and is added to the folder's ``manifest.json`` (the parts a reader
+    reads). Each conversation gets a random id (``logs.ids.session_id``). Raises ``LogWriteError`` when the
+    folder cannot be written.
     """
 
     folder: Path
@@ -114,14 +126,15 @@ class ConversationLog:
             raise LogWriteError(f"cannot log to {folder}: it is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         m = self.manifest
-        table = conversations_table(self.conversations, n_base=m.n_base, n_history=len(m.feature_names) - m.n_base, first_id=0)
+        ids = [session_id() for _ in self.conversations]
+        table = conversations_table(self.conversations, n_base=m.n_base, n_history=len(m.feature_names) - m.n_base, ids=ids)
         index = len(list(folder.glob(PART_GLOB)))
         while part_path(folder, index).exists():
             index += 1
         path = part_path(folder, index)
         n = len(self.conversations)
         write_part(table, path, {**file_metadata(m), "segue.part": str(index), "segue.conversations": str(n),
-                                 "segue.first_conversation": "0",
                                  "segue.logged_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        add_part_to_manifest(folder, path.name)
         self.conversations = []
         return path, n, table.num_rows

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from core.errors import SegueError
@@ -34,6 +35,9 @@ def _summary_table(summary: dict, title: str) -> Table:
     for persona, figures in summary.get("personas", {}).items():
         table.add_row(f"{persona}: success / prompts",
                       f"{figures['success_rate']:.3f} / {figures['mean_prompts']:.2f} ({figures['conversations']:,})")
+    for source, figures in summary.get("sources", {}).items():
+        table.add_row(f"source {source}: conversations / turns / success",
+                      f"{figures['conversations']:,} / {figures['turns']:,} / {figures['success_rate']:.3f}")
     return table
 
 
@@ -104,27 +108,38 @@ def simulate_histories(
 # ------------------------------------------------------------------ logs
 @logs_app.command("summary")
 def logs_summary(
-    folder: Path = typer.Argument(..., help="Log folder (part-*.parquet)."),
+    folders: list[Path] = typer.Argument(..., help="Log folder(s): part-NNNNN.parquet files and their manifest.json."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON on stdout."),
 ) -> None:
-    """Validate a log folder and summarize it."""
+    """Validate one log folder or several (read together) and summarize them, with per-source counts."""
     from logs.summary import summarize
 
-    summary = summarize(folder)
+    summary = summarize(folders)
     if as_json:
         print_json(summary)
-    else:
-        out.print(_summary_table(summary, str(folder)))
+        return
+    out.print(_summary_table(summary, ", ".join(map(str, folders))))
+    for folder, names in summary["ignored_files"].items():
+        err.print(f"[yellow]note:[/] not read (no part of {escape(folder)}'s manifest): {escape(', '.join(names))}")
 
 
 @logs_app.command("validate")
-def logs_validate(folder: Path = typer.Argument(..., help="Log folder (part-*.parquet).")) -> None:
-    """Check every part: propensities, prompt ids, features, turn order."""
-    from logs.store import list_parts, read_part
+def logs_validate(
+    folders: list[Path] = typer.Argument(..., help="Log folder(s): part-NNNNN.parquet files and their manifest.json."),
+) -> None:
+    """Check every part: its schema column by column, required values, propensities, prompt ids, features, turn order,
+    outcomes; and, across parts and folders, that no conversation id is in two parts."""
+    from logs.store import list_parts, read_parts, unlisted_files
 
-    parts = list_parts(folder)
-    rows = sum(read_part(p).num_rows for p in parts)
-    out.print(f"{folder}: {len(parts)} parts, {rows:,} turns, all valid")
+    parts = read_parts(folders)
+    rows = sum(t.num_rows for _, t in parts)
+    for folder in folders:
+        ignored = unlisted_files(folder)
+        if ignored:
+            err.print(f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): {escape(', '.join(ignored))}")
+        out.print(f"{folder}: {len(list_parts(folder))} parts, all valid", highlight=False)
+    out.print(f"{len(parts)} parts, {rows:,} turns, all valid" + (" (conversation ids unique across them)" if len(parts) > 1 else ""),
+              highlight=False)
 
 
 # ------------------------------------------------------------------ catalog

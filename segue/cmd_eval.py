@@ -15,7 +15,20 @@ from evaluation.qmodel import FQESettings
 from policy.registry import DEFAULT_REGISTRY
 
 from .app import app, err, out, policy_app, print_json
-from .options import Bootstrap, Confidence, Estimators, FqeSteps, Json, Logs, OpeSeed, QModels, Registry, TruthConversations
+from .options import (
+    Bootstrap,
+    Confidence,
+    Estimators,
+    FqeSteps,
+    Json,
+    Logs,
+    MinEss,
+    MinPropensity,
+    OpeSeed,
+    QModels,
+    Registry,
+    TruthConversations,
+)
 from .progress import Reporter
 
 __all__: list[str] = []
@@ -25,9 +38,10 @@ _FQE = FQESettings()
 
 
 def _ope(estimators: Optional[list[str]], q_models: Optional[list[str]], bootstrap: int, confidence: float, seed: int,
-         fqe_steps: int) -> OPESettings:
+         fqe_steps: int, min_ess: float, min_propensity: float) -> OPESettings:
     return OPESettings(estimators=tuple(estimators or _OPE.estimators), q_models=tuple(q_models or _OPE.q_models),
-                       bootstrap=bootstrap, confidence=confidence, seed=seed, fqe=FQESettings(steps=fqe_steps, seed=seed))
+                       bootstrap=bootstrap, confidence=confidence, seed=seed, fqe=FQESettings(steps=fqe_steps, seed=seed),
+                       min_ess=min_ess, min_propensity=min_propensity)
 
 
 def print_evaluation(report) -> None:
@@ -71,13 +85,16 @@ def evaluate(
     confidence: Confidence = _OPE.confidence,
     fqe_steps: FqeSteps = _FQE.steps,
     seed: OpeSeed = _OPE.seed,
+    min_ess: MinEss = _OPE.min_ess,
+    min_propensity: MinPropensity = _OPE.min_propensity,
     registry: Registry = DEFAULT_REGISTRY,
     as_json: Json = False,
 ) -> None:
     """Estimate policies off-policy on logged conversations, with intervals (and the simulator's truth)."""
     from .workflows.evaluate import EvaluateSettings, evaluate_policies
 
-    settings = EvaluateSettings(logs, tuple(policies), registry, _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps),
+    settings = EvaluateSettings(tuple(logs), tuple(policies), registry, _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
+                                                                    min_propensity),
                                 truth_conversations if truth else 0)
     evaluation = evaluate_policies(settings, Reporter())
     if as_json:
@@ -100,13 +117,16 @@ def report(
     confidence: Confidence = _OPE.confidence,
     fqe_steps: FqeSteps = _FQE.steps,
     seed: OpeSeed = _OPE.seed,
+    min_ess: MinEss = _OPE.min_ess,
+    min_propensity: MinPropensity = _OPE.min_propensity,
     registry: Registry = DEFAULT_REGISTRY,
 ) -> None:
     """Write an evaluation report: one self-contained HTML file plus a Markdown summary."""
     from .workflows.evaluate import EvaluateSettings, ReportSettings, write_evaluation_report
 
-    settings = ReportSettings(EvaluateSettings(logs, tuple(policies), registry,
-                                               _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps),
+    settings = ReportSettings(EvaluateSettings(tuple(logs), tuple(policies), registry,
+                                               _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
+                                                    min_propensity),
                                                truth_conversations if truth else 0), out_file, gate)
     html_path, md_path = write_evaluation_report(settings, Reporter())
     out.print(f"wrote {html_path} and {md_path}")
@@ -126,6 +146,8 @@ def promote(
     sim_conversations: int = typer.Option(_GATE.sim_conversations, "--sim-conversations", help="Simulated users for the guardrails."),
     max_prompt_share: float = typer.Option(_GATE.max_prompt_share, "--max-prompt-share", help="Guardrail: the most-asked prompt's largest share."),
     fqe_steps: FqeSteps = _FQE.steps,
+    min_ess: MinEss = _OPE.min_ess,
+    min_propensity: MinPropensity = _OPE.min_propensity,
     registry: Registry = DEFAULT_REGISTRY,
     as_json: Json = False,
 ) -> None:
@@ -138,7 +160,8 @@ def promote(
         raise ConfigError("--metric prompts: fewer prompts is better, so the gate cannot use it as an improvement; "
                           "use usefulness or success_rate")
     gate = GateSettings(metric=metric, estimator=estimator, max_prompt_share=max_prompt_share, sim_conversations=sim_conversations)
-    settings = PromoteSettings(candidate, logs, registry, _ope([estimator], None, bootstrap, confidence, 0, fqe_steps), gate)
+    settings = PromoteSettings(candidate, tuple(logs), registry, _ope([estimator], None, bootstrap, confidence, 0, fqe_steps, min_ess, min_propensity),
+                               gate)
     decision = promote_policy(settings, Reporter())
     if as_json:
         print_json(decision.to_dict())

@@ -20,7 +20,8 @@ __all__: list[str] = []
 
 @app.command()
 def train(
-    logs_dir: Path = typer.Option(..., "--logs", help="Log folder from `segue simulate`."),
+    logs_dirs: list[Path] = typer.Option(..., "--logs", help="Log folder (repeat it to train on several together, e.g. "
+                                         "simulated logs and runs/chats)."),
     algo: str = typer.Option("cql", "--algo", help="Learner: cql (default), bcq, bc or regressor."),
     features: str = typer.Option("base", "--features", help="base, or history (adds listening-history features)."),
     out_dir: Path = typer.Option(..., "--out", help="Policy folder to create (e.g. runs/policies/cql-base)."),
@@ -39,7 +40,7 @@ def train(
 
     hyper = {} if gamma is None else {"gamma": gamma}
     config = TrainConfig.make(algo, features=features, steps=steps, seed=seed, threads=threads, **hyper)
-    record = train_policy(TrainJob(logs_dir, out_dir, config, eval_conversations), Reporter())
+    record = train_policy(TrainJob(tuple(logs_dirs), out_dir, config, eval_conversations), Reporter())
     if as_json:
         print_json(record.to_dict())
     else:

@@ -14,14 +14,15 @@ import typer
 __all__ = [
     "Registry", "Json", "Workers",
     "Nlu", "RasaUrl", "ServePolicy", "ServeScorer", "UserId", "LogDir", "NoLog", "NoAudio", "ServeSeed",
-    "Estimators", "QModels", "Bootstrap", "Confidence", "FqeSteps", "OpeSeed", "TruthConversations", "Logs",
+    "Estimators", "QModels", "Bootstrap", "Confidence", "FqeSteps", "OpeSeed", "TruthConversations", "Logs", "MinEss", "MinPropensity",
 ]
 
 # ------------------------------------------------------------------ everywhere
 Registry = Annotated[Path, typer.Option("--registry", help="Registry folder (policies by name, CURRENT, history).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 Workers = Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")]
-Logs = Annotated[Path, typer.Option("--logs", help="Log folder (part-*.parquet, e.g. from `segue simulate`).")]
+Logs = Annotated[list[Path], typer.Option("--logs", help="Log folder (part-NNNNN.parquet and manifest.json); repeat it to "
+                                                         "read several together, e.g. simulated logs and runs/chats.")]
 
 # ------------------------------------------------------------------ chat and voice
 Nlu = Annotated[str, typer.Option("--nlu", help="embedded (default) or rasa.")]
@@ -45,5 +46,9 @@ Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples
 Confidence = Annotated[float, typer.Option("--confidence", help="Interval level.")]
 FqeSteps = Annotated[int, typer.Option("--fqe-steps", help="FQE gradient steps per metric.")]
 OpeSeed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the Q-model fits.")]
+MinEss = Annotated[float, typer.Option("--min-ess", help="Below this effective sample size (conversations) a policy is "
+                                                          "not estimable: reported without an estimate.")]
+MinPropensity = Annotated[float, typer.Option("--min-propensity", help="A prompt logged with a smaller probability counts "
+                                                                       "as never tried (the support check).")]
 TruthConversations = Annotated[int, typer.Option("--truth-conversations", help="Simulated conversations per policy for the "
                                                                                "simulator's truth.")]

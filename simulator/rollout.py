@@ -37,6 +37,7 @@ def run_conversation(env: MusicUserEnv, policy: Policy, variant: FeatureVariant,
     n_base = layout.n_base
     obs, info = env.reset(seed=seed)
     user_id, persona = int(info["user_id"]), str(info["persona"])
+    opening = (tuple(info["user_acts"]), float(info["sentiment"]), float(info["confidence"]))
     turns: list[TurnRecord] = []
     while True:
         mask = info["action_mask"]
@@ -51,4 +52,5 @@ def run_conversation(env: MusicUserEnv, policy: Policy, variant: FeatureVariant,
             return ConversationRecord(turns=tuple(turns), labels=tuple(float(x) for x in info["usefulness"]),
                                       success=bool(info["success"]), abandoned=bool(info["abandoned"]),
                                       truncated=bool(truncated), played_track=info["played_track"], user_id=user_id,
-                                      persona=persona)
+                                      persona=persona, opening=opening[0], opening_sentiment=opening[1],
+                                      opening_confidence=opening[2])

@@ -11,7 +11,6 @@ from evaluation.gate import GateSettings, gate_decision
 from evaluation.ope import OPESettings
 from evaluation.report import write_report
 from evaluation.results import GateDecision, Truth
-from logs.store import read_manifest
 from policy.registry import DEFAULT_REGISTRY, current_policy, record_event, resolve, set_current
 
 from ..progress import Reporter
@@ -22,16 +21,20 @@ __all__ = ["EvaluateSettings", "ReportSettings", "PromoteSettings", "evaluate_po
 
 @dataclass(frozen=True)
 class EvaluateSettings:
-    """Estimate ``policies`` on the logs in ``logs`` with ``ope``; ``truth_conversations`` > 0 also runs each in the
-    simulator (the ground truth)."""
+    """Estimate ``policies`` on the logs in ``logs`` (one folder or several, read together) with ``ope``;
+    ``truth_conversations`` > 0 also runs each in the simulator (the ground truth)."""
 
-    logs: Path
+    logs: tuple[Path, ...]
     policies: tuple[str, ...]
     registry: Path = DEFAULT_REGISTRY
     ope: OPESettings = field(default_factory=OPESettings)
     truth_conversations: int = 0
 
     def __post_init__(self) -> None:
+        logs = (self.logs,) if isinstance(self.logs, (str, Path)) else tuple(self.logs)
+        object.__setattr__(self, "logs", tuple(Path(p) for p in logs))
+        if not self.logs:
+            raise ConfigError("give at least one --logs folder")
         if not self.policies:
             raise ConfigError("give at least one --policy")
         if len(set(self.policies)) != len(self.policies):
@@ -59,7 +62,7 @@ def gate_candidates(evaluation: Evaluation, *, registry: Path, candidates: list[
     if any(p not in truth for p in [*candidates, current]):
         with reporter.bar("simulator guardrails", gate.sim_conversations) as update:
             truth = simulate_truth([*candidates, current], conversations=gate.sim_conversations, registry=registry,
-                                   manifest=read_manifest(evaluation.report.logs), progress=update)
+                                   manifest=evaluation.manifest, progress=update)
     return [gate_decision(c, current, evaluation.result, truth, gate) for c in candidates if c != current]
 
 
@@ -107,7 +110,7 @@ class PromoteSettings:
     """Promote ``candidate`` over the registry's current policy if the gate passes, estimating both on ``logs``."""
 
     candidate: str
-    logs: Path
+    logs: tuple[Path, ...]
     registry: Path = DEFAULT_REGISTRY
     ope: OPESettings = field(default_factory=lambda: OPESettings(estimators=("dr",)))
     gate: GateSettings = field(default_factory=GateSettings)
@@ -123,7 +126,7 @@ def promote_policy(settings: PromoteSettings, reporter: Reporter | None = None) 
                                                     settings.ope), reporter)
     decision = gate_candidates(evaluation, registry=settings.registry, candidates=[settings.candidate], current=current,
                                gate=settings.gate, reporter=reporter)[0]
-    evidence = {"logs": str(settings.logs), "decision": decision.to_dict()}
+    evidence = {"logs": ", ".join(map(str, settings.logs)), "decision": decision.to_dict()}
     if decision.promote:
         set_current(settings.candidate, registry=settings.registry, action="promote", reason="gate passed", evidence=evidence)
     else:

@@ -11,7 +11,7 @@ from dialogue.features import Featurizer
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION
 from evaluation.ab import ABSettings, run_ab
 from logs.dataset import to_transitions
-from logs.store import logs_fingerprint, read_logs, read_manifest
+from logs.store import common_manifest, logs_fingerprint, read_logs
 from policy.errors import PolicyError
 from policy.registry import PolicyRecord, read_record, remove_staging, save_policy, update_evaluation
 from policy.train import TrainConfig, train
@@ -24,16 +24,20 @@ __all__ = ["TrainJob", "train_policy"]
 
 @dataclass(frozen=True)
 class TrainJob:
-    """Train ``config`` on the logs in ``logs`` and save the policy to ``out`` (a new folder; its name is the
-    policy's name). ``eval_conversations`` > 0 runs it in the simulator (the logs' world) and stores the figures
-    in its record."""
+    """Train ``config`` on the logs in ``logs`` (one folder or several, read together: e.g. simulated logs and
+    ``runs/chats``) and save the policy to ``out`` (a new folder; its name is the policy's name).
+    ``eval_conversations`` > 0 runs it in the simulator (the logs' world) and stores the figures in its record."""
 
-    logs: Path
+    logs: tuple[Path, ...]
     out: Path
     config: TrainConfig
     eval_conversations: int = 2_000
 
     def __post_init__(self) -> None:
+        logs = (self.logs,) if isinstance(self.logs, (str, Path)) else tuple(self.logs)
+        object.__setattr__(self, "logs", tuple(Path(p) for p in logs))
+        if not self.logs:
+            raise ConfigError("give at least one --logs folder")
         if self.eval_conversations < 0:
             raise ConfigError(f"--eval-conversations must be >= 0, got {self.eval_conversations}")
 
@@ -48,14 +52,15 @@ def train_policy(job: TrainJob, reporter: Reporter | None = None) -> PolicyRecor
     out, config = Path(job.out), job.config
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise PolicyError(f"{out} exists and is not empty; choose another --out")
-    manifest = read_manifest(job.logs)
+    manifest = common_manifest(job.logs, variant=config.features)
     catalog = Catalog.load(manifest.catalog_path)
     layout = Featurizer(catalog.genre_names, config.features, manifest.scorer_version).layout
-    reporter.line(f"reading {job.logs} ...")
+    where = ", ".join(map(str, job.logs))
+    reporter.line(f"reading {where} ...")
     table = read_logs(job.logs)
     data = to_transitions(table, features=config.features)
     if data.feature_names != layout.names:
-        raise PolicyError(f"{job.logs} was logged with other state features than this Segue builds ({layout.version}); "
+        raise PolicyError(f"{where} was logged with other state features than this Segue builds ({layout.version}); "
                           "simulate new logs")
     staging = out.with_name(f".{out.name}.staging")
     if staging.exists():
@@ -67,7 +72,8 @@ def train_policy(job: TrainJob, reporter: Reporter | None = None) -> PolicyRecor
         record = PolicyRecord(
             name=out.name, algo=config.algo, features=config.features, feature_version=layout.version,
             prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config=config.to_dict(),
-            logs={"path": str(job.logs), "fingerprint": logs_fingerprint(job.logs), "conversations": data.n_conversations,
+            logs={"path": where, "paths": [str(p) for p in job.logs], "fingerprint": logs_fingerprint(job.logs),
+                  "conversations": data.n_conversations,
                   "turns": len(data), "catalog_fingerprint": catalog.fingerprint, "settings": manifest.settings_json()},
             model_file=result.model_file, train_seconds=round(result.seconds, 2), feature_names=list(layout.names),
         )

@@ -42,5 +42,5 @@ def test_any_input_gets_an_answer(make, lines, seed):
     assert sum(c.n_prompts for c in logged) == asked  # every prompt asked is logged once, in a finished conversation
     assert all(len(c.labels) == c.n_prompts and (c.success or c.abandoned or c.truncated) for c in logged)
     layout = m.featurizer.layout
-    table = conversations_table(logged, n_base=layout.n_base, n_history=layout.n_history, first_id=0)
+    table = conversations_table(logged, n_base=layout.n_base, n_history=layout.n_history, ids=range(len(logged)))
     assert table.num_rows == asked

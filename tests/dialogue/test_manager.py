@@ -29,7 +29,7 @@ def logged(m):
     """The manager's finished conversations as the log table (through the one writer in logs/)."""
     layout = m.featurizer.layout
     conversations = m.sink.conversations
-    return conversations_table(conversations, n_base=layout.n_base, n_history=layout.n_history, first_id=0), len(conversations)
+    return conversations_table(conversations, n_base=layout.n_base, n_history=layout.n_history, ids=range(len(conversations))), len(conversations)
 
 
 def test_a_scripted_conversation_reaches_a_played_sample_and_is_logged(catalog, parts, tmp_path):
@@ -49,10 +49,20 @@ def test_a_scripted_conversation_reaches_a_played_sample_and_is_logged(catalog, 
     assert all(0 < r["propensity"] <= 1 for r in rows) and rows[-1]["prompt"] == "play_sample"
     assert rows[-1]["user_acts"] == [{"act": "accept", "slot": None, "value": None}]
     assert sum(r["reward"] for r in rows) >= 1 and all(r["success"] for r in rows)
-    from logs.store import part_path, read_part, write_part
+    assert {"act": "inform", "slot": "genre", "value": "jazz"} in rows[0]["opening_acts"]  # what a replay starts from
+    assert not any(r["forced"] for r in rows)
+    from logs.manifest import LogManifest, LogSource, SessionSettings
+    from logs.store import read_part
+    from logs.writer import ConversationLog
 
-    write_part(table, part_path(tmp_path, 0), {})
-    assert read_part(part_path(tmp_path, 0)).num_rows == len(rows)  # valid: propensities, prompts, features, turn order
+    layout = m.featurizer.layout
+    log = ConversationLog(tmp_path, LogManifest(LogSource.CHAT, layout.version, layout.names, layout.n_base,
+                                                catalog.fingerprint, "rule", session=SessionSettings("embedded", "rule")))
+    for conversation in m.sink.conversations:
+        log.add(conversation)
+    path, n_logged, turns = log.close()
+    assert (n_logged, turns) == (1, len(rows))
+    assert read_part(path).num_rows == len(rows)  # valid: schema, propensities, prompts, features, turn order
 
 
 def test_the_person_can_lead_restart_and_stop(catalog, parts):

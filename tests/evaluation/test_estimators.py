@@ -157,7 +157,7 @@ def test_usefulness_is_credited_at_the_end(tiny):
 
 # ---------------------------------------------------------------- the runner
 def test_runner_intervals_and_paired_difference(tiny):
-    settings = OPESettings(estimators=("is", "wis", "pdis", "wpdis"), bootstrap=200, seed=4)
+    settings = OPESettings(estimators=("is", "wis", "pdis", "wpdis"), bootstrap=200, seed=4, min_ess=0)
     result = evaluate_targets(tiny, {"u": _uniform_target(tiny), "same": _uniform_target(tiny)}, settings)
     again = evaluate_targets(tiny, {"u": _uniform_target(tiny), "same": _uniform_target(tiny)}, settings)
     entry = result.policies["u"]
@@ -177,7 +177,7 @@ def test_unsupported_policy_is_reported_not_estimated(tiny):
     target[:, 2] = 1.0  # prompt 2 has logging probability 0 in most states: also invalid there
     support = check_support(tiny, np.where(tiny.masks, 0.0, 0.0) + target)
     assert not support.supported and "never tried" in support.message and support.prompts == ("ask_mood",)
-    result = evaluate_targets(tiny, {"bad": target}, OPESettings(estimators=("is",), bootstrap=10))
+    result = evaluate_targets(tiny, {"bad": target}, OPESettings(estimators=("is",), bootstrap=10, min_ess=0))
     assert result.policies["bad"].supported is False
     assert result.policies["bad"].estimators == {}
 
@@ -231,3 +231,53 @@ def test_settings_refuse_unknown_names():
         OPESettings(q_models=("oracle",))
     with pytest.raises(ConfigError, match="--bootstrap"):
         OPESettings(bootstrap=-1)
+
+
+# ---------------------------------------------------------------- forced turns and support
+def test_a_forced_turn_is_no_decision_for_any_target():
+    """A person led at the second turn of conversation 0 ("play some jazz"): logged one-hot, propensity 1, forced.
+    Whatever a target does there, its weight is 1 at that turn: the estimate is that of the two real decisions."""
+    from tests.evaluation.conftest import make_data
+
+    b = [{0: 0.5, 1: 0.5}, {2: 1.0}, {0: 0.25, 1: 0.75}]
+    data = make_data(lengths=[2, 1], actions=[0, 2, 1], behaviour_rows=b, rewards=[0.0, 1.0, 1.0], success=[True, True])
+    data = OPEData(**{**{f: getattr(data, f) for f in ("conversation", "turn", "actions", "propensities", "masks", "features",
+                                                         "history", "rewards", "success", "persona", "behaviour")},
+                      "forced": np.array([False, True, False])})
+    data.masks[1] = True  # every prompt was valid there: a policy *could* have asked another
+    target = np.zeros(data.masks.shape)
+    target[0, 0], target[1, 5], target[2, 1] = 1.0, 1.0, 0.5  # at the forced turn this policy would have asked prompt 5
+    target[2, 0] = 0.5
+    decided = data.decided(target)
+    assert decided[1].tolist() == [0, 0, 1] + [0] * (N_PROMPTS - 3) and np.array_equal(decided[[0, 2]], target[[0, 2]])
+    result = evaluate_targets(data, {"p": target}, OPESettings(estimators=("is", "pdis"), bootstrap=0, min_ess=0))
+    assert result.policies["p"].supported  # the forced prompt needs no support: it was certain for every policy
+    # conversation 0: rho = 1/0.5 (turn 0) x 1 (forced) = 2, usefulness 1 at its end; conversation 1: rho = 0.5/0.75
+    expected = (2.0 * 1.0 + (0.5 / 0.75) * 1.0) / 2
+    assert result.point[("p", "is", "usefulness")] == pytest.approx(expected, abs=1e-12)
+    assert result.point[("p", "pdis", "usefulness")] == pytest.approx(expected, abs=1e-12)
+
+
+def test_near_deterministic_logs_are_not_estimable():
+    """A logging policy that gave every prompt but one a probability of 1e-34: a policy asking another prompt is
+    unsupported (below the minimum propensity), and one whose weights leave too few effective conversations is not
+    estimable; neither gets a number."""
+    from tests.evaluation.conftest import make_data
+
+    lengths = [1] * 40
+    b = [{0: 1.0 - 1e-34, 1: 1e-34}] * 40
+    data = make_data(lengths=lengths, actions=[0] * 40, behaviour_rows=b, rewards=[1.0] * 40, success=[True] * 40)
+    other = np.zeros(data.masks.shape)
+    other[:, 1] = 1.0
+    result = evaluate_targets(data, {"other": other}, OPESettings(estimators=("is",), bootstrap=10))
+    entry = result.policies["other"]
+    assert not entry.supported and "below 0.001" in entry.support.message and entry.estimators == {}
+    assert entry.to_dict()["supported"] is False
+    half = np.zeros(data.masks.shape)
+    half[:3, 0] = 1.0  # follows the logs on 3 conversations only: ESS 3
+    half[3:, 1] = 1.0
+    result = evaluate_targets(data, {"half": half}, OPESettings(estimators=("is",), bootstrap=10, min_propensity=0.0))
+    entry = result.policies["half"]
+    assert not entry.supported and entry.diagnostics.ess == pytest.approx(3.0)
+    assert "not estimable" in entry.support.message and "below the minimum of 10" in entry.support.message
+    assert entry.estimators == {}

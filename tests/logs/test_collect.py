@@ -74,8 +74,9 @@ def test_resume_after_the_process_is_killed(tmp_path):
     collect(reference, CollectionSettings(conversations=400, seed=3, part_size=25), workers=1)
     assert _digests(out) == _digests(reference)
     table = read_logs(out)
-    assert table["conversation_id"].to_numpy().max() == 399
-    assert len(np.unique(table["conversation_id"].to_numpy())) == 400
+    ids = np.unique(table["conversation_id"].to_numpy())
+    assert len(ids) == 400 and np.array_equal(ids & 0xFFFFFFFF, np.arange(400))  # conversation index in the low 32 bits
+    assert len(set((ids >> 32).tolist())) == 1  # one collection key
 
 
 def test_other_settings_are_refused(tmp_path):

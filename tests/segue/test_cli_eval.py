@@ -10,7 +10,9 @@ import sys
 import pytest
 
 SEGUE = [sys.executable, "-m", "segue.cli"]
-FAST = ["--bootstrap", "50", "--fqe-steps", "30"]
+# 200 logged conversations leave an effective sample size of about 1 to 7 for these policies, under the default
+# minimum of 10 (test_not_estimable_below_the_minimum_ess): the contract tests lower it
+FAST = ["--bootstrap", "50", "--fqe-steps", "30", "--min-ess", "0"]
 
 
 def run(*args, timeout=600):
@@ -115,3 +117,15 @@ def test_report_is_self_contained_and_renders(small_logs, registry, tmp_path):
 def test_report_refuses_a_non_html_name(small_logs, registry, tmp_path):
     result = run("report", "--logs", small_logs, "--policy", "rule", "--registry", registry, "--out", tmp_path / "r.pdf")
     assert result.returncode == 2 and "--out must name an .html file" in result.stderr
+
+
+def test_not_estimable_below_the_minimum_ess(small_logs, registry):
+    """With the default minimum (10 effective conversations) the 200 small logs estimate neither policy: each is
+    reported as not estimable, with the reason, and no number."""
+    result = run("evaluate", "--logs", small_logs, "--policy", "always-play", "--registry", registry, "--estimator", "is",
+                 "--bootstrap", "20", "--json")
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(result.stdout)["policies"]["always-play"]
+    assert entry["supported"] is False and entry["estimators"] == {}
+    assert entry["support"]["message"].startswith("not estimable: the importance weights leave an effective sample size of")
+    assert 0 < entry["diagnostics"]["ess"] < 10
