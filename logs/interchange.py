@@ -26,8 +26,9 @@ row of a conversation; default nothing said).
 
 Importing replays Segue's state tracker over each conversation (the opening, then each prompt and its answer), as
 the simulator and the dialogue manager drive it, to compute the state features and the valid-prompt mask at every
-prompt; the usefulness labeller gives the rewards. The result is validated and written as Segue's own parts with a
-manifest. Exporting Segue's logs and importing them back gives the same features and rewards (tested to 1e-6).
+prompt; the usefulness labeller gives the rewards. A prompt the replayed state would not allow (another system's
+rules differ) is kept, and marked valid in that row's mask; the import counts them. The result is validated and
+written as Segue's own parts with a manifest. Exporting Segue's logs and importing them back gives the same features and rewards (tested to 1e-6).
 """
 
 from __future__ import annotations
@@ -139,10 +140,14 @@ def _write_table(table: pa.Table, out: Path) -> None:
 # ------------------------------------------------------------------ import
 @dataclass(frozen=True)
 class ImportResult:
+    """What an import wrote. ``outside_mask``: prompts the other system asked where Segue's replayed state would
+    not have (their mask entry is set: the prompt was evidently askable there)."""
+
     folder: Path
     conversations: int
     turns: int
     parts: int
+    outside_mask: int = 0
 
 
 class _Rows:
@@ -285,9 +290,9 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     groups: dict[str, list[int]] = {}
     for r in order:
         groups.setdefault(ids[r], []).append(r)
-    records, record_ids = [], []
+    records, record_ids, unmasked = [], [], [0]
     for conversation, members in groups.items():
-        records.append(_replay(rows, members, catalog, scorer_obj, featurizer, profiles, track, has_distribution))
+        records.append(_replay(rows, members, catalog, scorer_obj, featurizer, profiles, track, has_distribution, unmasked))
         record_ids.append(imported_id(fingerprint, conversation))
     manifest = LogManifest(LogSource.IMPORTED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
                            logging_policy=f"imported from {source.name}", catalog_path=catalog_path,
@@ -309,11 +314,11 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     (out / MANIFEST).write_text(json.dumps({"segue_log_schema_version": "2", "source": "imported", "file": str(source),
                                             "parts": [part_path(out, i).name for i in range(len(tables))]},
                                            indent=2, sort_keys=True))
-    return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables))
+    return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables), unmasked[0])
 
 
 def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurizer: Featurizer,
-            profiles: dict[int, HistoryProfile], track, has_distribution: bool) -> ConversationRecord:
+            profiles: dict[int, HistoryProfile], track, has_distribution: bool, unmasked: list[int]) -> ConversationRecord:
     first = members[0]
     expected = list(range(len(members)))
     if [rows.columns["turn"][r] for r in members] != expected:
@@ -349,9 +354,10 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
         if not 0 < propensity <= 1:
             raise rows.fail(r, "propensity", "must be in (0, 1]")
         features = featurizer(conv)
-        mask = conv.valid_mask()
-        if not mask[prompt.index]:
-            raise rows.fail(r, "prompt", "is not a valid prompt in the state the replay reached (Segue never asks it there)")
+        mask = conv.valid_mask().copy()
+        if not mask[prompt.index]:  # the other system asked what Segue would not: it was askable there all the same
+            mask[prompt.index] = True
+            unmasked[0] += 1
         forced = bool(rows.get("forced", r, False))
         distribution = np.zeros(N_PROMPTS, dtype=np.float32)
         if forced:

@@ -30,9 +30,10 @@ def segue_metadata(schema_metadata: dict[bytes, bytes] | None) -> dict[str, str]
 def feature_names(metadata: dict[str, str], column: str) -> tuple[str, ...]:
     """Names of a fixed-size feature column ("features" or "history_features"), from ``segue_metadata``."""
     try:
-        return tuple(json.loads(metadata.get(f"segue.{column}_names", "[]")))
+        names = json.loads(metadata.get(f"segue.{column}_names", "[]"))
     except json.JSONDecodeError:
         return ()
+    return tuple(names) if isinstance(names, list) and all(isinstance(n, str) for n in names) else ()
 
 
 def fixed_column(table: pa.Table, column: str) -> np.ndarray:

@@ -142,6 +142,52 @@ def logs_validate(
               highlight=False)
 
 
+@logs_app.command("export")
+def logs_export(
+    folders: list[Path] = typer.Argument(..., help="Log folder(s) to export."),
+    out_file: Path = typer.Option(..., "--out", help="The interchange table to write: .parquet, or .csv."),
+) -> None:
+    """Write logs as the interchange table another system can read (columns in logs/interchange.py)."""
+    from logs.interchange import export_logs
+
+    if out_file.exists():
+        raise SegueError(f"--out {out_file} exists: delete it or choose another file (nothing is overwritten)")
+    rows = export_logs(folders, out_file)
+    out.print(f"wrote {rows:,} rows to {out_file}", highlight=False)
+
+
+@logs_app.command("import")
+def logs_import(
+    table: Path = typer.Argument(..., help="The interchange table (Parquet or CSV; columns in logs/interchange.py)."),
+    out_dir: Path = typer.Option(..., "--out", help="A new folder for Segue's parts."),
+    histories: Optional[Path] = typer.Option(None, "--histories", help="Listening-history table whose users are the "
+                                             "table's user_id (their history features; default: none)."),
+    scorer: str = typer.Option("baseline", "--scorer", help="The scorer the conversations were served with: baseline or "
+                               "an embeddings folder."),
+    catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
+    part_size: int = typer.Option(2_500, "--part-size", help="Conversations per Parquet part."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout."),
+) -> None:
+    """Import conversations logged by another system: replay Segue's state tracker and usefulness labeller to add
+    features and rewards, validate, and write Segue's own parts."""
+    from logs.interchange import import_logs
+
+    if catalog is not None and not catalog.is_file():
+        raise SegueError(f"--catalog file not found: {catalog}")
+    result = import_logs(table, out_dir, histories=histories, scorer=scorer,
+                         catalog_path=str(catalog.resolve()) if catalog else None, part_size=part_size)
+    summary = {"folder": str(result.folder), "conversations": result.conversations, "turns": result.turns, "parts": result.parts,
+               "outside_mask": result.outside_mask}
+    if as_json:
+        print_json(summary)
+    else:
+        out.print(f"imported {result.conversations:,} conversations ({result.turns:,} turns) into {result.folder} "
+                  f"({result.parts} part(s))", highlight=False)
+        if result.outside_mask:
+            err.print(f"note: {result.outside_mask:,} prompt(s) were asked where Segue's replayed state would not ask them "
+                      "(no listening history given? see --histories); they are kept, marked valid")
+
+
 # ------------------------------------------------------------------ catalog
 @catalog_app.command("build")
 def catalog_build(

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SEGUE = Path(sys.executable).parent / "segue"
 #: small enough for CI (under a minute on 2 cores); at this scale the gate may promote a candidate or refuse them all
 DEMO = {
-    "CONVERSATIONS": "3000",
+    "CONVERSATIONS": "2000",
     "HISTORY_USERS": "1500",
     "EMBEDDINGS_FLAGS": "--steps 60 --eval-users 300",
     "PIPELINE_FLAGS": "--truth-conversations 500 --eval-conversations 200 --bootstrap 200 --fqe-steps 200",

@@ -1,0 +1,64 @@
+"""Chat logs are training data: a forced prompt is logged as forced, sessions never share an id, and the chat
+folder validates, summarizes and evaluates (the cases in ../shared/cases/chat, inlined)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from logs.store import fixed_column, read_logs
+
+SEGUE = [sys.executable, "-m", "segue.cli"]
+LEAD = "play some jazz\nno\nstop\n"                                   # chat_lead_zero_propensity.txt
+TWO_SESSIONS = "I dont mind\nno idea\nupbeat\nno\nstop\n"             # chat_valid_two_sessions.txt, run twice
+
+
+def chat(tmp_path, script: str, name: str):
+    path = tmp_path / f"{name}.txt"
+    path.write_text(script)
+    return subprocess.run([*SEGUE, "chat", "--script", str(path), "--no-audio", "--registry", str(tmp_path / "noreg"),
+                           "--scorer", "baseline", "--log-dir", str(tmp_path / "chats")], capture_output=True, text=True,
+                          timeout=300)
+
+
+def segue(*args):
+    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_a_prompt_the_person_forced_is_logged_as_forced(tmp_path):
+    result = chat(tmp_path, LEAD, "lead")
+    assert result.returncode == 0, result.stderr
+    table = read_logs(tmp_path / "chats")
+    first = table.slice(0, 1).to_pylist()[0]
+    assert first["prompt"] == "play_sample" and first["forced"] is True and first["propensity"] == 1.0
+    probs = fixed_column(table, "action_probs")[0]
+    assert probs.tolist().count(1.0) == 1 and probs.sum() == 1.0  # one-hot on the forced prompt
+    assert not any(table["forced"].to_pylist()[1:])  # the policy chose the rest
+    validated = segue("logs", "validate", tmp_path / "chats")
+    assert validated.returncode == 0 and "all valid" in validated.stdout, validated.stderr
+    evaluated = segue("evaluate", "--logs", tmp_path / "chats", "--policy", "rule", "--registry", tmp_path / "noreg",
+                      "--estimator", "is", "--bootstrap", "20", "--min-ess", "0", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    entry = json.loads(evaluated.stdout)["policies"]["rule"]
+    assert entry["supported"] and entry["diagnostics"]["weight_max"] == 1.0  # the forced turn weighs 1, the rest is the rule
+
+
+def test_two_sessions_never_share_a_conversation_id(tmp_path):
+    for _ in range(2):
+        result = chat(tmp_path, TWO_SESSIONS, "two")
+        assert result.returncode == 0, result.stderr
+    parts = sorted((tmp_path / "chats").glob("part-*.parquet"))
+    assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet"]
+    assert json.loads((tmp_path / "chats" / "manifest.json").read_text())["parts"] == [p.name for p in parts]
+    ids = [set(pq.read_table(p)["conversation_id"].to_pylist()) for p in parts]
+    assert not ids[0] & ids[1]
+    summary = json.loads(segue("logs", "summary", tmp_path / "chats", "--json").stdout)
+    assert summary["conversations"] == 2 and summary["sources"] == {"chat": {"conversations": 2, "turns": summary["turns"],
+                                                                             "success_rate": 0.0}}
+    evaluated = segue("evaluate", "--logs", tmp_path / "chats", "--policy", "rule", "--registry", tmp_path / "noreg",
+                      "--estimator", "is", "--bootstrap", "20", "--min-ess", "0", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr  # no "turns out of order": two conversations, two ids
+    assert json.loads(evaluated.stdout)["conversations"] == 2
