@@ -29,11 +29,9 @@ def home(tmp_path_factory) -> Path:
     if not SEGUE.is_file():
         pytest.fail(f"the installed entry point {SEGUE} is missing: run `make test` (it installs the project)")
     home = tmp_path_factory.mktemp("sources")
-    segue("simulate-histories", "--users", "800", "--out", "runs/histories.parquet", cwd=home)
-    segue("embeddings", "train", "--histories", "runs/histories.parquet", "--steps", "20", "--eval-users", "100",
-          "--out", "runs/embeddings", cwd=home)
-    # the team simulates with the scorer it serves with, so simulated and chat logs share their features
-    segue("simulate", "--conversations", "800", "--seed", "3", "--scorer", "runs/embeddings", "--out", "runs/logs", cwd=home)
+    # simulated with the scorer the chats are served with (the baseline: no embeddings here), so the logs share
+    # their features; logs of embeddings-served policies are covered by tests/segue/test_cli_policy.py
+    segue("simulate", "--conversations", "500", "--seed", "3", "--out", "runs/logs", cwd=home)
     for i, lines in enumerate(CHATS):
         (home / f"chat{i}.txt").write_text(lines)
         segue("chat", "--script", f"chat{i}.txt", "--no-audio", cwd=home)
@@ -49,14 +47,14 @@ def test_every_source_validates_trains_and_evaluates_together(home):
     voice = shutil.which("espeak-ng") is not None
     summary = json.loads(segue("logs", "summary", "runs/logs", "runs/chats", "--json", cwd=home).stdout)
     sources = summary["sources"]
-    assert sources["simulated"]["conversations"] == 800
+    assert sources["simulated"]["conversations"] == 500
     assert sources["chat"]["conversations"] >= 3 and ("voice" in sources) == voice
     total = summary["conversations"]
     assert total == sum(s["conversations"] for s in sources.values())
     validated = segue("logs", "validate", "runs/logs", "runs/chats", cwd=home)
     assert "all valid (conversation ids unique across them)" in validated.stdout
     record = json.loads(segue("train", "--logs", "runs/logs", "--logs", "runs/chats", "--algo", "regressor", "--features",
-                              "history", "--eval-conversations", "0", "--out", "runs/policies/reg-all", "--json", cwd=home).stdout)
+                              "base", "--eval-conversations", "0", "--out", "runs/policies/reg-all", "--json", cwd=home).stdout)
     assert record["logs"]["conversations"] == total and record["logs"]["paths"] == ["runs/logs", "runs/chats"]
     evaluated = json.loads(segue("evaluate", "--logs", "runs/logs", "--logs", "runs/chats", "--policy", "rule", "--policy",
                                  "reg-all", "--estimator", "is", "--estimator", "wis", "--bootstrap", "50", "--json",

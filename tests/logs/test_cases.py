@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from logs.errors import LogValidationError
-from logs.store import read_logs, unlisted_files
+from logs.store import fixed_column, read_logs, unlisted_files
 from logs.summary import summarize
 
 SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "cases" / "logs"
@@ -121,15 +121,20 @@ def test_null_rewards_are_refused_and_nothing_is_trained(cases, tmp_path):
         assert not (tmp_path / algo).exists()
 
 
-@pytest.mark.skipif(not (SHARED_CASES / "logs_near_deterministic").is_dir(), reason="needs ../shared/cases")
 def test_near_deterministic_logs_give_no_confident_number(tmp_path):
-    """ope_near_deterministic.sh: a constant policy on logs whose alternatives had probability down to 1e-34."""
+    """ope_near_deterministic.sh: a constant policy on logs whose alternatives had probability down to 1e-34 (rebuilt
+    here with the script's settings, and the shared folder too where it is there)."""
+    made = run("simulate", "--conversations", 200, "--seed", 11, "--exploration", 0, "--temperature", 0.05, "--part-size", 200,
+               "--workers", 1, "--out", tmp_path / "logs_near_deterministic")
+    assert made.returncode == 0, made.stderr
+    probs = fixed_column(read_logs(tmp_path / "logs_near_deterministic"), "action_probs")
+    assert 0 < probs[probs > 0].min() < 1e-20  # the alternatives the logging policy all but never asked
     made = run("policy", "constant", "play_sample", "--out", tmp_path / "pol_const_play")
     assert made.returncode == 0, made.stderr
-    result = run("evaluate", "--logs", SHARED_CASES / "logs_near_deterministic", "--policy", tmp_path / "pol_const_play",
-                 "--estimator", "is", "--estimator", "wis", "--estimator", "wpdis", "--bootstrap", "50", "--registry",
-                 tmp_path / "noreg", "--json")
-    assert result.returncode == 0, result.stderr
-    entry = next(iter(json.loads(result.stdout)["policies"].values()))
-    assert entry["supported"] is False and entry["estimators"] == {}
-    assert "below 0.001" in entry["support"]["message"]
+    for folder in [tmp_path / "logs_near_deterministic", *_shared("logs_near_deterministic")]:
+        result = run("evaluate", "--logs", folder, "--policy", tmp_path / "pol_const_play", "--estimator", "is",
+                     "--estimator", "wis", "--estimator", "wpdis", "--bootstrap", "50", "--registry", tmp_path / "noreg", "--json")
+        assert result.returncode == 0, result.stderr
+        entry = next(iter(json.loads(result.stdout)["policies"].values()))
+        assert entry["supported"] is False and entry["estimators"] == {}
+        assert "below 0.001" in entry["support"]["message"]
