@@ -2,13 +2,17 @@
 
 Test sets: (1) generated from the held-out templates (phrasings never in
 ``nlu.yml``), seed 1; (2) 80 real user turns of CPCD labelled by hand
-(``benchmarks/data/cpcd_labels.jsonl``). Measures: intent accuracy, slot-value
-precision / recall / F1 over (slot, value) pairs, exact match of the whole
-act set (CPCD), and latency per utterance (p50 / p99). ``--rasa`` adds the
-Rasa backend (DIET, trained on the same nlu.yml; started from .venv-rasa).
-Prints one JSON object.
+(``benchmarks/data/cpcd_labels.jsonl``); (3) the real development set: 88 music
+requests written by people for SLURP, HWU64 and SNIPS
+(``benchmarks/data/real_nlu_dev.tsv``; scoring rule in ``dialogue/nlu/scoring.py``),
+with accuracy per kind of request (genre, artist, decade, dislike, plain, ...).
+Measures: intent accuracy, slot-value precision / recall / F1 over (slot, value)
+pairs, exact match of the whole act set (CPCD), the share of real requests that
+get every expected act, and latency per utterance (p50 / p99). ``--rasa`` adds
+the Rasa backend (DIET, trained on the same nlu.yml; started from .venv-rasa)
+side by side. Prints one JSON object.
 
-    .venv/bin/python benchmarks/nlu.py [--rasa]
+    .venv/bin/python benchmarks/nlu.py [--rasa] [--real FILE.tsv]
 """
 
 from __future__ import annotations
@@ -75,7 +79,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rasa", action="store_true", help="also run the Rasa backend")
     parser.add_argument("--rasa-url", default=None)
+    parser.add_argument("--real", type=Path, default=ROOT / "benchmarks" / "data" / "real_nlu_dev.tsv",
+                        help="real requests, utterance<TAB>acts (default: the development set)")
+    parser.add_argument("--failures", action="store_true", help="list the real requests each backend fails")
     args = parser.parse_args()
+    from dialogue.nlu.scoring import read_rows, score_rows
+
+    real = read_rows(args.real)
     catalog = Catalog.load()
     test = generate(catalog, part="test", per_template=4, seed=1)
     generated = [(e.text, *_gold_generated(e), None) for e in test]
@@ -92,7 +102,11 @@ def main() -> None:
     try:
         for name, nlu in backends.items():
             nlu.parse("warm up")
-            result["backends"][name] = {"generated_heldout": score(nlu, generated), "cpcd": score(nlu, cpcd)}
+            real_score = score_rows(nlu, real)
+            if not args.failures:
+                real_score.pop("failures")
+            result["backends"][name] = {"generated_heldout": score(nlu, generated), "cpcd": score(nlu, cpcd),
+                                        "real_dev": real_score}
             print(name, json.dumps(result["backends"][name]), file=sys.stderr, flush=True)
     finally:
         if "rasa" in backends:

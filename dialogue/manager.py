@@ -19,7 +19,8 @@ from recommender.catalog import Catalog
 from recommender.history import HistoryProfile
 from recommender.scorer import Scorer
 
-from .acts import Act
+from .acts import Act, Slot
+from .choices import resolve_choice
 from .context import Conversation
 from .features import FeatureVariant, Featurizer
 from .nlu import NLU, NLUResult
@@ -30,9 +31,12 @@ from .prompts import PromptId, SystemPrompt, prompt_index
 from .records import ConversationRecord, ConversationSink, TurnRecord
 from .usefulness import label_usefulness
 
-__all__ = ["DialogueManager", "SystemTurn", "MAX_TURNS"]
+__all__ = ["DialogueManager", "SystemTurn", "MAX_TURNS", "CONFIRM_BELOW"]
 
 MAX_TURNS = 40
+#: A stop, restart or accept understood with less confidence than this (the NLU's, times the recognizer's for
+#: speech) is confirmed with a yes/no question before it is carried out.
+CONFIRM_BELOW = 0.5
 _PLAY_WORDS = frozenset({"play", "put", "hear", "listen"})
 GREETING = "Hi, I'm Segue. What would you like to listen to?"
 
@@ -89,6 +93,7 @@ class DialogueManager:
     def _new_conversation(self) -> None:
         self.conversation = Conversation(self.catalog, self.scorer, self.profile)
         self.prompt: SystemPrompt | None = None
+        self.pending: NLUResult | None = None  # a doubtful stop, restart or accept waiting for "yes" or "no"
         self.draft = _Draft()
 
     @property
@@ -108,9 +113,32 @@ class DialogueManager:
         if self.finished:
             self._new_conversation()
         prompt_id = self.prompt.prompt if self.prompt is not None else None
-        result = self.nlu.parse(text, prompt=prompt_id)
+        pending, self.pending = self.pending, None
+        if pending is not None:  # the answer to "Did you want to stop?"
+            reply = self.nlu.parse(text)
+            if speech_confidence is not None:
+                reply = reply.heard_with(speech_confidence)
+            said = {a.act for a in reply.acts}
+            content = any(a.act in (Act.INFORM, Act.DONT_CARE, Act.STOP, Act.RESTART) for a in reply.acts)
+            if said & {Act.AFFIRM, Act.ACCEPT} and not content:
+                return self._understood(replace(pending, confidence=max(pending.confidence, reply.confidence)), prompt_id)
+            if said & {Act.DENY, Act.REJECT} and not content:
+                again = self.phraser.say(self.prompt, closeness=0.5) if self.prompt is not None else GREETING
+                track = self.prompt.track if self.prompt is not None and self.prompt.prompt is PromptId.PLAY_SAMPLE else None
+                return SystemTurn(f"OK, let's carry on. {again}", prompt=self.prompt, play_track=track, nlu=reply)
+        result = resolve_choice(self.nlu.parse(text, prompt=prompt_id), self.prompt)
         if speech_confidence is not None:
             result = result.heard_with(speech_confidence)
+        kinds = {a.act for a in result.acts}
+        ends = kinds & {Act.STOP, Act.RESTART} or (Act.ACCEPT in kinds and prompt_id in (PromptId.PLAY_SAMPLE,
+                                                                                         PromptId.OFFER_STATION))
+        if ends and result.confidence < CONFIRM_BELOW:  # never act blindly on a doubtful stop, restart or accept
+            self.pending = result
+            return SystemTurn(_confirmation(kinds, prompt_id), nlu=result)
+        return self._understood(result, prompt_id)
+
+    def _understood(self, result: NLUResult, prompt_id: PromptId | None) -> SystemTurn:
+        """Carry out what was understood of one utterance (``respond`` after the confirmation check)."""
         kinds = {a.act for a in result.acts}
         if self.draft.turns:  # the answer to the last prompt
             self.draft.turns[-1] = replace(self.draft.turns[-1], acts=tuple(result.acts), sentiment=float(result.sentiment),
@@ -140,7 +168,11 @@ class DialogueManager:
             return SystemTurn("We've been at this a while; let's take a break. Say anything to start again.",
                               finished=True, nlu=result)
         lead = bool(_PLAY_WORDS & set(tokenize(result.text))) and any(a.act is Act.INFORM for a in result.acts)
-        return self._ask(result, force_play=lead)
+        turn = self._ask(result, force_play=lead)
+        missing = _missing_values(result, self.catalog)
+        if missing:  # "the 1970s": understood, not in the catalog, relaxed
+            turn.text = f"I have no music from the {' or '.join(missing)}, so I'll look across decades. {turn.text}"
+        return turn
 
     def _ask(self, result: NLUResult, *, force_play: bool = False) -> SystemTurn:
         conv = self.conversation
@@ -189,3 +221,18 @@ class DialogueManager:
         """The person left (EOF): an unfinished conversation counts as abandoned."""
         if not self.finished and not self.draft.closed:
             self._close(success=False, abandoned=True)
+
+
+def _confirmation(kinds: set[Act], prompt: PromptId | None) -> str:
+    if Act.STOP in kinds:
+        return "Sorry, did you want to stop? (yes or no)"
+    if Act.RESTART in kinds:
+        return "Did you want to start over? (yes or no)"
+    what = "station" if prompt is PromptId.OFFER_STATION else "track"
+    return f"Just to be sure: shall I play the whole {what}? (yes or no)"
+
+
+def _missing_values(result: NLUResult, catalog: Catalog) -> list[str]:
+    """Decades the person asked for that the catalog has no track of."""
+    have = set(catalog.decade_names)
+    return [a.value for a in result.acts if a.act is Act.INFORM and a.slot is Slot.DECADE and a.value and a.value not in have]

@@ -96,6 +96,10 @@ class StateTracker:
                     state.beliefs[slot] = SlotBelief(None, turn.confidence, dont_care=True, turn=state.turn)
             elif kind in (Act.AFFIRM, Act.ACCEPT) and prompt is not None:
                 self._affirm(state, prompt, turn)
+            elif kind is Act.DENY and act.slot is not None and act.value is not None:
+                self._exclude(state, act.slot, act.value)  # "not jazz anymore", "anything but rap": at any turn
+                if prompt is not None and prompt.prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION):
+                    self._deny(state, prompt, act)  # said to a sample, it is not this track either
             elif kind in (Act.DENY, Act.REJECT, Act.REQUEST_ALTERNATIVE) and prompt is not None:
                 self._deny(state, prompt, act)
             elif kind is Act.RESTART:
@@ -120,6 +124,17 @@ class StateTracker:
             state.denied_genres.discard(value)
         elif slot is Slot.ARTIST:
             state.denied_artists.discard(value)
+
+    @staticmethod
+    def _exclude(state: DialogueState, slot: Slot, value: str) -> None:
+        """A retracted or excluded value: it leaves the beliefs, and a genre or artist is excluded from candidates."""
+        belief = state.beliefs.get(slot)
+        if belief is not None and belief.value is not None and belief.value.lower() == value.lower():
+            del state.beliefs[slot]
+        if slot is Slot.GENRE:
+            state.denied_genres.add(value)
+        elif slot is Slot.ARTIST:
+            state.denied_artists.add(value)
 
     def _affirm(self, state: DialogueState, prompt: SystemPrompt, turn: UserTurn) -> None:
         if prompt.prompt is PromptId.PLAY_SAMPLE and prompt.track is not None:

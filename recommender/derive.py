@@ -1,7 +1,9 @@
 """Derive Segue's catalog from the freemusi.cc database (CC BY-SA 4.0).
 
 ``derive_freemusicc(folder)`` joins ``tracks.csv`` to ``releases.csv`` and
-computes the attributes the dialogue needs. Every track of the source is
+computes the attributes the dialogue needs. Titles, artists and release names
+are repaired with ftfy (the upstream CSV double-encodes some UTF-8: "Eva
+MÃ¼ller" is "Eva Müller"). Every track of the source is
 kept (21,502), in source order, with id ``fmc-<row>``. The result is what
 ``recommender/data/freemusicc.parquet`` holds; rebuild it with
 ``segue catalog build --source ../shared/data/freemusicc``.
@@ -31,6 +33,13 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         raise CatalogError(f"catalog source file not found: {path}")
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+def _text(text: str) -> str:
+    """A name as people write it: mojibake and other broken Unicode repaired (ftfy), spaces trimmed."""
+    import ftfy
+
+    return ftfy.fix_text(text).strip()
 
 
 def _split_tags(text: str) -> list[str]:
@@ -134,12 +143,12 @@ def derive_freemusicc(folder: str | Path) -> pa.Table:
             source = "styles"
         year = _int(release["year"]) or None
         rating = _int(track["rating"])
-        artist = (track["trackartist"] or release["artist"] or "Unknown artist").strip()
-        title = (track["title"] or f"Track {track['track']}").strip()
+        artist = _text(track["trackartist"] or release["artist"] or "Unknown artist")
+        title = _text(track["title"] or f"Track {track['track']}")
         columns["track_id"].append(f"fmc-{row:05d}")
         columns["title"].append(title)
         columns["artist"].append(artist)
-        columns["release"].append(release["album"].strip())
+        columns["release"].append(_text(release["album"]))
         columns["release_id"].append(rid)
         columns["genre"].append(genres[0])
         columns["genres"].append(genres)

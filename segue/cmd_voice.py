@@ -23,9 +23,13 @@ def _wav_utterances(paths: List[Path], split: bool) -> Iterator[tuple]:
 
     Every file is read before the first utterance is handed out, so a bad file is one error up front.
     """
-    from dialogue.speech.audio import read_wav, split_utterances
+    from dialogue.speech.audio import narrow_band_note, read_wav, split_utterances
 
     loaded = [(path, *read_wav(path)) for path in paths]
+    for path, _, rate in loaded:
+        note = narrow_band_note(rate, str(path))
+        if note:
+            err.print(f"[yellow]warning:[/] {_escape(note)}", highlight=False)
 
     def utterances() -> Iterator[tuple]:
         for path, samples, rate in loaded:

@@ -37,28 +37,37 @@ class VoiceError(SegueError):
     """Audio files, devices or speech engines are missing or unusable."""
 
 
+#: Below this sample rate the audio is narrow-band (a phone or Bluetooth headset: nothing above 4 kHz), and the
+#: recognizer's 16 kHz acoustic model hears it poorly; the user is told (``narrow_band_note``).
+WIDE_BAND_RATE = 16_000
+
+
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
-    """Mono float32 samples in [-1, 1] and the sample rate of a PCM WAV file."""
+    """Mono float32 samples in [-1, 1] and the sample rate of a WAV file: any PCM variant (8/16/24/32-bit,
+    the extensible header, float), read with soundfile (libsndfile). Stereo is averaged to mono.
+
+    Raises ``VoiceError`` naming the file when it is missing, not audio, or empty.
+    """
+    import soundfile
+
     path = Path(path)
     if not path.is_file():
         raise VoiceError(f"--input-wav file not found: {path}")
     try:
-        with wave.open(str(path), "rb") as w:
-            rate, width, channels, n = w.getframerate(), w.getsampwidth(), w.getnchannels(), w.getnframes()
-            raw = w.readframes(n)
-    except (wave.Error, EOFError) as exc:
-        raise VoiceError(f"--input-wav {path} is not a PCM WAV file ({exc or 'unreadable header'})") from None
-    if width == 2:
-        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
-    elif width == 1:
-        x = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 4:
-        x = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
-    else:
-        raise VoiceError(f"--input-wav {path}: {8 * width}-bit samples are not supported (use 16-bit PCM)")
-    if channels > 1:
-        x = x[: len(x) // channels * channels].reshape(-1, channels).mean(axis=1)
-    return x, rate
+        x, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise VoiceError(f"--input-wav {path} is not a WAV file soundfile can read ({exc})") from None
+    if x.shape[0] == 0:
+        raise VoiceError(f"--input-wav {path} holds no samples")
+    return (x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]).astype(np.float32), int(rate)
+
+
+def narrow_band_note(rate: int, what: str) -> str | None:
+    """A warning for audio sampled below ``WIDE_BAND_RATE`` (None otherwise); ``what`` names the source."""
+    if rate >= WIDE_BAND_RATE:
+        return None
+    return (f"{what} is {rate / 1000:g} kHz (narrow-band, as from a phone or Bluetooth microphone): recognition is "
+            f"much less reliable than at 16 kHz; doubtful answers will be confirmed. Record at 16 kHz or more if you can.")
 
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:

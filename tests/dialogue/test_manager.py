@@ -150,3 +150,118 @@ def test_voice_session_survives_a_microphone_that_vanishes(catalog, parts, tmp_p
     m.end()
     table, n = logged(m)
     assert n == 1 and table.num_rows == 1
+
+
+# ------------------------------------------------------------------ real people's words (issue 15)
+def _until_sample(m, turn, answers=("yes",), limit=12):
+    for i in range(limit):
+        if turn.prompt is not None and turn.prompt.prompt is PromptId.PLAY_SAMPLE:
+            return turn
+        turn = m.respond(answers[min(i, len(answers) - 1)])
+    return turn
+
+
+def test_a_misspelt_genre_reaches_a_sample_of_that_genre(catalog, parts):
+    """chat_misspelled_genre_stops.txt: "jaz please" was a stop at confidence 0.27 and the chat ended."""
+    for text, genre in (("jaz please", "jazz"), ("rok please", "rock"), ("play foke", "folk")):
+        m = manager(catalog, parts)
+        turn = m.respond(text)
+        assert not turn.finished and not m.conversation.state.stopped
+        assert m.conversation.state.known(__import__("dialogue.acts").acts.Slot.GENRE) == genre
+        turn = _until_sample(m, turn, ("don't mind",))
+        assert turn.play_track is not None and catalog.has_genre(turn.play_track, genre), text
+
+
+def test_a_doubtful_stop_restart_or_accept_is_confirmed(catalog, parts):
+    """A stop, restart or accept below CONFIRM_BELOW is asked about, never acted on blindly (text or speech)."""
+    from dialogue.manager import CONFIRM_BELOW
+
+    m = manager(catalog, parts)
+    first = m.respond("upbeat please")
+    doubtful = m.respond("stop", speech_confidence=0.2)  # heard badly: 0.99 * 0.2 < CONFIRM_BELOW
+    assert doubtful.nlu.confidence < CONFIRM_BELOW and not doubtful.finished and "did you want to stop" in doubtful.text.lower()
+    assert not m.conversation.state.stopped and m.conversation.state.version == 1  # only the opening observed
+    carry_on = m.respond("no")
+    assert not carry_on.finished and carry_on.prompt == first.prompt and "carry on" in carry_on.text
+    again = m.respond("stop", speech_confidence=0.2)
+    assert "did you want to stop" in again.text.lower()
+    done = m.respond("yes")
+    assert done.finished and m.conversation.state.stopped and m.sink.conversations[-1].abandoned
+    m = manager(catalog, parts)
+    turn = _until_sample(m, m.respond("some jazz"))
+    sure = m.respond("I love it", speech_confidence=0.3)
+    assert "shall I play the whole track" in sure.text and not sure.finished
+    played = m.respond("yes please")
+    assert played.finished and m.sink.conversations[-1].played_track == turn.play_track
+    m = manager(catalog, parts)
+    m.respond("some jazz")
+    assert "start over" in m.respond("start over", speech_confidence=0.3).text
+    assert m.respond("play some rock").prompt is not None  # something else: the answer is understood as such
+    assert m.conversation.state.known(__import__("dialogue.acts").acts.Slot.GENRE) == "rock"
+    assert m.respond("stop").finished  # a confident stop needs no question
+
+
+def test_a_retracted_or_excluded_genre_leaves_the_state_and_the_candidates(catalog, parts):
+    """chat_change_of_mind_not_jazz.txt and "anything but rap" at the opening."""
+    from dialogue.acts import Slot
+
+    m = manager(catalog, parts)
+    m.respond("some jazz please")
+    assert m.conversation.state.known(Slot.GENRE) == "jazz"
+    m.respond("actually not jazz anymore")
+    state = m.conversation.state
+    assert state.known(Slot.GENRE) is None and "jazz" in state.denied_genres
+    turn = _until_sample(m, m.respond("upbeat"), ("don't mind",))
+    assert turn.play_track is not None and not catalog.has_genre(turn.play_track, "jazz")
+    m = manager(catalog, parts)
+    turn = _until_sample(m, m.respond("anything but rap"), ("don't mind",))
+    assert "rap" in m.conversation.state.denied_genres
+    assert turn.play_track is not None and not catalog.has_genre(turn.play_track, "rap")
+
+
+def test_liking_it_but_asking_for_more_is_a_new_constraint(catalog, parts):
+    """chat_multi_intent_like_but.txt: the request after "but" wins."""
+    from dialogue.acts import Slot
+
+    m = manager(catalog, parts)
+    turn = _until_sample(m, m.respond("play some rock"))
+    rock_track = turn.play_track
+    after = m.respond("I like it but can you play something jazzier")
+    assert not after.finished and m.conversation.state.known(Slot.GENRE) == "jazz"
+    assert rock_track in m.conversation.state.rejected_tracks and not m.sink.conversations
+
+
+def test_an_answer_picks_an_offered_genre_by_position(catalog, parts):
+    from dialogue.acts import Slot
+    from dialogue.choices import resolve_choice
+    from dialogue.nlu import NLUResult
+
+    offered = SystemPrompt(PromptId.SUGGEST_GENRES, genres=("electronic", "pop"))
+    nlu = parts[0]
+    for text, genre in (("the first one", "electronic"), ("the second one please", "pop"), ("the latter", "pop"),
+                        ("number one", "electronic"), ("the other one", "pop")):
+        result = resolve_choice(nlu.parse(text, prompt=PromptId.SUGGEST_GENRES), offered)
+        assert [str(a) for a in result.acts][:1] == [f"inform(genre={genre})"], text
+    for text in ("neither", "pop", "yes"):  # a refusal, a named genre, a plain yes: unchanged
+        parsed = nlu.parse(text, prompt=PromptId.SUGGEST_GENRES)
+        assert resolve_choice(parsed, offered) == parsed
+    assert resolve_choice(NLUResult((), 0.0, 0.0, text="the second"), SystemPrompt(PromptId.ASK_GENRE)).acts == ()
+    from dialogue.features import FeatureVariant
+    from dialogue.prompts import prompt_index
+    from policy.base import ConstantPolicy
+
+    m = DialogueManager(catalog, nlu=nlu, policy=ConstantPolicy(prompt_index(PromptId.SUGGEST_GENRES)),
+                        variant=FeatureVariant.BASE, scorer=BaselineScorer(catalog), sink=ConversationBuffer())
+    turn = m.respond("something upbeat")
+    assert turn.prompt.prompt is PromptId.SUGGEST_GENRES and len(turn.prompt.genres) == 2
+    m.respond("the second one")
+    assert m.conversation.state.known(Slot.GENRE) == turn.prompt.genres[1]
+
+
+def test_a_decade_the_catalog_lacks_is_understood_said_and_relaxed(catalog, parts):
+    assert "1970s" not in catalog.decade_names
+    m = manager(catalog, parts)
+    turn = m.respond("give me an album from 1972")
+    assert "no music from the 1970s" in turn.text and not turn.finished
+    view = m.conversation.view()
+    assert view.n_candidates > 0 and "decade" in {str(s) for s in view.relaxed}

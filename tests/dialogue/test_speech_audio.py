@@ -11,6 +11,7 @@ from dialogue.speech.audio import (
     Speaker,
     VoiceError,
     find_microphone,
+    narrow_band_note,
     read_wav,
     resample,
     split_utterances,
@@ -43,13 +44,34 @@ def test_bad_wav_files_are_one_clear_error(tmp_path):
     with pytest.raises(VoiceError, match="--input-wav file not found: .*missing.wav"):
         read_wav(tmp_path / "missing.wav")
     (tmp_path / "text.wav").write_text("not audio")
-    with pytest.raises(VoiceError, match="is not a PCM WAV file"):
+    with pytest.raises(VoiceError, match=r"text\.wav is not a WAV file soundfile can read"):
         read_wav(tmp_path / "text.wav")
-    with wave.open(str(tmp_path / "24.wav"), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(3), w.setframerate(16_000)
-        w.writeframes(b"\0" * 300)
-    with pytest.raises(VoiceError, match="24-bit samples are not supported"):
-        read_wav(tmp_path / "24.wav")
+    with wave.open(str(tmp_path / "empty.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16_000)
+    with pytest.raises(VoiceError, match=r"empty\.wav holds no samples"):
+        read_wav(tmp_path / "empty.wav")
+
+
+@pytest.mark.parametrize("subtype", ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT"])
+@pytest.mark.parametrize("extensible", [False, True])
+def test_every_pcm_variant_is_read(tmp_path, subtype, extensible):
+    """8/16/24/32-bit and float, with the plain or the extensible header (WAVEFORMATEXTENSIBLE, format 65534)."""
+    import soundfile
+
+    x = tone(0.25, rate=16_000, freq=440.0) * 0.5
+    path = tmp_path / f"{subtype}.wav"
+    fmt = "WAVEX" if extensible else "WAV"
+    soundfile.write(str(path), x, 16_000, subtype=subtype, format=fmt)
+    assert (path.read_bytes()[20:22] == b"\xfe\xff") == extensible  # the header's format tag: 65534 is extensible
+    y, rate = read_wav(path)
+    assert rate == 16_000 and len(y) == len(x) and y.dtype == np.float32
+    assert np.max(np.abs(y - x)) < (1e-2 if subtype == "PCM_U8" else 1e-4)
+
+
+def test_narrow_band_audio_is_said():
+    assert narrow_band_note(16_000, "me.wav") is None and narrow_band_note(44_100, "me.wav") is None
+    note = narrow_band_note(8_000, "me.wav")
+    assert "me.wav is 8 kHz (narrow-band" in note and "16 kHz" in note
 
 
 def test_resample_keeps_duration_and_pitch():

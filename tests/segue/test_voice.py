@@ -56,13 +56,15 @@ def test_recognition_only_json_contract(tmp_path):
 
 
 def test_spoken_conversation_writes_the_reply_audio_and_the_log(tmp_path):
-    wav = spoken(tmp_path / "me.wav", "play some jazz", "I love it")
+    # "I love it" is heard with the recognizer's low confidence (0.1-0.5): Segue asks before it ends the conversation
+    wav = spoken(tmp_path / "me.wav", "play some jazz", "I love it", "yes")
     out, logs = tmp_path / "segue.wav", tmp_path / "chats"
     result = run("voice", "--input-wav", str(wav), "--output-wav", str(out), "--registry", str(tmp_path / "none"),
                  "--scorer", "baseline", "--log-dir", str(logs), "--no-audio")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "you> play some jazz" in result.stdout and "Enjoy! Playing" in result.stdout
+    assert "shall I play the whole track?" in result.stdout
     x, rate = read_wav(out)  # greeting + sample prompt + 4 s snippet + goodbye, all spoken/played into the file
     assert rate == 22_050 and len(x) / rate > 8.0 and np.abs(x).max() > 0.1
     table = pq.read_table(logs / "part-00000.parquet")
@@ -76,7 +78,7 @@ def test_mistakes_are_one_clear_message(tmp_path):
     assert missing.returncode == 2 and "--input-wav file not found" in missing.stderr
     (tmp_path / "bad.wav").write_text("hello")
     bad = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--no-dialogue")
-    assert bad.returncode == 2 and "is not a PCM WAV file" in bad.stderr
+    assert bad.returncode == 2 and "is not a WAV file soundfile can read" in bad.stderr
     flag = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--json")
     assert flag.returncode == 2 and "--json needs --no-dialogue" in flag.stderr
     for result in (missing, bad, flag):
@@ -99,3 +101,26 @@ def test_without_a_microphone_one_message_says_what_to_do():
     result = run("voice", "--no-log")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--input-wav" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_extensible_header_is_read_and_narrow_band_audio_is_said(tmp_path):
+    """voice_extensible_16bit_play_some_rock.wav was refused (format 65534); voice_8k_upbeat.wav was heard as
+    nonsense without a word. Both rebuilt here with espeak-ng and soundfile."""
+    import soundfile
+
+    from dialogue.speech.audio import resample
+
+    x, rate = read_wav(spoken(tmp_path / "plain.wav", "play some rock"))
+    soundfile.write(str(tmp_path / "ext.wav"), x, rate, subtype="PCM_16", format="WAVEX")
+    result = run("voice", "--input-wav", str(tmp_path / "ext.wav"), "--no-dialogue", "--json")
+    assert result.returncode == 0, result.stderr
+    acts = [a for u in json.loads(result.stdout)["utterances"] for a in u["nlu"]["acts"]]
+    assert {"act": "inform", "slot": "genre", "value": "rock"} in acts
+    narrow = resample(read_wav(spoken(tmp_path / "u.wav", "something upbeat please"))[0], rate, 8_000)
+    soundfile.write(str(tmp_path / "8k.wav"), narrow, 8_000, subtype="PCM_16")
+    result = run("voice", "--input-wav", str(tmp_path / "8k.wav"), "--no-dialogue", "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "8k.wav is 8 kHz (narrow-band" in " ".join(result.stderr.split())
+    for u in json.loads(result.stdout)["utterances"]:  # whatever was heard, a doubtful hearing ends nothing
+        ends = {a["act"] for a in u["nlu"]["acts"]} & {"stop", "restart", "accept"}
+        assert not ends or u["nlu"]["confidence"] < 0.5
