@@ -87,6 +87,7 @@ class EmbeddedNLU:
         )
         self.model.fit(texts, labels)
         self.classes = list(self.model.classes_)
+        normalize("warm up 👍")  # ftfy and emoji load now, not on the person's first turn
         self.n_examples = len(examples)
         self.train_seconds = time.perf_counter() - started
 
@@ -221,8 +222,9 @@ _DISLIKE = re.compile(
     r"(?:like|love|enjoy|want|wanna|dig|care for|stand|need)|hate|dislike|can't stand|sick of|tired of|"
     r"thumbs-down|not a fan|not for me|not into|no more|not (?:anymore|any more)|awful|terrible|horrible|"
     r"get rid of|take (?:it|this|that) off|(?:never|don't|do not) (?:play|put on)|not (?:this|that) (?:one|song|track))\b")
-_LIKE = re.compile(r"\b(?:thumbs-up|love it|love this|love that|(?:love|like|enjoy) (?:all )?(?:of )?(?:these|those|them)|like it|like this|like that|i like this|save (?:this|it|that)|"
-                   r"remember (?:that )?i like|(?:i )?dig (?:it|this|that)|favou?rite (?:this|it)|keep (?:it|this) (?:on|playing)|this slaps|banger)\b")
+_LIKE = re.compile(r"\b(?:thumbs-up|love it|love this|love that|(?:love|like|enjoy) (?:all )?(?:of )?(?:these|those|them)|"
+                   r"like it|like this|like that|i like this|save (?:this|it|that)|remember (?:that )?i like|"
+                   r"(?:i )?dig (?:it|this|that)|favou?rite (?:this|it)|keep (?:it|this) (?:on|playing)|this slaps|banger)\b")
 _STOP = re.compile(r"\b(?:(?:turn|switch|shut)\s+(?:the\s+)?(?:music\s+|it\s+|this\s+)?off|shut up|stop (?:the )?music|"
                    r"stop playing(?! this)|(?:turn|switch) off (?:the )?(?:music|radio|speaker|player)|silence|be quiet|"
                    r"stop (?:everything|talking|it all|now)|i'm done|leave me alone|go away|quit|goodbye|bye)\b")

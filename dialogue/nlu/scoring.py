@@ -5,7 +5,7 @@ with alternatives separated by ``|`` (``accept|affirm``, ``inform:genre=hip hop|
 listed act is among the parsed acts (with that slot and one of the values where given; values compare in lower
 case). Lines starting with ``#`` are comments. Each row belongs to kinds (``kinds``), so accuracy can be given per
 kind of request: a slot (genre, artist, decade, ...), ``dislike`` (reject or deny expected), ``like`` (accept or
-affirm), ``plain`` (a request for music with nothing known).
+affirm), ``plain`` (a request for music with nothing known), ``stop`` (stop or restart).
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def kinds(row: RealRow) -> tuple[str, ...]:
             out.append("like")
         elif "dont_care" in acts:
             out.append("plain")
+        elif set(acts) & {"stop", "restart"}:
+            out.append("stop")
         else:
             out.append("other")
     return tuple(dict.fromkeys(out))

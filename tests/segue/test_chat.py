@@ -50,6 +50,21 @@ def test_scripted_chat_plays_and_logs(tmp_path):
     assert json.loads(summary.stdout)["conversations"] >= 1
 
 
+def test_a_misspelt_genre_and_a_broken_name_in_a_scripted_chat(tmp_path):
+    """chat_misspelled_genre_stops.txt ("jaz please" ended the chat) and chat_mojibake_artist.txt ("eva muller")."""
+    script = tmp_path / "lines.txt"
+    script.write_text("jaz please\n" + "I don't mind\n" * 8 + "stop\n")
+    result = run("chat", "--script", str(script), "--registry", str(tmp_path / "none"), "--scorer", "baseline",
+                 "--no-log", "--no-audio")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "(jazz, " in result.stdout  # a jazz sample was played, the chat went on
+    assert result.stdout.index("(jazz, ") < result.stdout.index("OK, stopping here")
+    script.write_text("play something by eva muller\nstop\n")
+    result = run("chat", "--script", str(script), "--registry", str(tmp_path / "none"), "--scorer", "baseline",
+                 "--no-log", "--no-audio")
+    assert result.returncode == 0 and "by Eva Müller" in result.stdout and "Ã" not in result.stdout
+
+
 def test_piped_stdin_and_eof(tmp_path):
     result = run("chat", "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log", "--no-audio", stdin="")
     assert result.returncode == 0 and "What would you like to listen to?" in result.stdout
