@@ -227,8 +227,10 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             entry.support = SupportCheck(
                 False, 0, 0.0,
                 f"not estimable: the importance weights leave an effective sample size of {ess:.1f} conversations of "
-                f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} (the logging policy rarely did what this "
-                "policy does); log with more exploration, or from a policy closer to this one")
+                f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} " + (
+                    "(the logs hold too few conversations; log more)" if data.n_conversations < 2 * settings.min_ess else
+                    "(the logging policy rarely did what this policy does); log with more exploration, or from a policy "
+                    "closer to this one"))
             continue
         per_policy = {}
         for q in (settings.q_models if settings.needs_q else ()):

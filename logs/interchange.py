@@ -74,7 +74,14 @@ _OUTCOMES = ("success", "abandoned", "truncated")
 def export_logs(folders: Folders, out: Path, *, catalog: Catalog | None = None) -> int:
     """Write Segue's logs (one folder or several) as the interchange table (Parquet, or CSV by the ``.csv``
     suffix; atomically). Returns the number of rows. Raises ``LogValidationError`` for logs that do not validate or
-    that were written before the opening was logged (schema version 1: a replay could not start from it)."""
+    that were written before the opening was logged (schema version 1: a replay could not start from it), and
+    ``ConfigError`` for an ``out`` that is neither ``.parquet`` nor ``.csv``."""
+    suffix = Path(out).suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        from core.errors import ConfigError
+
+        raise ConfigError(f"--out {out}: the interchange table is written as .parquet or .csv, not "
+                          f"{repr(suffix) if suffix else 'a file without a suffix'}")
     parts = read_parts(folders)
     old = [str(path) for path, table in parts if segue_metadata(table.schema.metadata).get("segue.log_schema_version", "1") == "1"]
     if old:

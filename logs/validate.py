@@ -44,7 +44,8 @@ def fixed_column(table: pa.Table, column: str) -> np.ndarray:
 
 def _fail(path: Path, row: int | None, message: str) -> LogValidationError:
     where = f"{path.name} row {row}" if row is not None else path.name
-    return LogValidationError(f"{message} in {where}")
+    folder = f" (folder {path.parent})" if str(path.parent) not in ("", ".") else ""
+    return LogValidationError(f"{message} in {where}{folder}")
 
 
 def part_version(meta: dict[str, str], path: Path) -> str:

@@ -147,24 +147,31 @@ class _D3rlpyConfig(LearnerConfig):
             if progress:
                 progress(total_step, epochs * per_epoch)
 
-        for epoch, metrics in algo.fitter(
-            dataset,
-            n_steps=epochs * per_epoch,
-            n_steps_per_epoch=per_epoch,  # d3rlpy trains 0 steps when n_steps < n_steps_per_epoch (STACK.md)
-            experiment_name="fit",
-            with_timestamp=False,
-            logger_adapter=d3rlpy.logging.FileAdapterFactory(root_dir=str(Path(run_dir) / "d3rlpy_logs")),
-            show_progress=False,
-            save_interval=epochs + 1,  # no intermediate model files
-            callback=None,
-            epoch_callback=on_epoch,
-        ):
-            values = {k: float(v) for k, v in metrics.items()}
-            bad = sorted(k for k, v in values.items() if not math.isfinite(v))
-            if bad:
-                raise PolicyError(f"training {name} diverged: {', '.join(bad)} not finite in epoch {epoch}; "
-                                  "no policy was saved (check the logs' rewards with `segue logs validate`)")
-            losses.append({"epoch": epoch, **values})
+        try:
+            for epoch, metrics in algo.fitter(
+                dataset,
+                n_steps=epochs * per_epoch,
+                n_steps_per_epoch=per_epoch,  # d3rlpy trains 0 steps when n_steps < n_steps_per_epoch (STACK.md)
+                experiment_name="fit",
+                with_timestamp=False,
+                logger_adapter=d3rlpy.logging.FileAdapterFactory(root_dir=str(Path(run_dir) / "d3rlpy_logs")),
+                show_progress=False,
+                save_interval=epochs + 1,  # no intermediate model files
+                callback=None,
+                epoch_callback=on_epoch,
+            ):
+                values = {k: float(v) for k, v in metrics.items()}
+                bad = sorted(k for k, v in values.items() if not math.isfinite(v))
+                if bad:
+                    raise PolicyError(f"training {name} diverged: {', '.join(bad)} not finite in epoch {epoch}; "
+                                      "no policy was saved (check the logs' rewards with `segue logs validate`)")
+                losses.append({"epoch": epoch, **values})
+        except (ValueError, RuntimeError, FloatingPointError) as exc:  # torch or d3rlpy on values that blow up
+            if isinstance(exc, PolicyError):
+                raise
+            first = (str(exc).splitlines() or [""])[0][:200]
+            raise PolicyError(f"training {name} diverged ({type(exc).__name__}: {first}); no policy "
+                              "was saved (check the logs' features and rewards with `segue logs validate`)") from None
         return Fitted(QPolicy(algo, name=name), algo, {"steps": epochs * per_epoch, "epochs": losses})
 
     def save(self, model, folder: Path) -> None:

@@ -36,10 +36,22 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def _text(text: str) -> str:
-    """A name as people write it: mojibake and other broken Unicode repaired (ftfy), spaces trimmed."""
-    import ftfy
+    """A name as people write it: mojibake and other broken Unicode repaired (ftfy), spaces trimmed.
 
-    return ftfy.fix_text(text).strip()
+    ftfy is conservative with some double encodings ("Katja Å\xa0ulc", "PÃ¥ Grensen"); non-ASCII text it leaves
+    is read back through ftfy's sloppy Windows-1252 codec and kept only when that is valid UTF-8 ("Katja Šulc",
+    "På Grensen"; a real "Äpfel" or "Müller" is not valid UTF-8 that way and stays).
+    """
+    import ftfy
+    import ftfy.bad_codecs  # noqa: F401  (registers the sloppy-windows-1252 codec)
+
+    fixed = ftfy.fix_text(text)
+    if not fixed.isascii():
+        try:
+            fixed = ftfy.fix_text(fixed.encode("sloppy-windows-1252").decode("utf-8"))  # and NFC, as ftfy does
+        except UnicodeError:
+            pass
+    return fixed.strip()
 
 
 def _split_tags(text: str) -> list[str]:

@@ -185,7 +185,8 @@ def logs_import(
                   f"({result.parts} part(s))", highlight=False)
         if result.outside_mask:
             err.print(f"note: {result.outside_mask:,} prompt(s) were asked where Segue's replayed state would not ask them "
-                      "(no listening history given? see --histories); they are kept, marked valid")
+                      "(the table's system has other rules, or the replay lacks what it knew: the optional confidence "
+                      "and opening_* columns, or --histories); they are kept, marked valid")
 
 
 # ------------------------------------------------------------------ catalog

@@ -219,7 +219,7 @@ _NOT_NEGATION = re.compile(r"\b(?:don't|do not|doesn't) (?:mind|care)\b|\bno mat
                            r"\bnothing but\b|\bno idea\b")
 _DISLIKE = re.compile(
     r"\b(?:(?:don't|do not|doesn't|didn't|can't|never|not)\s+(?:really\s+|ever\s+|even\s+)?"
-    r"(?:like|love|enjoy|want|wanna|dig|care for|stand|need)|hate|dislike|can't stand|sick of|tired of|"
+    r"(?:like|love|enjoy|want|wanna|dig|care for|stand|need)|hate|dislike|can't stand|sick of|tired of|bored of|"
     r"thumbs-down|not a fan|not for me|not into|no more|not (?:anymore|any more)|awful|terrible|horrible|"
     r"get rid of|take (?:it|this|that) off|(?:never|don't|do not) (?:play|put on)|not (?:this|that) (?:one|song|track))\b")
 _LIKE = re.compile(r"\b(?:thumbs-up|love it|love this|love that|(?:love|like|enjoy) (?:all )?(?:of )?(?:these|those|them)|"
@@ -273,6 +273,9 @@ def _negated(tokens: list[str], clauses: list[int]) -> list[bool]:
             starts = True  # "anything but rap"
         if tok in ("more", "longer") and i > 0 and tokens[i - 1] in ("no", "not"):
             starts = True
+        if (tok == "of" and i > 0 and tokens[i - 1] in ("sick", "tired", "bored")) or tok == "enough" or (
+                tok == "over" and i > 0 and tokens[i - 1] in ("i'm", "im", "so", "totally")):
+            starts = True  # "i'm sick of jazz", "enough jazz", "i'm over jazz"
         if starts:
             active = clauses[i]
     for i, tok in enumerate(tokens):  # "jazz anymore" / "jazz no more": the clause's earlier mentions
@@ -308,6 +311,8 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
         if late:
             return ("reject" if to_track else "inform"), max(p, 0.8)
     if intent == "dont_care" and any(negated[m.start] for m in matches):  # "never ever play me any country"
+        return ("reject" if to_track else "deny"), max(p, 0.8)
+    if intent == "stop" and any(negated[m.start] for m in matches):  # "enough jazz": jazz is over, not the chat
         return ("reject" if to_track else "deny"), max(p, 0.8)
     if intent == "stop" and not _STOP_CUE.search(text):  # "opera please": a stop needs a word that says stop
         intent, p = ("inform", p) if informs else ("dont_care" if _REQUEST.search(text) else "inform", min(p, 0.3))

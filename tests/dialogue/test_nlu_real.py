@@ -38,6 +38,9 @@ def acts(nlu, text, prompt=None):
     ("i hate country music", None, {"deny(genre=country)"}),
     ("no more jazz please", None, {"deny(genre=jazz)"}),
     ("anything except techno", None, {"deny(genre=techno)"}),
+    ("i'm sick of jazz", None, {"deny(genre=jazz)"}),
+    ("enough jazz", None, {"deny(genre=jazz)"}),
+    ("i'm so over jazz", None, {"deny(genre=jazz)"}),
     # stop, skip and rating words
     ("turn off the music", None, {"stop()"}),
     ("stop this song from playing", SAMPLE, {"reject()"}),

@@ -121,6 +121,26 @@ def test_null_rewards_are_refused_and_nothing_is_trained(cases, tmp_path):
         assert not (tmp_path / algo).exists()
 
 
+def test_training_that_blows_up_saves_nothing_and_says_so(small_logs, tmp_path):
+    """Valid but extreme features (3e38) make bc's logits NaN inside torch: one error, no traceback, no policy."""
+    import numpy as np
+
+    folder = tmp_path / "huge"
+    shutil.copytree(small_logs, folder)
+    i = pq.read_schema(folder / PART).get_field_index("features")
+
+    def huge(t):
+        width = t.schema.field("features").type.list_size
+        values = np.full(t.num_rows * width, 3e38, dtype=np.float32)
+        return t.set_column(i, t.schema.field("features"), pa.FixedSizeListArray.from_arrays(pa.array(values), width))
+
+    _rewrite(folder, huge)
+    result = run("train", "--logs", folder, "--algo", "bc", "--steps", "50", "--eval-conversations", "0", "--out",
+                 tmp_path / "bc")
+    assert result.returncode == 2 and "diverged" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert not (tmp_path / "bc").exists()
+
+
 def test_near_deterministic_logs_give_no_confident_number(tmp_path):
     """ope_near_deterministic.sh: a constant policy on logs whose alternatives had probability down to 1e-34 (rebuilt
     here with the script's settings, and the shared folder too where it is there)."""
