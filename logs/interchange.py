@@ -55,8 +55,8 @@ from recommender.history import HistoryProfile
 from .errors import LogValidationError
 from .ids import imported_id
 from .manifest import ImportSettings, LogManifest, LogSource
-from .schema import file_metadata
-from .store import MANIFEST, Folders, part_path, read_parts, write_part
+from .schema import LOG_SCHEMA_VERSION, file_metadata
+from .store import MANIFEST, Folders, atomic_file, part_path, read_parts, write_part, write_text_atomic
 from .validate import fixed_column, segue_metadata, validate_table
 from .writer import conversations_table
 
@@ -125,11 +125,8 @@ def export_logs(folders: Folders, out: Path, *, catalog: Catalog | None = None) 
 
 
 def _write_table(table: pa.Table, out: Path) -> None:
-    import os
-
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_file(out, "the interchange table ") as tmp:
         if out.suffix.lower() == ".csv":
             import pyarrow.csv as pcsv
 
@@ -138,10 +135,6 @@ def _write_table(table: pa.Table, out: Path) -> None:
             import pyarrow.parquet as pq
 
             pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ------------------------------------------------------------------ import
@@ -318,9 +311,9 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     out.mkdir(parents=True, exist_ok=True)
     for index, chunk in enumerate(tables):
         write_part(chunk, part_path(out, index), {})
-    (out / MANIFEST).write_text(json.dumps({"segue_log_schema_version": "2", "source": "imported", "file": str(source),
-                                            "parts": [part_path(out, i).name for i in range(len(tables))]},
-                                           indent=2, sort_keys=True))
+    write_text_atomic(out / MANIFEST, json.dumps({"segue_log_schema_version": LOG_SCHEMA_VERSION, "source": "imported",
+                                                 "file": str(source), "parts": [part_path(out, i).name for i in range(len(tables))]},
+                                                indent=2, sort_keys=True))
     return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables), unmasked[0])
 
 

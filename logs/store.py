@@ -21,6 +21,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,16 +52,25 @@ def part_path(folder: Path, index: int) -> Path:
     return Path(folder) / f"part-{index:05d}.parquet"
 
 
-def _atomic_text(path: Path, text: str) -> None:
+@contextmanager
+def atomic_file(path: Path, what: str):
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` (atomic rename), on any error it is
+    removed. Raises ``LogWriteError`` naming ``what`` and the path when the file cannot be written."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
+        yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        raise LogWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise LogWriteError(f"cannot write {what}{path}: {exc.strerror or exc}") from exc
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` to ``path``, atomically (``atomic_file``)."""
+    with atomic_file(path, "") as tmp:
+        tmp.write_text(text)
 
 
 def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
@@ -71,17 +81,10 @@ def write_part(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
     existing = table.schema.metadata or {}
     meta = {**{k.decode() if isinstance(k, bytes) else k: v for k, v in existing.items()}, **metadata}
     table = table.replace_schema_metadata(meta)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_file(path, "log part ") as tmp:
         pq.write_table(table, tmp, compression="zstd", row_group_size=1 << 20)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise LogWriteError(f"cannot write log part {path}: {exc.strerror or exc}") from exc
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 # ------------------------------------------------------------------ which parts
@@ -111,7 +114,7 @@ def add_part_to_manifest(folder: Path, name: str) -> None:
     parts = list(data.get("parts", []))
     if name not in parts:
         parts.append(name)
-    _atomic_text(folder / MANIFEST, json.dumps({**data, "parts": parts}, indent=2, sort_keys=True))
+    write_text_atomic(folder / MANIFEST, json.dumps({**data, "parts": parts}, indent=2, sort_keys=True))
 
 
 def _named_parts(folder: Path) -> list[str]:

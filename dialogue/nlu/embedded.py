@@ -213,8 +213,8 @@ def _char_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]:
 # ------------------------------------------------------------------ rules over the classifier
 # Real requests the templates never taught: each rule is a kind of fault found on people's words
 # (benchmarks/data/real_nlu_dev.tsv, ../shared/cases), checked on the normalized text.
-_CONTRAST = re.compile(r"\b(?:but|though|however|instead|rather|although)\b|[,.;!?]")
 _CONTRAST_WORD = re.compile(r"\b(?:but|though|however|instead|rather|although)\b")
+_CONTRAST = re.compile(_CONTRAST_WORD.pattern + r"|[,.;!?]")
 _NOT_NEGATION = re.compile(r"\b(?:don't|do not|doesn't) (?:mind|care)\b|\bno matter\b|\bnot sure\b|\bnot bad\b|"
                            r"\bnothing but\b|\bno idea\b")
 _DISLIKE = re.compile(
@@ -293,30 +293,30 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
     to_track = prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION)
     informs = [m for m in matches if not negated[m.start]]
     last = max(clauses) if clauses else 0
-    if _DISLIKE.search(text) and not informs and (_DEICTIC.search(text) or to_track):  # "don't like that song, turn it off"
+    dislike, like, stop_track = _DISLIKE.search(text), _LIKE.search(text), _STOP_TRACK.search(text)
+    if dislike and not informs and (_DEICTIC.search(text) or to_track):  # "don't like that song, turn it off"
         return ("reject" if to_track or prompt is None else "deny"), max(p, 0.85)
-    if _STOP.search(text) and not _STOP_TRACK.search(text) and not _RESTART.search(text):
+    if _STOP.search(text) and not stop_track and not _RESTART.search(text):
         return "stop", max(p, 0.9)
-    if _STOP_TRACK.search(text) and (to_track or prompt is None) and not informs:
+    if stop_track and (to_track or prompt is None) and not informs:
         return "reject", max(p, 0.9)
     if intent == "stop" and (informs or _REQUEST.search(text)):  # "an album from 1972": a request, never a stop
         return "inform", max(p, 0.8) if informs else 0.5
     if intent == "restart" and not _RESTART.search(text):  # "start playlist": a request, not a restart
         intent, p = ("inform", 0.8) if informs else ("dont_care", 0.6)
-    if _DISLIKE.search(text) and not informs:
+    if dislike and not informs:
         return ("reject" if to_track or prompt is None else "deny"), max(p, 0.85)
-    if last > 0 and _CONTRAST_WORD.search(text) and (intent in ("accept", "affirm") or _LIKE.search(text)):
+    if last > 0 and _CONTRAST_WORD.search(text) and (intent in ("accept", "affirm") or like):
         # "I like it but can you play something jazzier": the request after the contrast wins
         late = [m for m in informs if clauses[m.start] == last]
         if late:
             return ("reject" if to_track else "inform"), max(p, 0.8)
-    if intent == "dont_care" and any(negated[m.start] for m in matches):  # "never ever play me any country"
-        return ("reject" if to_track else "deny"), max(p, 0.8)
-    if intent == "stop" and any(negated[m.start] for m in matches):  # "enough jazz": jazz is over, not the chat
+    if intent in ("dont_care", "stop") and any(negated[m.start] for m in matches):
+        # "never ever play me any country", "enough jazz" (jazz is over, not the chat)
         return ("reject" if to_track else "deny"), max(p, 0.8)
     if intent == "stop" and not _STOP_CUE.search(text):  # "opera please": a stop needs a word that says stop
         intent, p = ("inform", p) if informs else ("dont_care" if _REQUEST.search(text) else "inform", min(p, 0.3))
-    if _LIKE.search(text) and not any(negated):
+    if like and not any(negated):
         if not informs or intent in ("accept", "affirm"):
             return ("accept" if to_track or prompt is None else "affirm"), max(p, 0.85)
     praised = intent in ("accept", "affirm") and _PRAISE.search(text)  # "great, can you add more songs"
