@@ -40,9 +40,11 @@ _CHUNK = 1_000
 class ABSettings:
     """Which policies, on how many simulated users. Raises ``ConfigError`` for a value out of range.
 
-    policies: references (``rule``, a policy folder or a registry name), each once; conversations per seed;
+    policies: references (``rule``, a policy folder or a registry name), each once; ``REF@SCORER`` serves that arm
+    with its own scorer (e.g. ``regressor-base@popularity``: non-personalized samples); conversations per seed;
     seeds: independent sets of users; simulator: a whole ``SimulatorConfig`` (e.g. the one logs were made with;
-    None: the default world with ``nlu_error_rate``); scorer: ``baseline`` or an embeddings folder.
+    None: the default world with ``nlu_error_rate``); scorer: of the arms without their own, ``baseline``,
+    ``popularity`` or an embeddings folder.
     """
 
     policies: tuple[str, ...]
@@ -64,6 +66,11 @@ class ABSettings:
             raise ConfigError(f"--conversations must be between 1 and 10,000,000, got {self.conversations}")
         if not 1 <= self.seeds <= 1_000:
             raise ConfigError(f"--seeds must be between 1 and 1,000, got {self.seeds}")
+
+    @property
+    def arms(self) -> list[tuple[str, str]]:
+        """(policy reference, scorer) of each arm, in order."""
+        return [split_arm(p, self.scorer) for p in self.policies]
 
     @property
     def world(self) -> SimulatorConfig:
@@ -138,6 +145,15 @@ class ABReport:
                 "policies": {name: r.to_dict() for name, r in self.policies.items()}}
 
 
+def split_arm(text: str, default_scorer: str) -> tuple[str, str]:
+    """``REF@SCORER`` -> (REF, SCORER) when SCORER is ``baseline``, ``popularity`` or an embeddings folder; anything
+    else (a plain reference, a folder whose name holds an @) is the reference with ``default_scorer``."""
+    ref, at, scorer = text.rpartition("@")
+    if at and ref and (scorer in ("baseline", "popularity") or (Path(scorer) / "embeddings.json").is_file()):
+        return ref, scorer
+    return text, default_scorer
+
+
 def _conversation_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([AB_SALT, seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
@@ -171,16 +187,17 @@ def _init(settings: ABSettings) -> None:
 
     torch.set_num_threads(1)
     catalog = Catalog.load(settings.catalog_path)
-    env = _STATE["env"] = MusicUserEnv(catalog=catalog, config=settings.world, features="history", scorer=settings.scorer)
-    _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry), scorer_version=env.scorer.version)
-                          for ref in settings.policies]
+    envs = {scorer: MusicUserEnv(catalog=catalog, config=settings.world, features="history", scorer=scorer)
+            for scorer in dict.fromkeys(s for _, s in settings.arms)}
+    _STATE["envs"] = [envs[scorer] for _, scorer in settings.arms]
+    _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry),
+                                      scorer_version=envs[scorer].scorer.version) for ref, scorer in settings.arms]
 
 
 def _run_chunk(seed: int, start: int, stop: int):
-    env = _STATE["env"]
     seeds = [_conversation_seed(seed, i) for i in range(start, stop)]
     results = []
-    for p, (policy, variant) in enumerate(_STATE["policies"]):
+    for p, (env, (policy, variant)) in enumerate(zip(_STATE["envs"], _STATE["policies"])):
         rng_seeds = [int(np.random.SeedSequence([AB_SALT, seed, i, p]).generate_state(1)[0]) for i in range(start, stop)]
         results.append(simulate_policy(env, policy, variant, seeds, rng_seeds))
     return seed, start, results
@@ -215,9 +232,9 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
     from recommender.embedding_scorer import make_scorer
 
     catalog = Catalog.load(settings.catalog_path)
-    version = make_scorer(settings.scorer, catalog, device="cpu").version
-    for ref in settings.policies:  # fail fast, in this process, on a bad reference or version
-        load_policy(ref, catalog=catalog, registry=Path(settings.registry), scorer_version=version)
+    versions = {scorer: make_scorer(scorer, catalog, device="cpu").version for scorer in dict.fromkeys(s for _, s in settings.arms)}
+    for ref, scorer in settings.arms:  # fail fast, in this process, on a bad reference or version
+        load_policy(ref, catalog=catalog, registry=Path(settings.registry), scorer_version=versions[scorer])
     n, k = settings.conversations, settings.seeds
     total = n * k
     columns = {ref: {name: np.zeros(total, dtype=dtype) for name, dtype in

@@ -1,4 +1,10 @@
-"""Randomized collection: run the logging policy against the simulator, write parts.
+"""Randomized collection: run the behaviour policy against the simulator, write parts.
+
+The behaviour policy is the randomized rule policy, or any registry policy
+served with its randomized share (``CollectionSettings.policy``, served as
+``policy.serving.ExploringPolicy``), optionally with a fallback that finishes
+the conversations in which it raises (``policy.serving.FallbackPolicy``); each
+part's metadata counts those (``segue.fallback_conversations``).
 
 ``collect(out, settings)`` splits the conversations into parts of
 ``part_size`` and simulates the missing ones, in parallel processes. Each
@@ -24,19 +30,22 @@ import pyarrow.parquet as pq
 
 from core.errors import ConfigError
 from dialogue.features import FeatureVariant
+from policy.registry import load_policy
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
+from policy.serving import BaseFeatures, ExploringPolicy, FallbackPolicy, FaultyPolicy
 from recommender.catalog import Catalog
 from simulator.env import MusicUserEnv
 from simulator.rollout import run_conversation
 
 from .errors import LogConflictError, LogValidationError
 from .ids import collection_key, simulated_id
-from .manifest import MAX_CONVERSATIONS, CollectionSettings, LogManifest, LogSource
+from .manifest import MAX_CONVERSATIONS, RULE, CollectionSettings, LogManifest, LogSource
 from .schema import LOG_SCHEMA_VERSION, file_metadata
 from .store import MANIFEST, part_path, write_part
 from .writer import conversations_table
 
-__all__ = ["CollectionSettings", "CollectionResult", "collect", "prepare", "simulate_part", "MANIFEST", "MAX_CONVERSATIONS"]
+__all__ = ["CollectionSettings", "CollectionResult", "collect", "prepare", "simulate_part", "fallback_conversations", "MANIFEST",
+           "MAX_CONVERSATIONS", "FALLBACKS_KEY"]
 
 
 
@@ -57,35 +66,68 @@ class _Worker:
         self.env = MusicUserEnv(catalog=catalog, config=settings.simulator, features=FeatureVariant.HISTORY, scorer=settings.scorer)
         layout = self.env.featurizer.layout
         self.layout = layout
-        self.policy = RandomizedPolicy(RuleBasedPolicy(layout.base()), exploration=settings.exploration,
-                                       temperature=settings.temperature)
+        self.catalog = catalog
+        self.served = self._served(settings.policy)
+        self.fallback = self._served(settings.fallback) if settings.fallback is not None else None
+        self.policy = self.served
+        self.fallbacks = 0
         self.key = collection_key(settings.to_dict())
         self.manifest = LogManifest(LogSource.SIMULATED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
-                                    self.policy.name, catalog_path=settings.catalog_path, scorer=settings.scorer,
+                                    self.served.name, catalog_path=settings.catalog_path, scorer=settings.scorer,
                                     scorer_version=self.env.scorer.version, collection=settings)
+
+    def _served(self, ref: str):
+        """The behaviour policy ``ref`` with the randomized share, reading the whole (history-variant) state."""
+        settings, layout = self.settings, self.layout
+        if ref == RULE:
+            return BaseFeatures(RandomizedPolicy(RuleBasedPolicy(layout.base()), exploration=settings.exploration,
+                                                 temperature=settings.temperature), layout.n_base)
+        policy, variant = load_policy(ref, catalog=self.catalog, scorer_version=self.env.scorer.version)
+        served = ExploringPolicy(policy, settings.exploration)
+        return BaseFeatures(served, layout.n_base) if FeatureVariant(variant) is FeatureVariant.BASE else served
 
     def run(self, index: int) -> pa.Table:
         """The part's conversations (each seeded by ``(seed, conversation index)``) as a log table."""
         settings = self.settings
+        policy = self.served
+        if settings.fault_rate > 0:
+            policy = FaultyPolicy(policy, settings.fault_rate, seed=(settings.seed << 20) ^ index)
+        if self.fallback is not None:
+            policy = FallbackPolicy(policy, self.fallback)
         conversations = []
         for conv_id in settings.part_range(index):
             seed = int(np.random.SeedSequence([settings.seed, conv_id]).generate_state(1, dtype=np.uint64)[0] >> 1)
             rng = np.random.default_rng([settings.seed, conv_id, 1])
-            conversations.append(run_conversation(self.env, self.policy, FeatureVariant.BASE, seed=seed, rng=rng))
+            if isinstance(policy, FallbackPolicy):
+                policy.reset()
+            conversations.append(run_conversation(self.env, policy, FeatureVariant.HISTORY, seed=seed, rng=rng))
+        self.fallbacks = policy.faults if isinstance(policy, FallbackPolicy) else 0
         ids = [simulated_id(self.key, i) for i in settings.part_range(index)]
         return conversations_table(conversations, n_base=self.layout.n_base, n_history=self.layout.n_history, ids=ids)
 
     def metadata(self, index: int) -> dict[str, str]:
         conv = self.settings.part_range(index)
-        return {
+        meta = {
             **file_metadata(self.manifest),
             "segue.part": str(index),
             "segue.conversations": str(len(conv)),
             "segue.first_conversation": str(conv.start),
         }
+        if self.fallback is not None:  # only then: parts of other collections keep their bytes
+            meta[FALLBACKS_KEY] = str(self.fallbacks)
+        return meta
 
 
 _WORKER: _Worker | None = None
+#: part metadata: how many of the part's conversations fell back to ``CollectionSettings.fallback``
+FALLBACKS_KEY = "segue.fallback_conversations"
+
+
+def fallback_conversations(folder: str | Path) -> int:
+    """Conversations of a simulated folder that the fallback policy finished (0 without a fallback)."""
+    from .store import list_parts
+
+    return sum(int((pq.read_schema(p).metadata or {}).get(FALLBACKS_KEY.encode(), b"0")) for p in list_parts(folder))
 
 
 def _init_worker(settings_dict: dict) -> None:
@@ -162,8 +204,13 @@ def collect(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CollectionResult:
-    """Simulate the missing parts of ``folder``; ``progress(done_conversations, total)`` is called as parts land."""
+    """Simulate the missing parts of ``folder``; ``progress(done_conversations, total)`` is called as parts land.
+
+    Raises ``LogConflictError`` for a folder made with other settings, ``PolicyError`` for a behaviour policy
+    that cannot be served (missing, other features or scorer)."""
     folder = prepare(folder, settings)
+    if settings.policy != RULE or settings.fallback is not None:
+        _Worker(settings)  # a policy that cannot be served fails here, in this process, before any work
     for leftover in folder.glob(".part-*.tmp"):  # a crashed run's half-written file
         leftover.unlink()
     todo = [i for i in range(settings.n_parts) if not _complete(part_path(folder, i), len(settings.part_range(i)))]

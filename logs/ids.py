@@ -3,7 +3,7 @@
 A conversation id is a non-negative int64. Simulated logs derive theirs from the
 collection (``simulated_id``): the high 31 bits are a key of the settings that
 decide what the conversations are (seed, randomization, simulator, catalog,
-scorer: not how many or how they are split into parts), the low 32 bits the
+scorer, the behaviour policy and its fallback: not how many or how they are split into parts), the low 32 bits the
 conversation's index. The same conversation in two runs of the same collection
 keeps its id (so reading both is refused as a duplicate, as it should be);
 another collection gets other ids. A conversation with a person (chat, voice)
@@ -21,7 +21,7 @@ import secrets
 __all__ = ["collection_key", "simulated_id", "session_id", "imported_id", "INDEX_BITS"]
 
 INDEX_BITS = 32
-_KEY_FIELDS = ("seed", "exploration", "temperature", "simulator", "catalog_path", "scorer")
+_KEY_FIELDS = ("seed", "exploration", "temperature", "simulator", "catalog_path", "scorer", "policy", "fallback", "fault_rate")
 
 
 def _hash63(text: str) -> int:
@@ -30,7 +30,7 @@ def _hash63(text: str) -> int:
 
 def collection_key(settings: dict) -> int:
     """31 bits from the collection settings that decide what its conversations are (``CollectionSettings.to_dict``)."""
-    decisive = {k: settings.get(k) for k in _KEY_FIELDS}
+    decisive = {k: settings.get(k) for k in _KEY_FIELDS if k in settings or k in _KEY_FIELDS[:6]}
     return _hash63(json.dumps(decisive, sort_keys=True)) >> 32 or 1
 
 

@@ -296,7 +296,7 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
         record_ids.append(imported_id(fingerprint, conversation))
     manifest = LogManifest(LogSource.IMPORTED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
                            logging_policy=f"imported from {source.name}", catalog_path=catalog_path,
-                           scorer=scorer if scorer == "baseline" else str(Path(scorer).resolve()),
+                           scorer=scorer if scorer in ("baseline", "popularity") else str(Path(scorer).resolve()),
                            scorer_version=scorer_obj.version,
                            imported=ImportSettings(str(source), fingerprint, str(histories) if histories else None,
                                                    has_distribution))

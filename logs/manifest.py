@@ -35,6 +35,7 @@ __all__ = ["LogSource", "CollectionSettings", "SessionSettings", "ImportSettings
 
 MAX_CONVERSATIONS = 50_000_000
 BASELINE = "baseline"
+RULE = "rule"
 
 
 class LogSource(StrEnum):
@@ -51,9 +52,13 @@ class CollectionSettings:
     """A simulated collection. Raises ``ConfigError`` for a value out of range (named like its CLI option).
 
     conversations: how many (1 to 50,000,000); seed: same seed, same logs byte for byte; exploration: the
-    uniform share over valid prompts in [0, 1]; temperature: of the softmax over the rule policy's
-    preferences (> 0); part_size: conversations per Parquet part; simulator: the simulated world;
-    catalog_path: None for the vendored catalog; scorer: ``"baseline"`` or an embeddings folder.
+    uniform share over valid prompts in [0, 1] (the randomized share of the served policy); temperature: of
+    the softmax over the rule policy's preferences (> 0; the rule policy only); part_size: conversations per
+    Parquet part; simulator: the simulated world; catalog_path: None for the vendored catalog; scorer:
+    ``"baseline"`` or an embeddings folder. policy: the behaviour policy served, ``"rule"`` or a policy folder
+    (``policy.serving.ExploringPolicy``: greedy plus the uniform share); fallback: the policy that finishes a
+    conversation in which ``policy`` raised (``policy.serving.FallbackPolicy``; None: a raise is an error);
+    fault_rate: a planted fault, the share of turns on which ``policy`` raises (tests and ``segue loop --fault``).
     """
 
     conversations: int
@@ -64,6 +69,9 @@ class CollectionSettings:
     simulator: SimulatorConfig = field(default_factory=SimulatorConfig)
     catalog_path: str | None = None
     scorer: str = BASELINE
+    policy: str = RULE
+    fallback: str | None = None
+    fault_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.conversations <= MAX_CONVERSATIONS:
@@ -76,6 +84,10 @@ class CollectionSettings:
             raise ConfigError(f"--temperature must be > 0, got {self.temperature}")
         if not 1 <= self.part_size <= 1_000_000:
             raise ConfigError(f"--part-size must be between 1 and 1,000,000, got {self.part_size}")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ConfigError(f"fault rate must be within [0, 1], got {self.fault_rate}")
+        if self.fault_rate > 0 and self.fallback is None:
+            raise ConfigError("a planted fault needs a fallback policy to finish the conversations it breaks")
 
     @property
     def n_parts(self) -> int:
@@ -86,8 +98,10 @@ class CollectionSettings:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        if data["scorer"] == BASELINE:  # logs made before scorers were selectable have no such key
-            del data["scorer"]
+        # keys at their defaults are left out, so logs made before they existed keep their settings and ids
+        for key, default in (("scorer", BASELINE), ("policy", RULE), ("fallback", None), ("fault_rate", 0.0)):
+            if data[key] == default:
+                del data[key]
         return data
 
     @classmethod
@@ -102,15 +116,19 @@ class CollectionSettings:
 @dataclass(frozen=True)
 class SessionSettings:
     """A conversation with a person: the NLU backend, the policy served (a registry reference), the
-    simulated user whose listening history was borrowed (None: no history), the seed."""
+    simulated user whose listening history was borrowed (None: no history), the seed, the randomized share."""
 
     nlu: str
     policy: str
     user_id: int | None = None
     seed: int = 0
+    exploration: float = 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        if not data["exploration"]:  # chat logs made before the randomized share keep their metadata
+            del data["exploration"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "SessionSettings":
@@ -163,7 +181,7 @@ class LogManifest:
     @property
     def scorer_path(self) -> str | None:
         """The embeddings folder of the scorer, or None for the baseline scorer."""
-        return None if self.scorer == BASELINE else self.scorer
+        return None if self.scorer in (BASELINE, "popularity") else self.scorer
 
     # ------------------------------------------------------------ metadata
     def settings_json(self) -> dict:
@@ -208,7 +226,7 @@ class LogManifest:
             catalog_path = settings.pop("catalog_path", None)
             if scorer_version is None:  # chat logs of Segue 0.1 recorded the scorer's version under "scorer"
                 scorer_version = scorer
-                scorer = scorer if scorer == BASELINE or Path(scorer).is_dir() else f"(embeddings {scorer}, folder not recorded)"
+                scorer = scorer if scorer in (BASELINE, "popularity") or Path(scorer).is_dir() else f"(embeddings {scorer}, folder not recorded)"
             return cls(source, **common, catalog_path=catalog_path, scorer=scorer, scorer_version=scorer_version,
                        session=SessionSettings.from_dict(settings))
         except (ConfigError, ValueError, TypeError) as exc:

@@ -20,7 +20,7 @@ from .constraints import Constraints
 from .embeddings import Embeddings
 from .errors import EmbeddingsError
 from .history import HistoryProfile
-from .scorer import BaselineScorer, Ranking
+from .scorer import BaselineScorer, PopularityScorer, Ranking
 from .topk import DeviceMatrix
 
 __all__ = ["EmbeddingScorer", "make_scorer"]
@@ -111,7 +111,10 @@ class EmbeddingScorer(BaselineScorer):
 
 
 def make_scorer(spec: str | None, catalog: Catalog, *, device: str = "auto") -> BaselineScorer:
-    """``"baseline"`` (or None): the rating-and-history scorer; anything else: a folder of embeddings."""
+    """``"baseline"`` (or None): the rating-and-history scorer; ``"popularity"``: the same ranking for everyone
+    (``recommender.scorer.PopularityScorer``, non-personalized samples); anything else: a folder of embeddings."""
     if spec is None or spec == "baseline":
         return BaselineScorer(catalog)
+    if spec == PopularityScorer.spec:
+        return PopularityScorer(catalog)
     return EmbeddingScorer(catalog, Embeddings.load(spec, catalog=catalog), device=device)

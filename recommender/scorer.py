@@ -233,3 +233,29 @@ class BaselineScorer:
                     return str(cat.artist_names[code])
         top = self.rank(constraints.without("artist"), profile=profile, k=1, mask=mask)
         return None if top.empty else str(cat.artist_names[cat.artist[top.indices[0]]])
+
+
+class PopularityScorer(BaselineScorer):
+    """Non-personalized samples: the same ranking for everyone, by the catalog's rating prior (what its listeners
+    rated) among the tracks that pass the gathered constraints. Listening history is not read for the ranking nor
+    for the genre and artist suggestions; it still filters when the person asked for something new or familiar.
+    The history features' affinity is the baseline's, so the feature version is the baseline's too.
+
+    The arm the seed article's first experiment served: "the music samples it played were not personalized"
+    (``../shared/seeds/003_*``)."""
+
+    spec = "popularity"
+
+    def rank(
+        self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
+    ) -> Ranking:
+        if mask is None:
+            mask = constraints.mask(self.catalog, profile)
+        return super().rank(constraints, profile=None, k=k, mask=mask)
+
+    def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
+        return super().suggest_genres(constraints, profile=None, n=n)
+
+    def suggest_artist(self, constraints: Constraints, *, profile: HistoryProfile | None = None) -> str | None:
+        return super().suggest_artist(constraints, profile=None)
+

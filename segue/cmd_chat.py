@@ -12,7 +12,7 @@ from rich.markup import escape
 from core.errors import SegueError
 
 from .app import app, err, nlu_app, out, print_json
-from .options import LogDir, Nlu, NoAudio, NoLog, RasaUrl, Registry, ServePolicy, ServeScorer, ServeSeed, UserId
+from .options import Exploration, LogDir, Nlu, NoAudio, NoLog, RasaUrl, Registry, ServePolicy, ServeScorer, ServeSeed, UserId
 from .progress import Reporter
 from .workflows.serve import ServeSettings
 
@@ -54,10 +54,11 @@ class _Audio:
 
 
 def serve_settings(*, nlu: str, rasa_url: Optional[str], policy: Optional[str], registry: Path, scorer: str,
-                   user_id: Optional[int], log_dir: Path, no_log: bool, seed: int, source, start_rasa: bool = False):
+                   user_id: Optional[int], log_dir: Path, no_log: bool, seed: int, source, start_rasa: bool = False,
+                   exploration: float = 0.0):
     """The options chat and voice share, as the serving workflow's settings."""
     return ServeSettings(nlu=nlu, rasa_url=rasa_url, start_rasa=start_rasa, policy=policy, registry=registry, scorer=scorer,
-                         user_id=user_id, seed=seed, log_dir=log_dir, log=not no_log, source=source)
+                         user_id=user_id, seed=seed, log_dir=log_dir, log=not no_log, source=source, exploration=exploration)
 
 
 def report_log(written) -> None:
@@ -80,6 +81,7 @@ def chat(
     no_log: NoLog = False,
     no_audio: NoAudio = False,
     seed: ServeSeed = SERVE_DEFAULTS.seed,
+    exploration: Exploration = SERVE_DEFAULTS.exploration,
 ) -> None:
     """Talk with Segue in the terminal until it finds you music (say "stop" to leave)."""
     from logs.manifest import LogSource
@@ -88,7 +90,7 @@ def chat(
 
     lines = _lines(script)
     session = open_session(serve_settings(nlu=nlu, rasa_url=rasa_url, start_rasa=start_rasa, policy=policy, registry=registry,
-                                          scorer=scorer, user_id=user_id, log_dir=log_dir, no_log=no_log, seed=seed,
+                                          scorer=scorer, user_id=user_id, log_dir=log_dir, no_log=no_log, seed=seed, exploration=exploration,
                                           source=LogSource.CHAT), Reporter())
     manager = session.manager
     audio = _Audio(not no_audio)

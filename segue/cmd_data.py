@@ -47,26 +47,33 @@ def simulate(
     conversations: int = typer.Option(50_000, "--conversations", "-n", help="Conversations to log."),
     seed: int = typer.Option(0, "--seed", help="Seed of the collection (same seed, same logs)."),
     out_dir: Path = typer.Option(..., "--out", help="Folder for the Parquet parts (created; resumable)."),
-    exploration: float = typer.Option(0.3, "--exploration", help="Uniform share over valid prompts, in [0, 1]."),
-    temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature over the baseline's preferences."),
+    policy: str = typer.Option("rule", "--policy", help="Behaviour policy served: rule, a policy folder or a registry name."),
+    registry: Path = typer.Option(Path("runs/policies"), "--registry", help="Policy registry for --policy names."),
+    exploration: float = typer.Option(0.3, "--exploration", help="Randomized share: uniform over valid prompts, in [0, 1]."),
+    temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature over the rule policy's preferences."),
     part_size: int = typer.Option(2_500, "--part-size", help="Conversations per Parquet part."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored freemusi.cc)."),
     nlu_error_rate: float = typer.Option(0.08, "--nlu-error-rate", help="Simulated NLU/ASR error rate, in [0, 1]."),
-    scorer: str = typer.Option("baseline", "--scorer", help="baseline, or an embeddings folder (segue embeddings train)."),
+    scorer: str = typer.Option("baseline", "--scorer", help="baseline, popularity (the same samples for everyone), or an "
+                               "embeddings folder (segue embeddings train)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
-    """Log conversations of the randomized rule-based policy with simulated users."""
+    """Log conversations of a behaviour policy served with a randomized share (the rule policy by default) with
+    simulated users; every logged prompt carries its probability under that mixture."""
     from logs.manifest import CollectionSettings
+    from policy.registry import resolve
     from simulator.config import SimulatorConfig
 
     from .workflows.simulate import SimulateSettings, simulate_logs
 
+    folder = resolve(policy, registry)
     collection = CollectionSettings(
+        policy="rule" if folder is None else str(folder.resolve()),
         conversations=conversations, seed=seed, exploration=exploration, temperature=temperature,
         part_size=part_size, simulator=SimulatorConfig(nlu_error_rate=nlu_error_rate),
         catalog_path=str(catalog.resolve()) if catalog else None,
-        scorer=scorer if scorer == "baseline" else str(Path(scorer).resolve()),
+        scorer=scorer if scorer in ("baseline", "popularity") else str(Path(scorer).resolve()),
     )
     try:
         result = simulate_logs(SimulateSettings(out_dir, collection, workers), Reporter())

@@ -105,9 +105,12 @@ def evaluate(
 
 @app.command()
 def report(
-    logs: Logs,
-    policies: list[str] = typer.Option(..., "--policy", help="A policy to report on. Repeat it."),
-    out_file: Path = typer.Option(Path("runs/report.html"), "--out", help="HTML file to write (the Markdown summary goes beside it, .md)."),
+    logs: Optional[list[Path]] = typer.Option(None, "--logs", help="Log folder; repeat it to read several together."),
+    policies: Optional[list[str]] = typer.Option(None, "--policy", help="A policy to report on. Repeat it."),
+    loop: Optional[Path] = typer.Option(None, "--loop", help="Instead: report on a `segue loop` folder, round by round "
+                                        "(written to DIR/loop-report.html unless --out is given)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (the Markdown summary goes beside it, .md; "
+                                            "default runs/report.html)."),
     truth: bool = typer.Option(True, "--truth/--no-truth", help="Run each policy in the simulator for the ground truth."),
     truth_conversations: TruthConversations = 20_000,
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Show the gate's decision for each policy against the current one."),
@@ -121,9 +124,27 @@ def report(
     min_propensity: MinPropensity = _OPE.min_propensity,
     registry: Registry = DEFAULT_REGISTRY,
 ) -> None:
-    """Write an evaluation report: one self-contained HTML file plus a Markdown summary."""
+    """Write an evaluation report (or, with --loop, a loop's report): one self-contained HTML file plus a Markdown summary."""
+    from core.errors import ConfigError
+
     from .workflows.evaluate import EvaluateSettings, ReportSettings, write_evaluation_report
 
+    if loop is not None:
+        if logs or policies:
+            raise ConfigError("--loop reports on a loop folder: give it without --logs and --policy")
+        from evaluation.loop_report import write_loop_report
+
+        from .workflows.loop import read_ledger
+
+        target = out_file or loop / "loop-report.html"
+        if target.suffix.lower() not in (".html", ".htm"):
+            raise ConfigError(f"--out must name an .html file, got {target}")
+        html_path, md_path = write_loop_report(read_ledger(loop), target)
+        out.print(f"wrote {html_path} and {md_path}")
+        return
+    if not logs or not policies:
+        raise ConfigError("give --logs and at least one --policy (or --loop DIR for a loop's report)")
+    out_file = out_file or Path("runs/report.html")
     settings = ReportSettings(EvaluateSettings(tuple(logs), tuple(policies), registry,
                                                _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
                                                     min_propensity),
@@ -135,12 +156,30 @@ def report(
 _GATE = GateSettings()
 
 
+def margin(text: str, option: str) -> float | None:
+    """A non-inferiority margin from the command line: a number >= 0, or ``off``; raises ``ConfigError`` naming ``option``."""
+    from core.errors import ConfigError
+
+    if text.strip().lower() in ("off", "none"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{option} must be a number >= 0 or off, got {text!r}") from None
+
+
 @policy_app.command("promote")
 def promote(
     candidate: str = typer.Argument(..., help="The policy to promote (a name in the registry or a folder)."),
     logs: Logs = ...,
-    metric: str = typer.Option(str(_GATE.metric), "--metric", help="Gate metric: usefulness or success_rate."),
+    metric: str = typer.Option(str(_GATE.metric), "--metric", help="Gate metric, more is better: success_rate or usefulness."),
     estimator: str = typer.Option(_GATE.estimator, "--estimator", help="Gate estimator (default dr)."),
+    prompts_margin: str = typer.Option(f"{_GATE.prompts_margin:g}", "--prompts-margin",
+                                       help="Non-inferiority margin: at most this many more prompts per conversation (off: none)."),
+    usefulness_margin: str = typer.Option(f"{_GATE.usefulness_margin:g}", "--usefulness-margin",
+                                          help="Non-inferiority margin on useful prompts per conversation (off: none)."),
+    success_margin: str = typer.Option(f"{_GATE.success_margin:g}", "--success-margin",
+                                       help="Non-inferiority margin on the success rate, when it is not the gate metric (off: none)."),
     bootstrap: Bootstrap = _OPE.bootstrap,
     confidence: Confidence = _OPE.confidence,
     sim_conversations: int = typer.Option(_GATE.sim_conversations, "--sim-conversations", help="Simulated users for the guardrails."),
@@ -152,14 +191,13 @@ def promote(
     as_json: Json = False,
 ) -> None:
     """Make CANDIDATE current only if it improves on the current policy with high confidence and the guardrails hold."""
-    from core.errors import ConfigError
 
     from .workflows.evaluate import PromoteSettings, promote_policy
 
-    if metric == "prompts":
-        raise ConfigError("--metric prompts: fewer prompts is better, so the gate cannot use it as an improvement; "
-                          "use usefulness or success_rate")
-    gate = GateSettings(metric=metric, estimator=estimator, max_prompt_share=max_prompt_share, sim_conversations=sim_conversations)
+    gate = GateSettings(metric=metric, estimator=estimator, max_prompt_share=max_prompt_share, sim_conversations=sim_conversations,
+                        prompts_margin=margin(prompts_margin, "--prompts-margin"),
+                        usefulness_margin=margin(usefulness_margin, "--usefulness-margin"),
+                        success_margin=margin(success_margin, "--success-margin"))
     settings = PromoteSettings(candidate, tuple(logs), registry, _ope([estimator], None, bootstrap, confidence, 0, fqe_steps, min_ess, min_propensity),
                                gate)
     decision = promote_policy(settings, Reporter())
@@ -202,6 +240,63 @@ def history(registry: Registry = DEFAULT_REGISTRY, as_json: Json = False) -> Non
     for e in entries:
         table.add_row(e.get("time", ""), e.get("action", ""), e.get("from", ""), e.get("to", ""), e.get("reason", ""))
     out.print(table)
+
+
+@app.command()
+def loop(
+    rounds: int = typer.Option(5, "--rounds", help="Rounds of serve, guard, learn, estimate, gate, canary."),
+    conversations: int = typer.Option(20_000, "--conversations", "-n", help="Fresh simulated users per round."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the loop (same seed: same logs and decisions)."),
+    runs: Path = typer.Option(Path("runs/loop"), "--runs", help="The loop's folder: round-NN/ logs, policies/, ledger.jsonl."),
+    candidates: Optional[list[str]] = typer.Option(None, "--candidate", help="Learner-features trained each round (repeat; "
+                                                   "default cql-base, regressor-base, regressor-history)."),
+    exploration: float = typer.Option(0.3, "--exploration", help="Randomized share served with every policy, in (0, 1]."),
+    canary_share: float = typer.Option(0.25, "--canary-share", help="Share of a round's users the canary serves."),
+    canary_looks: int = typer.Option(4, "--canary-looks", help="Looks of the canary's sequential test per round."),
+    metric: str = typer.Option("success_rate", "--metric", help="Gate metric, more is better: success_rate or usefulness."),
+    prompts_margin: str = typer.Option("0.5", "--prompts-margin", help="Gate's non-inferiority margin on prompts (off: none)."),
+    usefulness_margin: str = typer.Option("0.5", "--usefulness-margin", help="Gate's margin on usefulness (off: none)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Gradient steps of the d3rlpy learners (default: automatic)."),
+    bootstrap: int = typer.Option(1_000, "--bootstrap", help="Bootstrap resamples of the estimates."),
+    fqe_steps: int = typer.Option(2_000, "--fqe-steps", help="FQE gradient steps per metric."),
+    truth_conversations: int = typer.Option(5_000, "--truth-conversations", help="Simulated users per policy for the "
+                                            "ledger's truth (0: none; never used for a decision)."),
+    faults: Optional[list[str]] = typer.Option(None, "--fault", help="Plant a fault: corrupt@R, corrupt-unguarded@R or "
+                                               "raise@R (repeat)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes for simulation (default: all cores)."),
+    part_size: int = typer.Option(2_500, "--part-size", help="Conversations per log part."),
+    as_json: Json = False,
+) -> None:
+    """Continuous improvement: serve with a randomized share, guard the data, learn, estimate, gate, canary, roll out or
+    back, round after round; every step in DIR/ledger.jsonl (segue report --loop DIR draws it). Re-run to resume."""
+    from evaluation.canary import CanarySettings
+
+    from .workflows.loop import LoopSettings, run_loop
+    from .workflows.pipeline import DEFAULT_CANDIDATES
+
+    gate = GateSettings(metric=metric, simulator_guardrails=False, prompts_margin=margin(prompts_margin, "--prompts-margin"),
+                        usefulness_margin=margin(usefulness_margin, "--usefulness-margin"))
+    settings = LoopSettings(rounds=rounds, conversations=conversations, seed=seed, runs=runs,
+                            candidates=tuple(candidates) if candidates else DEFAULT_CANDIDATES, exploration=exploration,
+                            canary=CanarySettings(share=canary_share, looks=canary_looks), gate=gate, train_steps=steps,
+                            bootstrap=bootstrap, fqe_steps=fqe_steps, truth_conversations=truth_conversations,
+                            workers=workers, part_size=part_size, faults=tuple(faults or ()))
+    result = run_loop(settings, Reporter())
+    summary = result.summary
+    if as_json:
+        print_json({"ledger": str(result.ledger), "seconds": round(result.seconds, 1), **summary})
+        return
+    table = Table(title=f"{runs}: {settings.rounds} rounds of {settings.conversations:,} users")
+    for column in ("round", "serving", "canary", "true success", "true prompts"):
+        table.add_column(column)
+    for x in summary["rounds"]:
+        table.add_row(str(x["round"]), x["policy"], x["canary"] or "-", "-" if x["truth_success"] is None else f"{x['truth_success']:.3f}",
+                      "-" if x["truth_prompts"] is None else f"{x['truth_prompts']:.2f}")
+    out.print(table)
+    out.print(f"final policy {summary['final_policy']}; {len(summary['rollouts'])} rollouts, {summary['false_promotions']} "
+              f"false, {summary['missed_promotions']} missed; faults: "
+              + (", ".join(f"{f['kind']}@{f['round']} caught by {f['caught_by'] or 'nothing'}" for f in summary["faults"]) or "none"))
+    out.print(f"ledger: {result.ledger}; report: segue report --loop {runs}")
 
 
 @app.command()

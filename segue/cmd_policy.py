@@ -66,12 +66,14 @@ def _record_table(record, folder: Path) -> Table:
 
 @app.command()
 def ab(
-    policies: list[str] = typer.Option(..., "--policy", help="A policy: 'rule', a policy folder, or a name in the registry. Repeat it."),
+    policies: list[str] = typer.Option(..., "--policy", help="A policy: 'rule', a policy folder, or a name in the registry; "
+                                       "NAME@SCORER serves it with its own scorer (e.g. @popularity). Repeat it."),
     conversations: int = typer.Option(20_000, "--conversations", help="Simulated conversations per seed."),
     seeds: int = typer.Option(5, "--seeds", help="Seeds (independent sets of simulated users)."),
     registry: Registry = DEFAULT_REGISTRY,
     workers: Workers = None,
-    scorer: str = typer.Option("baseline", "--scorer", help="baseline, or an embeddings folder (segue embeddings train)."),
+    scorer: str = typer.Option("baseline", "--scorer", help="baseline, popularity (the same samples for everyone), or an "
+                               "embeddings folder (segue embeddings train)."),
     as_json: Json = False,
 ) -> None:
     """Run policies on the same simulated users (paired) and compare them."""

@@ -12,7 +12,7 @@ from core.errors import ConfigError, SegueError
 
 from .app import app, err, out, print_json
 from .cmd_chat import SERVE_DEFAULTS, report_log, serve_settings
-from .options import LogDir, Nlu, NoAudio, NoLog, RasaUrl, Registry, ServePolicy, ServeScorer, ServeSeed, UserId
+from .options import Exploration, LogDir, Nlu, NoAudio, NoLog, RasaUrl, Registry, ServePolicy, ServeScorer, ServeSeed, UserId
 from .progress import Reporter
 
 __all__: list[str] = []
@@ -66,6 +66,7 @@ def voice(
     no_log: NoLog = False,
     no_audio: NoAudio = False,
     seed: ServeSeed = SERVE_DEFAULTS.seed,
+    exploration: Exploration = SERVE_DEFAULTS.exploration,
 ) -> None:
     """Talk with Segue out loud: it listens (microphone or --input-wav), answers with speech and plays snippets."""
     from dialogue.speech.asr import Recognizer
@@ -117,7 +118,8 @@ def voice(
     from .workflows.serve import open_session
 
     session = open_session(serve_settings(nlu=nlu, rasa_url=rasa_url, policy=policy, registry=registry, scorer=scorer,
-                                          user_id=user_id, log_dir=log_dir, no_log=no_log, seed=seed, source=LogSource.VOICE),
+                                          user_id=user_id, log_dir=log_dir, no_log=no_log, seed=seed, source=LogSource.VOICE,
+                                          exploration=exploration),
                            Reporter())
     recognizer = Recognizer(session.catalog, biased=not no_bias, seed=seed)
     synthesize("ok", voice=speak_voice, speed=speed)  # a bad --voice or a missing espeak-ng fails before listening

@@ -45,6 +45,9 @@ QModels = Annotated[Optional[list[str]], typer.Option(
 Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples of conversations (0: no intervals).")]
 Confidence = Annotated[float, typer.Option("--confidence", help="Interval level.")]
 FqeSteps = Annotated[int, typer.Option("--fqe-steps", help="FQE gradient steps per metric.")]
+Exploration = Annotated[float, typer.Option("--exploration", help="Randomized share: each prompt is drawn from the policy "
+                                            "mixed with this uniform share over valid prompts (logged with its "
+                                            "probability), in [0, 1]; default 0: the policy as it is.")]
 OpeSeed = Annotated[int, typer.Option("--seed", help="Seed of the bootstrap and the Q-model fits.")]
 MinEss = Annotated[float, typer.Option("--min-ess", help="Below this effective sample size (conversations) a policy is "
                                                           "not estimable: reported without an estimate.")]

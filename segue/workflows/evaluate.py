@@ -16,7 +16,7 @@ from policy.registry import DEFAULT_REGISTRY, current_policy, record_event, reso
 from ..progress import Reporter
 
 __all__ = ["EvaluateSettings", "ReportSettings", "PromoteSettings", "evaluate_policies", "gate_candidates",
-           "write_evaluation_report", "promote_policy"]
+           "write_evaluation_report", "promote_policy", "logged_share"]
 
 
 @dataclass(frozen=True)
@@ -55,15 +55,27 @@ def gate_candidates(evaluation: Evaluation, *, registry: Path, candidates: list[
                     truth: dict[str, Truth] | None = None, reporter: Reporter | None = None) -> list[GateDecision]:
     """The gate's decision for every candidate but the current policy.
 
-    The guardrails need each policy's simulator figures: ``truth`` when it has them all, else they are simulated
-    now (``gate.sim_conversations`` users, the logs' world)."""
+    With ``gate.simulator_guardrails`` the guardrails need each policy's simulator figures: ``truth`` when it has
+    them all, else they are simulated now (``gate.sim_conversations`` users, the logs' world); without, the
+    candidate's prompt share is taken at the logged states."""
     reporter = reporter or Reporter.silent()
+    if not gate.simulator_guardrails:
+        return [gate_decision(c, current, evaluation.result, None, gate, logged_share=logged_share(evaluation, c))
+                for c in candidates if c != current]
     truth = dict(truth or {})
     if any(p not in truth for p in [*candidates, current]):
         with reporter.bar("simulator guardrails", gate.sim_conversations) as update:
             truth = simulate_truth([*candidates, current], conversations=gate.sim_conversations, registry=registry,
                                    manifest=evaluation.manifest, progress=update)
     return [gate_decision(c, current, evaluation.result, truth, gate) for c in candidates if c != current]
+
+
+def logged_share(evaluation: Evaluation, policy: str) -> dict[str, float]:
+    """The policy's mean probability of each prompt over the logged states (its prompt mix on the logs)."""
+    from dialogue.prompts import PROMPTS
+
+    mean = evaluation.targets[policy].mean(axis=0)
+    return {p.id.value: float(mean[i]) for i, p in enumerate(PROMPTS)}
 
 
 def _policy_folders(names, registry: Path) -> dict[str, Path | None]:

@@ -17,6 +17,7 @@ from dialogue.manager import DialogueManager
 from logs.manifest import LogManifest, LogSource, SessionSettings
 from logs.writer import ConversationLog
 from policy.registry import DEFAULT_REGISTRY, current_policy, load_policy, read_record, resolve
+from policy.serving import ExploringPolicy
 from recommender.catalog import Catalog
 from recommender.embedding_scorer import make_scorer
 
@@ -35,7 +36,8 @@ class ServeSettings:
     ``.venv-rasa`` when none answers); policy: a registry reference (None: the registry's current policy);
     scorer: ``auto`` (the embeddings in ``embeddings`` when they fit the policy), ``baseline`` or an embeddings
     folder; user_id: a simulated user whose listening history is borrowed; seed: of the prompt draws and the
-    phrasing; log_dir/log: where the conversations are logged, or not at all; source: chat or voice."""
+    phrasing; log_dir/log: where the conversations are logged, or not at all; source: chat or voice; exploration:
+    the randomized share served with the policy (``policy.serving.ExploringPolicy``; 0: the policy as it is)."""
 
     nlu: str = "embedded"
     rasa_url: str | None = None
@@ -49,8 +51,11 @@ class ServeSettings:
     log: bool = True
     source: LogSource = LogSource.CHAT
     embeddings: Path = EMBEDDINGS
+    exploration: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.exploration <= 1.0:
+            raise ConfigError(f"--exploration must be within [0, 1], got {self.exploration}")
         if self.user_id is not None and self.user_id < 0:
             raise ConfigError(f"--user-id must be >= 0, got {self.user_id}")
         if self.log and Path(self.log_dir).exists() and not Path(self.log_dir).is_dir():
@@ -114,6 +119,8 @@ def open_session(settings: ServeSettings, reporter: Reporter | None = None) -> S
     scorer, spec = _pick_scorer(settings, catalog, record.features if record else FeatureVariant.BASE,
                                 record.feature_version if record else None, reporter)
     served, variant = load_policy(ref, catalog=catalog, registry=settings.registry, scorer_version=scorer.version)
+    if settings.exploration > 0:
+        served = ExploringPolicy(served, settings.exploration)
     profile = None
     if settings.user_id is not None:
         from simulator.config import SimulatorConfig
@@ -127,8 +134,9 @@ def open_session(settings: ServeSettings, reporter: Reporter | None = None) -> S
     if settings.log:  # the manager's conversations go to the chat log, in the layout its featurizer makes
         layout = manager.featurizer.layout
         manifest = LogManifest(settings.source, layout.version, layout.names, layout.n_base, catalog.fingerprint,
-                               logging_policy=ref, catalog_path=None, scorer=spec, scorer_version=scorer.version,
+                               logging_policy=ref if settings.exploration == 0 else f"{ref}+uniform({settings.exploration:g})",
+                               catalog_path=None, scorer=spec, scorer_version=scorer.version,
                                session=SessionSettings(nlu=understanding.name, policy=ref, user_id=settings.user_id,
-                                                       seed=settings.seed))
+                                                       seed=settings.seed, exploration=settings.exploration))
         log = manager.sink = ConversationLog(settings.log_dir, manifest)
     return Session(manager, catalog, ref, scorer, spec, understanding, settings, log)

@@ -1,4 +1,4 @@
-"""Simulate and log conversations of the randomized rule policy (``segue simulate``)."""
+"""Simulate and log conversations of a behaviour policy with its randomized share (``segue simulate``)."""
 
 from __future__ import annotations
 

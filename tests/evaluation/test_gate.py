@@ -14,11 +14,19 @@ from policy.errors import PolicyError
 from policy.registry import constant_record, current_policy, policy_history, rollback, save_policy, set_current
 
 
-def _result(candidate_draws, point_diff: float, supported: bool = True) -> OPEResult:
-    result = OPEResult(OPESettings(bootstrap=len(candidate_draws)), conversations=100, turns=400, on_policy={})
-    base = np.full(len(candidate_draws), 1.0)
-    result.draws = {("cand", "dr", "usefulness"): 1.0 + np.asarray(candidate_draws, float), ("cur", "dr", "usefulness"): base}
-    result.point = {("cand", "dr", "usefulness"): 1.0 + point_diff, ("cur", "dr", "usefulness"): 1.0}
+def _result(candidate_draws, point_diff: float, supported: bool = True, others: dict | None = None) -> OPEResult:
+    """Draws of the candidate's improvement on the success rate (``candidate_draws``) and on each metric of
+    ``others`` (metric -> (draws, point difference)); metrics not given do not differ."""
+    n = len(candidate_draws)
+    result = OPEResult(OPESettings(bootstrap=n), conversations=100, turns=400, on_policy={})
+    diffs = {Metric.SUCCESS_RATE: (np.asarray(candidate_draws, float), point_diff), Metric.USEFULNESS: (np.zeros(n), 0.0),
+             Metric.PROMPTS: (np.zeros(n), 0.0), **(others or {})}
+    result.draws, result.point = {}, {}
+    for metric, (draws, point) in diffs.items():
+        result.draws[("cand", "dr", metric.value)] = 1.0 + np.asarray(draws, float)
+        result.draws[("cur", "dr", metric.value)] = np.full(n, 1.0)
+        result.point[("cand", "dr", metric.value)] = 1.0 + point
+        result.point[("cur", "dr", metric.value)] = 1.0
     never = SupportCheck(False, 10, 0.1, "never tried")
     fine = SupportCheck(True, 0, 0.0, "every prompt had a chance")
     result.policies = {"cand": PolicyEstimates(supported, fine if supported else never, {}),
@@ -51,7 +59,43 @@ def test_refuses_when_the_lower_bound_is_not_above_zero():
 def test_refuses_a_collapsed_policy_and_a_worse_simulator_success():
     decision = gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2), _sim(0.97, 0.4), GateSettings())
     assert decision.failed == ("no_collapse", "simulator_success")
-    assert "play_sample in 97.0%" in decision.conditions[2].detail
+    assert "play_sample in 97.0%" in decision.conditions[4].detail
+
+
+def test_the_gate_names_every_condition_and_the_margins_refuse_longer_or_less_useful_conversations():
+    names = [c.name for c in gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2), _sim(0.6, 0.6),
+                                           GateSettings()).conditions]
+    assert names == ["supported", "improvement", "non_inferior_prompts", "non_inferior_usefulness", "no_collapse",
+                     "simulator_success"]
+    # more successes, but up to 0.8 more prompts per conversation: beyond the 0.5 margin
+    longer = _result(np.linspace(0.05, 0.3, 200), 0.2, others={Metric.PROMPTS: (np.linspace(0.2, 0.8, 200), 0.5)})
+    decision = gate_decision("cand", "cur", longer, _sim(0.6, 0.6), GateSettings())
+    assert decision.failed == ("non_inferior_prompts",)
+    assert "beyond the margin +0.5" in decision.conditions[2].detail
+    assert gate_decision("cand", "cur", longer, _sim(0.6, 0.6), GateSettings(prompts_margin=1.0)).promote
+    assert gate_decision("cand", "cur", longer, _sim(0.6, 0.6), GateSettings(prompts_margin=None)).promote
+    # usefulness down by up to 0.7 per conversation: beyond the 0.5 margin
+    less = _result(np.linspace(0.05, 0.3, 200), 0.2, others={Metric.USEFULNESS: (np.linspace(-0.7, 0.0, 200), -0.3)})
+    assert gate_decision("cand", "cur", less, _sim(0.6, 0.6), GateSettings()).failed == ("non_inferior_usefulness",)
+
+
+def test_the_old_usefulness_gate_is_still_available_and_then_success_is_held_to_its_margin():
+    # more useful prompts but fewer successes: the usefulness gate lets the improvement pass, the success margin refuses
+    result = _result(np.linspace(-0.3, -0.05, 200), -0.2, others={Metric.USEFULNESS: (np.linspace(0.1, 0.5, 200), 0.3)})
+    decision = gate_decision("cand", "cur", result, _sim(0.6, 0.6), GateSettings(metric="usefulness"))
+    assert [c.name for c in decision.conditions][1:4] == ["improvement", "non_inferior_prompts", "non_inferior_success_rate"]
+    assert decision.failed == ("non_inferior_success_rate",)
+    assert not gate_decision("cand", "cur", result, _sim(0.6, 0.6), GateSettings()).promote  # success is primary by default
+
+
+def test_without_the_simulator_the_prompt_share_comes_from_the_logged_states():
+    settings = GateSettings(simulator_guardrails=False)
+    decision = gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2), None, settings,
+                             logged_share={"play_sample": 0.95, "ask_genre": 0.05})
+    assert decision.failed == ("no_collapse",) and "at the logged states" in decision.conditions[-1].detail
+    assert "simulator_success" not in [c.name for c in decision.conditions]
+    with pytest.raises(ConfigError, match="prompt share at the logged states"):
+        gate_decision("cand", "cur", _result(np.linspace(0.05, 0.3, 200), 0.2), None, settings)
 
 
 def test_refuses_an_unsupported_candidate():
@@ -64,6 +108,10 @@ def test_gate_settings_are_checked():
         GateSettings(metric="joy")
     with pytest.raises(ConfigError, match="--max-prompt-share"):
         GateSettings(max_prompt_share=0)
+    with pytest.raises(ConfigError, match="--metric prompts"):
+        GateSettings(metric="prompts")
+    with pytest.raises(ConfigError, match="--prompts-margin must be a number >= 0.*-1"):
+        GateSettings(prompts_margin=-1)
 
 
 def test_promotion_and_rollback_are_recorded(tmp_path, catalog):

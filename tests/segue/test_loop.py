@@ -1,0 +1,104 @@
+"""``segue loop``: rounds of serving, guardrails, learning, gate and canary, with planted faults caught."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.errors import ConfigError
+from evaluation.loop_report import write_loop_report
+from logs.collect import fallback_conversations
+from policy.registry import current_policy, policy_history
+from segue.workflows.loop import Fault, LoopSettings, read_ledger, run_loop
+
+N = 1200
+
+
+def _settings(folder, rounds: int, faults=(), **extra) -> LoopSettings:
+    return LoopSettings(rounds=rounds, conversations=N, seed=1, runs=folder, candidates=("regressor-base",), bootstrap=50,
+                        fqe_steps=100, truth_conversations=400, workers=1, part_size=300, faults=faults, **extra)
+
+
+def _steps(entries, step):
+    return [e for e in entries if e["step"] == step]
+
+
+@pytest.fixture(scope="module")
+def bad_canary(tmp_path_factory):
+    """Two rounds; after round 0 a candidate trained on inverted labels goes to the canary as if it had passed."""
+    folder = tmp_path_factory.mktemp("loop") / "bad"
+    return run_loop(_settings(folder, 2, ("bad-canary@0",)))
+
+
+def test_a_candidate_worse_in_truth_that_passed_offline_is_caught_by_the_canary_and_rolled_back(bad_canary):
+    entries, summary = bad_canary.entries, bad_canary.summary
+    (rollback,) = _steps(entries, "rollback")
+    assert rollback["policy"] == "r00-corrupted" and rollback["round"] == 1
+    assert rollback["reason"].startswith("worse: the success interval lies below zero")
+    looks = _steps(entries, "canary_look")
+    assert looks[-1]["decision"] == "rollback" and looks[-1]["success_cs"][1] < 0
+    truth = {e_name: t for e in _steps(entries, "truth") for e_name, t in e["policies"].items()}
+    assert truth["r00-corrupted"]["success_rate"] < truth["rule"]["success_rate"] - 0.1  # worse in truth, indeed
+    assert summary["faults"] == [{"round": 0, "kind": "bad-canary", "policy": "r00-corrupted", "caught_by": "rollback in round 1"}]
+    assert bad_canary.current == "rule" == current_policy(bad_canary.settings.registry)
+    assert policy_history(bad_canary.settings.registry)[-1]["action"] == "rollback"
+    assert summary["false_promotions"] == 0 and summary["rollouts"] == []
+
+
+def test_no_user_is_turned_away_when_the_canary_stops_early(bad_canary):
+    serve = [e for e in bad_canary.entries if e["step"] == "serve" and e["round"] == 1][0]
+    assert sum(serve["served"].values()) == N
+    assert 0 < serve["served"]["r00-corrupted"] < N * 0.25  # stopped before its whole share; the rest went to the rule policy
+    looks = _steps(bad_canary.entries, "canary_look")
+    assert len(looks) < 4
+
+
+def test_the_ledger_reads_back_and_the_report_draws_every_round(bad_canary, tmp_path):
+    entries = read_ledger(bad_canary.settings.runs)
+    assert [e["step"] for e in entries][0] == "start" and entries[-1]["step"] == "summary"
+    html_path, md_path = write_loop_report(entries, tmp_path / "loop.html")
+    text = md_path.read_text()
+    assert "## Round 0" in text and "## Round 1" in text and "Canary: sequential test" in text
+    assert "r00-corrupted" in text and "rollback" in text and "planted fault bad-canary@0: caught by rollback in round 1" in text
+    assert html_path.read_text().startswith("<html>") and "base64," in html_path.read_text()
+
+
+def test_the_same_command_resumes_with_the_same_decisions_and_other_settings_are_refused(bad_canary):
+    again = run_loop(bad_canary.settings)
+    def decisions(entries):
+        return [(e["round"], e["step"], e.get("policy")) for e in entries if e["step"] not in ("start", "summary")]
+    assert decisions(again.entries) == decisions(bad_canary.entries)
+    assert any(e["step"] == "train" and e["reused"] for e in again.entries)
+    with pytest.raises(ConfigError, match="holds a loop made with other settings.*exploration"):
+        run_loop(_settings(bad_canary.settings.runs, 2, ("bad-canary@0",), exploration=0.5))
+
+
+def test_a_canary_that_raises_falls_back_per_conversation_and_a_corrupted_round_is_quarantined(tmp_path):
+    result = run_loop(_settings(tmp_path / "faults", 2, ("bad-canary@0", "raise@0", "corrupt@1")))
+    entries = result.entries
+    (rollback,) = _steps(entries, "rollback")
+    assert "online guardrail: the canary raised while serving" in rollback["reason"] and rollback["fallback"]
+    canary_folders = [f for f in (tmp_path / "faults" / "round-01").iterdir() if f.name.startswith("canary-")]
+    assert sum(fallback_conversations(f) for f in canary_folders) > 0
+    (quarantine,) = _steps(entries, "quarantine")
+    assert quarantine["round"] == 1 and "usefulness" in quarantine["reason"]
+    trained = [e for e in _steps(entries, "train") if e["round"] == 1]
+    assert trained and all(e["rounds"] == [0] for e in trained)  # the quarantined round is never learnt from
+    kinds = {f["kind"]: f["caught_by"] for f in result.summary["faults"]}
+    assert kinds == {"bad-canary": "rollback in round 1", "raise": "rollback in round 1", "corrupt": "quarantine in round 1"}
+
+
+def test_loop_settings_are_checked():
+    with pytest.raises(ConfigError, match="--fault is KIND@ROUND"):
+        Fault.parse("raise")
+    with pytest.raises(ConfigError, match="--fault kind must be one of"):
+        Fault.parse("melt@1")
+    with pytest.raises(ConfigError, match="the loop has rounds 0..1"):
+        LoopSettings(rounds=2, faults=("raise@2",))
+    with pytest.raises(ConfigError, match="too few for a canary"):
+        LoopSettings(conversations=5)
+    with pytest.raises(ConfigError, match="every prompt needs a chance"):
+        LoopSettings(exploration=0.0)
+    settings = _settings("x", 3, ("corrupt@1",))
+    assert LoopSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
