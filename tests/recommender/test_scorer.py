@@ -97,3 +97,24 @@ def test_suggestions_follow_history_and_constraints(catalog, scorer):
     assert scorer.suggest_genres(Constraints())[0] == "electronic"  # no history: the most common
     artist = scorer.suggest_artist(Constraints(), profile=profile)
     assert catalog.artist_code(artist) in profile.artist_plays
+
+
+def test_the_popularity_scorer_offers_everyone_the_same_samples_within_their_constraints(catalog, scorer):
+    from recommender.embedding_scorer import make_scorer
+    from recommender.scorer import PopularityScorer
+
+    popular = make_scorer("popularity", catalog)
+    assert isinstance(popular, PopularityScorer) and popular.version == "baseline"
+    jazz, rock = _profile(catalog, "jazz", seed=1), _profile(catalog, "rock", seed=2)
+    rng = np.random.default_rng(5)
+    personalized_differs = 0
+    for _ in range(40):
+        constraints = _random_constraints(catalog, rng)
+        constraints = Constraints(**{**constraints.__dict__, "familiarity": None})  # no filter that reads the history
+        a, b = popular.rank(constraints, profile=jazz, k=5), popular.rank(constraints, profile=rock, k=5)
+        assert a.indices.tolist() == b.indices.tolist() == scorer.rank(constraints, profile=None, k=5).indices.tolist()
+        assert popular.suggest_genres(constraints, profile=jazz) == popular.suggest_genres(constraints, profile=rock)
+        personalized_differs += scorer.rank(constraints, profile=jazz, k=5).indices.tolist() != a.indices.tolist()
+    assert personalized_differs > 10  # the personalized scorer does read the history
+    for index in popular.rank(Constraints(familiarity="new"), profile=jazz, k=10).indices:  # a request still filters
+        assert Constraints(familiarity="new").satisfied_by(catalog, int(index), jazz)

@@ -55,11 +55,13 @@ def test_ab_json_contract(registry):
     assert learned["success_rate"] == pytest.approx(sum(per_seed) / 2)  # two seeds of 40 users each
 
 
-def test_ab_is_paired_and_reproducible(registry):
-    args = ("ab", "--policy", "rule", "--policy", "cql-base", "--conversations", "30", "--seeds", "1", "--registry", registry,
-            "--json")
+def test_ab_is_paired_and_reproducible_and_arms_carry_their_own_scorer(registry):
+    args = ("ab", "--policy", "rule", "--policy", "cql-base", "--policy", "rule@popularity", "--conversations", "30",
+            "--seeds", "1", "--registry", registry, "--json")
     one, two = json.loads(run(*args, "--workers", "1").stdout), json.loads(run(*args, "--workers", "2").stdout)
     assert one["policies"] == two["policies"]
+    assert list(one["policies"]) == ["rule", "cql-base", "rule@popularity"]
+    assert one["policies"]["rule@popularity"] != one["policies"]["rule"]  # other samples, same users
 
 
 def test_policy_list_and_show(registry):
@@ -111,3 +113,28 @@ def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embedd
     ab = run("ab", "--policy", str(tmp_path / "p" / "reg-emb"), "--conversations", "20", "--seeds", "1",
              "--scorer", str(folder), "--workers", "1", "--json")
     assert ab.returncode == 0, ab.stderr
+
+
+def test_simulate_serves_a_registry_policy(registry, tmp_path):
+    result = run("simulate", "-n", "40", "--part-size", "40", "--policy", "regressor-base", "--registry", registry,
+                 "--exploration", "0.25", "--out", tmp_path / "logs", "--json", "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["conversations"] == 40
+    manifest = json.loads((tmp_path / "logs" / "manifest.json").read_text())["settings"]
+    assert manifest["policy"].endswith("regressor-base") and manifest["exploration"] == 0.25
+    missing = run("simulate", "-n", "10", "--policy", "nope", "--registry", registry, "--out", tmp_path / "x")
+    assert missing.returncode == 2 and "no policy 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("loop", "--fault", "melt@1"), "--fault kind must be one of"),
+    (("loop", "--rounds", "2", "--fault", "raise@5"), "the loop has rounds 0..1"),
+    (("loop", "--canary-share", "1.5"), "--canary-share must be within (0, 1)"),
+    (("loop", "--prompts-margin", "lots"), "--prompts-margin must be a number >= 0 or off"),
+    (("report", "--loop", "{tmp}/nowhere"), "no ledger.jsonl in"),
+    (("report",), "give --logs and at least one --policy"),
+])
+def test_loop_mistakes_are_one_clear_line(args, message, tmp_path):
+    result = run(*(a.format(tmp=tmp_path) for a in args), "--runs", tmp_path / "loop") if args[0] == "loop" else \
+        run(*(a.format(tmp=tmp_path) for a in args))
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr

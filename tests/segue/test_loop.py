@@ -12,12 +12,12 @@ from logs.collect import fallback_conversations
 from policy.registry import current_policy, policy_history
 from segue.workflows.loop import Fault, LoopSettings, read_ledger, run_loop
 
-N = 1200
+N = 800
 
 
 def _settings(folder, rounds: int, faults=(), **extra) -> LoopSettings:
-    return LoopSettings(rounds=rounds, conversations=N, seed=1, runs=folder, candidates=("regressor-base",), bootstrap=50,
-                        fqe_steps=100, truth_conversations=400, workers=1, part_size=300, faults=faults, **extra)
+    return LoopSettings(rounds=rounds, conversations=N, seed=1, runs=folder, candidates=("regressor-base",), bootstrap=30,
+                        fqe_steps=50, truth_conversations=300, workers=1, part_size=200, faults=faults, **extra)
 
 
 def _steps(entries, step):
