@@ -16,12 +16,12 @@ LEAD = "play some jazz\nno\nstop\n"                                   # chat_lea
 TWO_SESSIONS = "I dont mind\nno idea\nupbeat\nno\nstop\n"             # chat_valid_two_sessions.txt, run twice
 
 
-def chat(tmp_path, script: str, name: str):
+def chat(tmp_path, script: str, name: str, *extra: str):
     path = tmp_path / f"{name}.txt"
     path.write_text(script)
     return subprocess.run([*SEGUE, "chat", "--script", str(path), "--no-audio", "--registry", str(tmp_path / "noreg"),
-                           "--scorer", "baseline", "--log-dir", str(tmp_path / "chats")], capture_output=True, text=True,
-                          timeout=300)
+                           "--scorer", "baseline", "--log-dir", str(tmp_path / "chats"), *extra], capture_output=True,
+                          text=True, timeout=300)
 
 
 def segue(*args):
@@ -46,15 +46,21 @@ def test_a_prompt_the_person_forced_is_logged_as_forced(tmp_path):
     assert entry["supported"] and entry["diagnostics"]["weight_max"] == 1.0  # the forced turn weighs 1, the rest is the rule
 
 
-def test_two_sessions_never_share_a_conversation_id(tmp_path):
-    for _ in range(2):
-        result = chat(tmp_path, TWO_SESSIONS, "two")
+def test_two_sessions_never_share_a_conversation_id_and_a_randomized_share_is_logged(tmp_path):
+    for extra in ((), ("--exploration", "0.4")):
+        result = chat(tmp_path, TWO_SESSIONS, "two", *extra)
         assert result.returncode == 0, result.stderr
     parts = sorted((tmp_path / "chats").glob("part-*.parquet"))
     assert [p.name for p in parts] == ["part-00000.parquet", "part-00001.parquet"]
     assert json.loads((tmp_path / "chats" / "manifest.json").read_text())["parts"] == [p.name for p in parts]
     ids = [set(pq.read_table(p)["conversation_id"].to_pylist()) for p in parts]
     assert not ids[0] & ids[1]
+    second = pq.read_table(parts[1])
+    probs, masks = fixed_column(second, "action_probs"), fixed_column(second, "valid_mask")
+    for p, m, forced in zip(probs, masks, second["forced"].to_pylist()):
+        if not forced:  # (1 - 0.4) on the rule's pick + 0.4 spread over the valid prompts
+            assert p[m].min() >= 0.4 / m.sum() - 1e-6 and abs(p.max() - (0.6 + 0.4 / m.sum())) < 1e-6
+    assert "+uniform(0.4)" in second.schema.metadata[b"segue.logging_policy"].decode()
     summary = json.loads(segue("logs", "summary", tmp_path / "chats", "--json").stdout)
     assert summary["conversations"] == 2 and summary["sources"] == {"chat": {"conversations": 2, "turns": summary["turns"],
                                                                              "success_rate": 0.0}}

@@ -102,3 +102,26 @@ def test_loop_settings_are_checked():
         LoopSettings(exploration=0.0)
     settings = _settings("x", 3, ("corrupt@1",))
     assert LoopSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+
+
+def test_two_rounds_that_agree_with_each_other_but_not_with_their_band_rebaseline_it(small_logs, tmp_path):
+    """What follows a corrupted round that slipped through (or a world that changed): the older band is dropped."""
+    import shutil
+
+    from logs.guardrails import round_figures
+    from segue.progress import Reporter
+    from segue.workflows.loop import _invert_labels, _Ledger, _Loop, _Round
+
+    bad = tmp_path / "bad"
+    shutil.copytree(small_logs, bad)
+    _invert_labels(bad)
+    loop = _Loop(_settings(tmp_path / "loop", 3), Reporter.silent())
+    loop.accepted = [_Round(0, {"rule": [bad]}, {"rule": round_figures(bad)})]
+    ledger = _Ledger(tmp_path / "ledger.jsonl")
+    figures = round_figures(small_logs)
+    assert not loop._rebaseline(1, "rule", [small_logs], figures, ledger)  # one round off the band: held, quarantined
+    assert loop._rebaseline(2, "rule", [small_logs], figures, ledger)      # a second that agrees with it: the band moves
+    assert [x.index for x in loop.accepted] == [1]  # round 0 dropped; round 2 is added by the caller
+    (entry,) = ledger.entries
+    assert entry["step"] == "rebaseline" and entry["dropped_rounds"] == [0] and entry["accepted_rounds"] == [1, 2]
+    ledger.close()
