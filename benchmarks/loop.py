@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segue.progress import Reporter  # noqa: E402
-from segue.workflows.loop import LoopSettings, run_loop  # noqa: E402
+from segue.workflows.loop import LoopSettings, _summarize, read_ledger, run_loop  # noqa: E402
 
 
 def _diff(a: dict, b: dict, key: str, ci_key: str) -> dict:
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--candidate", action="append", default=None)
     parser.add_argument("--out", type=Path, default=Path("runs/bench-loop"))
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--from-ledgers", action="store_true", help="do not run: summarize the seeds' existing ledgers again")
     args = parser.parse_args()
     faults: dict[int, list[str]] = {}
     for text in args.fault:
@@ -64,10 +65,16 @@ def main() -> None:
                                 bootstrap=args.bootstrap, fqe_steps=args.fqe_steps,
                                 truth_conversations=args.truth_conversations, faults=tuple(faults.get(seed, ())), **extra)
         started = time.perf_counter()
-        result = run_loop(settings, Reporter.silent() if args.quiet else Reporter())
-        summary = result.summary
+        if args.from_ledgers:
+            entries = read_ledger(settings.runs)
+            summary = _summarize(entries, next(e for e in reversed(entries) if e["step"] == "summary")["final_policy"])
+            seconds = (time.mktime(time.strptime(entries[-1]["time"][:19], "%Y-%m-%dT%H:%M:%S"))
+                       - time.mktime(time.strptime(entries[0]["time"][:19], "%Y-%m-%dT%H:%M:%S")))
+        else:
+            summary = run_loop(settings, Reporter.silent() if args.quiet else Reporter()).summary
+            seconds = time.perf_counter() - started
         final, first = summary["final_truth"], summary["round1_truth"]
-        line = {"seed": seed, "seconds": round(time.perf_counter() - started, 1), "faults": summary["faults"],
+        line = {"seed": seed, "seconds": round(seconds, 1), "faults": summary["faults"],
                 "rounds": summary["rounds"], "rollouts": summary["rollouts"], "false_promotions": summary["false_promotions"],
                 "missed_promotions": summary["missed_promotions"], "missed": summary["missed"],
                 "final_policy": summary["final_policy"], "round1_policy": summary["first_round_policy"],

@@ -560,8 +560,8 @@ def _invert_labels(folder: Path) -> None:
 
 def _summarize(entries: list[dict], current: str) -> dict:
     """Per round: the serving policy and its truth; every rollout with its truth against the policy it replaced
-    (false promotion: truth worse); missed promotions (a candidate trained that round whose truth beat the
-    current policy's by more than 0.01 success, not sent to the canary); planted faults and what caught them."""
+    (false promotion: truth worse); missed promotions (a round that sent no candidate to the canary although one
+    it trained beat the current policy's truth by more than 0.01 success); planted faults and what caught them."""
     truth: dict[str, dict] = {}
     for e in entries:
         if e["step"] == "truth":
@@ -582,12 +582,11 @@ def _summarize(entries: list[dict], current: str) -> dict:
                                  "false": diff is not None and diff < 0})
         current_r = next((e["current"] for e in mine if e["step"] == "truth"), served)
         trained = [e["policy"] for e in mine if e["step"] == "train" and e.get("ok")]
-        sent = {e["policy"] for e in mine if e["step"] == "canary_next"}
-        for name in trained:
-            if name in truth and current_r in truth and name not in sent:
-                gain = truth[name]["success_rate"] - truth[current_r]["success_rate"]
-                if gain > 0.01:
-                    missed.append({"round": r, "policy": name, "over": current_r, "truth_success_gain": gain})
+        sent = [e for e in mine if e["step"] == "canary_next"]
+        gains = {n: truth[n]["success_rate"] - truth[current_r]["success_rate"] for n in trained if n in truth and current_r in truth}
+        best = max(gains, key=gains.get) if gains else None
+        if not sent and best is not None and gains[best] > 0.01:
+            missed.append({"round": r, "policy": best, "over": current_r, "truth_success_gain": gains[best]})
     faults = []
     for e in entries:
         if e["step"] != "fault" or "could not be planted" in e.get("planted", ""):
