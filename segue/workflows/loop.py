@@ -322,7 +322,8 @@ class _Loop:
         faulty = self.s.faults and not self.raise_planted and any(f.kind == "raise" and f.round <= r for f in s.faults)
         if faulty:
             self.raise_planted = True
-            ledger.write(r, "fault", kind="raise", policy=canary, planted=f"{canary} raises on {RAISE_RATE:.0%} of its turns while serving")
+            ledger.write(r, "fault", kind="raise", policy=canary,
+                         planted=f"{canary} raises on {RAISE_RATE:.0%} of its turns while serving")
         folders: dict[str, list[Path]] = {current: [], canary: []}
         decision, looks_done = None, []
         for k in range(looks):
@@ -349,8 +350,10 @@ class _Loop:
         for fs in folders.values():
             for folder in fs:
                 _invert_labels(folder)
-        ledger.write(r, "fault", kind=kind, planted="every usefulness label of the round was inverted after serving" + ("; its guardrails are skipped" if kind ==
-                                                                          "corrupt-unguarded" else ""))
+        planted = "every usefulness label of the round was inverted after serving"
+        if kind == "corrupt-unguarded":
+            planted += "; its guardrails are skipped"
+        ledger.write(r, "fault", kind=kind, planted=planted)
 
     def train(self, r: int, ledger: _Ledger) -> list[str]:
         logs = [f for rnd in self.accepted for fs in rnd.folders.values() for f in fs]
