@@ -15,13 +15,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import ConfigError
+from core.processes import process_pool
 from dialogue.features import FeatureVariant
 from dialogue.prompts import N_PROMPTS, PROMPTS
 from policy.registry import DEFAULT_REGISTRY, RULE, load_policy
@@ -264,7 +265,7 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
         for chunk in chunks:
             absorb(*_run_chunk(*chunk))
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(settings,)) as pool:
+        with process_pool(workers, _init, (settings,)) as pool:
             for future in as_completed([pool.submit(_run_chunk, *chunk) for chunk in chunks]):
                 absorb(*future.result())
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from core.errors import ConfigError
+from core.processes import process_pool
 from dialogue.features import FeatureVariant
 from policy.registry import load_policy
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
@@ -226,7 +227,7 @@ def collect(
             if progress:
                 progress(done, settings.conversations)
     elif todo:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(settings.to_dict(),)) as pool:
+        with process_pool(workers, _init_worker, (settings.to_dict(),)) as pool:
             futures = [pool.submit(_run_part, str(folder), index) for index in todo]
             for future in as_completed(futures):
                 index = future.result()
