@@ -75,7 +75,8 @@ def loop_tables(entries: list[dict]) -> dict[int, dict[str, list[list[str]]]]:
         t["decisions"] = [["step", "policy", "why"]]
         for e in mine:
             if e["step"] in ("rollout", "rollback", "quarantine", "fault", "canary_next", "skip"):
-                why = e.get("reason") or e.get("planted") or e.get("note") or (f"canary in round {e['round']}" if e["step"] ==
+                canary = e.get("canary_round", e["round"])
+                why = e.get("reason") or e.get("planted") or e.get("note") or (f"canary in round {canary}" if e["step"] ==
                                                                                "canary_next" else "")
                 t["decisions"].append([e["step"], str(e.get("policy") or e.get("kind") or ""), why])
         tables[r] = t

@@ -221,6 +221,8 @@ class _Ledger:
         self._handle = open(path, "a")
 
     def write(self, round_: int | None, step: str, **data) -> dict:
+        if {"time", "round", "step"} & set(data):
+            raise ValueError(f"ledger entry data may not set time, round or step: {sorted(data)}")
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "round": round_, "step": step, **data}
         self.entries.append(entry)
         self._handle.write(json.dumps(entry, default=_json_default) + "\n")
@@ -300,8 +302,9 @@ class _Loop:
     def _truth(self, policies: list[str], manifest) -> dict[str, dict]:
         todo = [p for p in dict.fromkeys(policies) if p not in self.truth]
         if todo and self.s.truth_conversations:
-            found = simulate_truth(todo, conversations=self.s.truth_conversations, registry=self.registry, manifest=manifest,
-                                   seed=self.s.seed)
+            with self.reporter.bar(f"  truth of {', '.join(todo)} (for the ledger)", self.s.truth_conversations) as update:
+                found = simulate_truth(todo, conversations=self.s.truth_conversations, registry=self.registry,
+                                       manifest=manifest, seed=self.s.seed, progress=update)
             for name, t in found.items():
                 self.truth[name] = {"success_rate": t.metrics["success_rate"], "mean_prompts": t.metrics["prompts"],
                                     "usefulness": t.metrics["usefulness"], "success_ci": list(t.ci["success_rate"]),
@@ -367,7 +370,8 @@ class _Loop:
                 reused = (folder / "policy.json").is_file()
                 if not reused:
                     try:
-                        train_policy(TrainJob(tuple(logs), folder, _train_config(candidate, self.s.train_steps, turns), 0))
+                        train_policy(TrainJob(tuple(logs), folder, _train_config(candidate, self.s.train_steps, turns), 0),
+                                     self.reporter)
                     except PolicyError as exc:
                         ledger.write(r, "train", policy=name, ok=False, error=str(exc))
                         continue
@@ -379,7 +383,9 @@ class _Loop:
     def gate(self, r: int, current: str, names: list[str], evidence: _Round, ledger: _Ledger) -> str | None:
         folders = evidence.folders[current]
         with self.reporter.stage(f"  round {r}: estimate {', '.join(names)} and {current} on round {evidence.index}'s logs"):
-            evaluation = evaluate_logs(folders, [*names, current], registry=self.registry, settings=self.s.ope)
+            with self.reporter.stages() as update:
+                evaluation = evaluate_logs(folders, [*names, current], registry=self.registry, settings=self.s.ope,
+                                           progress=update)
             gates = gate_candidates(evaluation, registry=self.registry, candidates=names, current=current, gate=self.s.gate)
         for name in [*names, current]:
             entry = evaluation.report.policies[name]
@@ -467,13 +473,16 @@ class _Loop:
                     ledger.write(r, "truth", policies={n: self.truth[n] for n in names if n in self.truth},
                                  conversations=s.truth_conversations, current=current)
                     winner = self.gate(r, current, names, evidence, ledger)
-                    if s.fault("bad-canary", r) and r + 1 < s.rounds:
-                        winner = self.bad_canary(r, evidence.folders[current], manifest, ledger) or winner
-                    if winner and r + 1 < s.rounds:
+                    planted = self.bad_canary(r, evidence.folders[current], manifest, ledger) \
+                        if s.fault("bad-canary", r) and r + 1 < s.rounds else None
+                    if planted:  # its offline evidence was planted, not round r's logs: a rollback says nothing of them
+                        pending, pending_evidence = planted, None
+                        ledger.write(r, "canary_next", policy=planted, canary_round=r + 1)
+                    elif winner and r + 1 < s.rounds:
                         pending, pending_evidence = winner, evidence.index
-                        ledger.write(r, "canary_next", policy=winner, round=r + 1)
+                        ledger.write(r, "canary_next", policy=winner, canary_round=r + 1)
                     elif winner:
-                        ledger.write(r, "canary_next", policy=winner, round=None,
+                        ledger.write(r, "canary_next", policy=winner, canary_round=None,
                                      note="passed the gate in the last round: no round left for its canary")
             summary = _summarize(ledger.entries, current)
             ledger.write(None, "summary", **summary)
@@ -585,7 +594,8 @@ def _summarize(entries: list[dict], current: str) -> dict:
                                  "false": diff is not None and diff < 0})
         current_r = next((e["current"] for e in mine if e["step"] == "truth"), served)
         trained = [e["policy"] for e in mine if e["step"] == "train" and e.get("ok")]
-        sent = [e for e in mine if e["step"] == "canary_next"]
+        # (ledgers written before "canary_round" existed gave that entry the canary's round instead of its own)
+        sent = [e for e in entries if e["step"] == "canary_next" and (e["round"] == r if "canary_round" in e else e["round"] == r + 1)]
         gains = {n: truth[n]["success_rate"] - truth[current_r]["success_rate"] for n in trained if n in truth and current_r in truth}
         best = max(gains, key=gains.get) if gains else None
         if not sent and best is not None and gains[best] > 0.01:

@@ -44,6 +44,10 @@ def test_a_candidate_worse_in_truth_that_passed_offline_is_caught_by_the_canary_
     assert bad_canary.current == "rule" == current_policy(bad_canary.settings.registry)
     assert policy_history(bad_canary.settings.registry)[-1]["action"] == "rollback"
     assert summary["false_promotions"] == 0 and summary["rollouts"] == []
+    (sent,) = _steps(entries, "canary_next")
+    assert (sent["round"], sent["canary_round"], sent["policy"]) == (0, 1, "r00-corrupted")
+    assert _steps(entries, "quarantine") == []  # its evidence was planted: round 0's logs are not blamed
+    assert [e["rounds"] for e in _steps(entries, "train") if e["round"] == 1] == [[0, 1]]
 
 
 def test_no_user_is_turned_away_when_the_canary_stops_early(bad_canary):
