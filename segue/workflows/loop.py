@@ -10,7 +10,7 @@ Round 0 serves the rule policy with its randomized share. Each round ``r``:
    which the canary raises is finished by the current policy (``FallbackPolicy``) and the canary is rolled back.
 2. **guardrails** on the round's logs (``logs.guardrails``): bands learnt from the earlier accepted rounds of the
    same serving policy. A round that fails is quarantined: not trained on, not evidence. When the policy rolled
-   out in the previous round fails its online guardrails, it is rolled back automatically.
+   out in the previous round fails an online guardrail (success or prompts), it is rolled back automatically.
 3. **truth** (for the ledger and the report only, never for a decision): every policy on the same
    ``truth_conversations`` simulated users, served greedily.
 4. **train** the candidates (``candidates``, the main job's learners by default) on every accepted round so far.
@@ -70,6 +70,9 @@ SETTINGS_FILE = "loop.json"
 #: the round's logs with inverted labels (a planted offline-evaluation failure: worse in truth, passed offline).
 FAULT_KINDS = ("corrupt", "corrupt-unguarded", "raise", "bad-canary")
 RAISE_RATE = 0.05  # share of a faulty canary's turns that raise
+#: the guardrails that measure what people met (a rolled-out policy failing one is rolled back); the others
+#: (schema, propensities, usefulness labels, prompt mix) are about the data and only quarantine the round
+ONLINE_GUARDRAILS = ("success", "prompts")
 
 
 @dataclass(frozen=True)
@@ -416,7 +419,7 @@ class _Loop:
                 # guardrails, per serving policy
                 unguarded = s.fault("corrupt-unguarded", r) is not None
                 accepted = _Round(r, {}, {})
-                failures = {}
+                failures, online = {}, {}
                 for policy, fs in folders.items():
                     if not fs:
                         continue
@@ -427,16 +430,19 @@ class _Loop:
                                  checks=[c.to_dict() for c in checks], figures=figures.to_dict() if figures else None)
                     if not passed and not (figures is not None and self._rebaseline(r, policy, fs, figures, ledger)):
                         failures[policy] = "; ".join(f"{c.name}: {c.detail}" for c in checks if not c.passed)
+                        online[policy] = [c.name for c in checks if not c.passed and c.name in ONLINE_GUARDRAILS]
                     accepted.folders[policy], accepted.figures[policy] = fs, figures
                 if failures:  # the whole round: its arms were served at the same time, through the same pipeline
                     accepted = _Round(r, {}, {})
                     ledger.write(r, "quarantine", policy=None, policies=list(folders), folders=[f for fs in folders.values() for f in fs],
                                  reason="; ".join(f"{p}: {why}" for p, why in failures.items()))
-                # an online guardrail of the policy rolled out last round: its first full round outside its canary's band
-                if just_rolled_out is not None and just_rolled_out == current and current in failures:
+                # an online guardrail of the policy rolled out last round: its first full round's success or prompts
+                # outside its canary's band (what people met; labels and the prompt mix only quarantine the round)
+                if just_rolled_out is not None and just_rolled_out == current and online.get(current):
                     entry = rollback(self.registry)
                     ledger.write(r, "rollback", policy=current, current=entry["to"], fallback=False,
-                                 reason="online guardrail: its first full round fell outside the band of its canary")
+                                 reason=f"online guardrail ({', '.join(online[current])}): its first full round fell "
+                                        "outside the band of its canary")
                     current = entry["to"]
                     if canary is not None:
                         canary = {**canary, "decision": "rollback", "fallback": False,
