@@ -40,6 +40,22 @@ def _diff(a: dict, b: dict, key: str, ci_key: str) -> dict:
     return {"diff": d, "ci": [d - h, d + h]}
 
 
+def _markdown(line: dict) -> None:
+    """One row per round: who served (truth), the canary and what became of it; faults and rollouts by round."""
+    rollouts = {r["round"]: r for r in line["rollouts"]}
+    faults = {}
+    for f in line["faults"]:
+        faults.setdefault(f["round"], []).append(f"{f['kind']} (caught: {f['caught_by']})")
+    print(f"\nseed {line['seed']}\n\n| round | serving (true success / prompts) | canary | rolled out | planted |", file=sys.stderr)
+    print("| --- | --- | --- | --- | --- |", file=sys.stderr)
+    for r in line["rounds"]:
+        out = rollouts.get(r["round"])
+        rolled = f"{out['policy']} ({out['truth_success_diff']:+.3f} true success)" if out else "-"
+        truth = "-" if r["truth_success"] is None else f"{r['truth_success']:.3f} / {r['truth_prompts']:.2f}"
+        print(f"| {r['round']} | {r['policy']} ({truth}) | {r['canary'] or '-'} | {rolled} | "
+              f"{'; '.join(faults.get(r['round'], [])) or '-'} |", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -53,6 +69,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-loop"))
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--from-ledgers", action="store_true", help="do not run: summarize the seeds' existing ledgers again")
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table of the rounds (stderr)")
     args = parser.parse_args()
     faults: dict[int, list[str]] = {}
     for text in args.fault:
@@ -82,6 +99,8 @@ def main() -> None:
                                     "prompts": _diff(final, first, "mean_prompts", "prompts_ci")} if final and first else None}
         results.append(line)
         print(json.dumps(line), flush=True)
+        if args.markdown:
+            _markdown(line)
     planted = [f for r in results for f in r["faults"]]
     print(json.dumps({
         "aggregate": True, "seeds": args.seeds, "rounds": args.rounds, "conversations": args.conversations,
