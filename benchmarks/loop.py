@@ -87,6 +87,8 @@ def main() -> None:
             summary = _summarize(entries, next(e for e in reversed(entries) if e["step"] == "summary")["final_policy"])
             seconds = (time.mktime(time.strptime(entries[-1]["time"][:19], "%Y-%m-%dT%H:%M:%S"))
                        - time.mktime(time.strptime(entries[0]["time"][:19], "%Y-%m-%dT%H:%M:%S")))
+            ran = entries[0]["settings"]  # what the loop ran with, not this command's defaults
+            args.bootstrap, args.fqe_steps, args.truth_conversations = ran["bootstrap"], ran["fqe_steps"], ran["truth_conversations"]
         else:
             summary = run_loop(settings, Reporter.silent() if args.quiet else Reporter()).summary
             seconds = time.perf_counter() - started
