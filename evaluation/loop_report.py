@@ -123,8 +123,12 @@ def write_loop_report(entries: list[dict], out: Path) -> tuple[Path, Path]:
     head = []
     if summary:
         head = [f"final policy: {summary['final_policy']}", f"rollouts: {len(summary['rollouts'])}, false promotions "
-                f"(truth worse than the policy replaced): {summary['false_promotions']}, missed promotions: "
-                f"{summary['missed_promotions']}"]
+                f"(truth worse than the policy replaced): {summary['false_promotions']}, missed promotions (rounds that "
+                f"sent no candidate to the canary although one beat the current policy's truth by > 0.01 success): "
+                f"{summary['missed_promotions']}" + ("" if summary["false_promotions"] is not None else
+                                                     " (unknown: the loop ran without the truth)")]
+        for f in summary.get("faults_not_planted", []):
+            head.append(f"fault {f['kind']}@{f['round']} was not planted: {f['reason']}")
         for f in summary["faults"]:
             head.append(f"planted fault {f['kind']}@{f['round']}: caught by {f['caught_by'] or 'nothing'}")
     plot = _plot(entries)

@@ -261,8 +261,8 @@ def loop(
     fqe_steps: int = typer.Option(2_000, "--fqe-steps", help="FQE gradient steps per metric."),
     truth_conversations: int = typer.Option(5_000, "--truth-conversations", help="Simulated users per policy for the "
                                             "ledger's truth (0: none; never used for a decision)."),
-    faults: Optional[list[str]] = typer.Option(None, "--fault", help="Plant a fault: corrupt@R, corrupt-unguarded@R or "
-                                               "raise@R (repeat)."),
+    faults: Optional[list[str]] = typer.Option(None, "--fault", help="Plant a fault: corrupt@R, corrupt-unguarded@R, "
+                                               "raise@R or bad-canary@R (repeat; README, Continuous improvement)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for simulation (default: all cores)."),
     part_size: int = typer.Option(2_500, "--part-size", help="Conversations per log part."),
     as_json: Json = False,
@@ -293,9 +293,12 @@ def loop(
         table.add_row(str(x["round"]), x["policy"], x["canary"] or "-", "-" if x["truth_success"] is None else f"{x['truth_success']:.3f}",
                       "-" if x["truth_prompts"] is None else f"{x['truth_prompts']:.2f}")
     out.print(table)
-    out.print(f"final policy {summary['final_policy']}; {len(summary['rollouts'])} rollouts, {summary['false_promotions']} "
-              f"false, {summary['missed_promotions']} missed; faults: "
+    counts = (f"{summary['false_promotions']} false, {summary['missed_promotions']} missed" if summary["false_promotions"]
+              is not None else "false and missed unknown without the truth")
+    out.print(f"final policy {summary['final_policy']}; {len(summary['rollouts'])} rollouts, {counts}; faults: "
               + (", ".join(f"{f['kind']}@{f['round']} caught by {f['caught_by'] or 'nothing'}" for f in summary["faults"]) or "none"))
+    for f in summary["faults_not_planted"]:
+        out.print(f"fault {f['kind']}@{f['round']} was not planted: {f['reason']}")
     out.print(f"ledger: {result.ledger}; report: segue report --loop {runs}")
 
 

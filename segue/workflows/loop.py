@@ -157,6 +157,13 @@ class LoopSettings:
         late = [str(f) for f in self.faults if f.round >= self.rounds]
         if late:
             raise ConfigError(f"--fault {', '.join(late)}: the loop has rounds 0..{self.rounds - 1}")
+        names = [str(f) for f in self.faults]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"each --fault once, got {', '.join(names)}")
+        last = [str(f) for f in self.faults if f.kind in ("bad-canary", "raise") and f.round >= self.rounds - 1]
+        if last:
+            raise ConfigError(f"--fault {', '.join(last)}: a canary fault needs a round after it for the canary "
+                              f"(the loop has rounds 0..{self.rounds - 1})")
         _ = (self.ope, CollectionSettings(conversations=1, part_size=self.part_size))  # their own checks, now
 
     @property
@@ -247,15 +254,22 @@ def _json_default(value):
 def read_ledger(folder: Path) -> list[dict]:
     """The entries of a loop folder's ledger; raises ``ConfigError`` when there is none or a line is not JSON."""
     path = Path(folder) / LEDGER
+    if not Path(folder).is_dir():
+        raise ConfigError(f"loop folder not found: {folder}")
     if not path.is_file():
         raise ConfigError(f"no {LEDGER} in {folder}: not a loop folder (segue loop --runs {folder} makes one)")
     entries = []
     for number, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
             try:
-                entries.append(json.loads(line))
+                entry = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{path} line {number} is not JSON ({exc})") from None
+            if not isinstance(entry, dict) or not {"step", "round"} <= set(entry):
+                raise ConfigError(f"{path} line {number} is not a loop ledger entry (no step and round): {line[:80]!r}")
+            entries.append(entry)
+    if not entries or entries[0]["step"] != "start":
+        raise ConfigError(f"{path} holds no loop: it does not begin with the loop's start entry")
     return entries
 
 
@@ -490,6 +504,10 @@ class _Loop:
                     elif winner:
                         ledger.write(r, "canary_next", policy=winner, canary_round=None,
                                      note="passed the gate in the last round: no round left for its canary")
+            for fault in s.faults:
+                if fault.kind == "raise" and not self.raise_planted:
+                    ledger.write(None, "fault_not_planted", kind="raise", at=fault.round,
+                                 reason=f"no candidate reached the canary from round {fault.round} on: nothing to make raise")
             summary = _summarize(ledger.entries, current)
             ledger.write(None, "summary", **summary)
         finally:
@@ -620,8 +638,12 @@ def _summarize(entries: list[dict], current: str) -> dict:
         faults.append({"round": fr, "kind": e["kind"], "policy": e.get("policy"),
                        "caught_by": f"{hits[0]['step']} in round {hits[0]['round']}" if hits else None})
     first = rounds[1] if len(rounds) > 1 else rounds[0]
-    return {"final_policy": current, "rounds": rounds, "rollouts": rollouts,
-            "false_promotions": sum(1 for x in rollouts if x["false"]), "missed_promotions": len(missed), "missed": missed,
+    known = bool(truth)  # without the truth (--truth-conversations 0) neither count can be known
+    not_planted = [{"kind": e["kind"], "round": e["at"], "reason": e["reason"]} for e in entries
+                   if e["step"] == "fault_not_planted"]
+    return {"final_policy": current, "rounds": rounds, "rollouts": rollouts, "faults_not_planted": not_planted,
+            "false_promotions": sum(1 for x in rollouts if x["false"]) if known else None,
+            "missed_promotions": len(missed) if known else None, "missed": missed,
             "faults": faults, "first_round_policy": first["policy"], "final_truth": truth.get(current),
             "round1_truth": truth.get(first["policy"])}
 
@@ -634,12 +656,14 @@ def run_loop(settings: LoopSettings, reporter: Reporter | None = None) -> LoopRe
     runs = settings.runs
     runs.mkdir(parents=True, exist_ok=True)
     saved = runs / SETTINGS_FILE
-    wanted = settings.to_dict()
+    # where the loop is and how many processes simulate change nothing it decides: a moved folder resumes
+    wanted = {k: v for k, v in settings.to_dict().items() if k not in ("runs", "workers")}
     if saved.exists():
         try:
             found = json.loads(saved.read_text())
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{saved} is not JSON ({exc}); remove it or choose another --runs") from None
+        found = {k: v for k, v in found.items() if k not in ("runs", "workers")}
         if found != json.loads(json.dumps(wanted)):
             diffs = sorted(k for k in set(found) | set(wanted) if found.get(k) != json.loads(json.dumps(wanted)).get(k))
             raise ConfigError(f"{runs} holds a loop made with other settings ({', '.join(diffs)}); choose another --runs")

@@ -131,7 +131,7 @@ def test_simulate_serves_a_registry_policy(registry, tmp_path):
     (("loop", "--rounds", "2", "--fault", "raise@5"), "the loop has rounds 0..1"),
     (("loop", "--canary-share", "1.5"), "--canary-share must be within (0, 1)"),
     (("loop", "--prompts-margin", "lots"), "--prompts-margin must be a number >= 0 or off"),
-    (("report", "--loop", "{tmp}/nowhere"), "no ledger.jsonl in"),
+    (("report", "--loop", "{tmp}/nowhere"), "loop folder not found"),
     (("report",), "give --logs and at least one --policy"),
 ])
 def test_loop_mistakes_are_one_clear_line(args, message, tmp_path):

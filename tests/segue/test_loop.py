@@ -59,6 +59,13 @@ def test_no_user_is_turned_away_when_the_canary_stops_early(bad_canary):
 
 
 def test_the_ledger_reads_back_and_the_report_draws_every_round(bad_canary, tmp_path):
+    for text, message in (('{"a": 1}\n', "not a loop ledger entry"), ("", "holds no loop"), ("{oops\n", "is not JSON")):
+        (tmp_path / "bad").mkdir(exist_ok=True)
+        (tmp_path / "bad" / "ledger.jsonl").write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            read_ledger(tmp_path / "bad")
+    with pytest.raises(ConfigError, match="loop folder not found"):
+        read_ledger(tmp_path / "nowhere")
     entries = read_ledger(bad_canary.settings.runs)
     assert [e["step"] for e in entries][0] == "start" and entries[-1]["step"] == "summary"
     html_path, md_path = write_loop_report(entries, tmp_path / "loop.html")
@@ -104,6 +111,10 @@ def test_loop_settings_are_checked():
         LoopSettings(conversations=5)
     with pytest.raises(ConfigError, match="every prompt needs a chance"):
         LoopSettings(exploration=0.0)
+    with pytest.raises(ConfigError, match="each --fault once"):
+        LoopSettings(rounds=3, faults=("raise@0", "raise@0"))
+    with pytest.raises(ConfigError, match="a canary fault needs a round after it"):
+        LoopSettings(rounds=2, faults=("bad-canary@1",))
     settings = _settings("x", 3, ("corrupt@1",))
     assert LoopSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
 
