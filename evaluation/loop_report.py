@@ -16,7 +16,16 @@ from logs.store import write_text_atomic
 
 from .report import _CSS, _html_table, _md_table, _plt, _png
 
-__all__ = ["write_loop_report", "loop_tables"]
+__all__ = ["write_loop_report", "loop_tables", "ledger_truths"]
+
+
+def ledger_truths(entries: list[dict]) -> dict[str, dict]:
+    """Each policy's simulator truth, from a loop ledger's ``truth`` entries (the latest for a policy wins)."""
+    truth: dict[str, dict] = {}
+    for e in entries:
+        if e["step"] == "truth":
+            truth.update(e["policies"])
+    return truth
 
 
 def _f(value, digits: int = 3) -> str:
@@ -25,10 +34,7 @@ def _f(value, digits: int = 3) -> str:
 
 def loop_tables(entries: list[dict]) -> dict[int, dict[str, list[list[str]]]]:
     """Per round, the report's tables (name -> rows, the first row the header)."""
-    truth: dict[str, dict] = {}
-    for e in entries:
-        if e["step"] == "truth":
-            truth.update(e["policies"])
+    truth = ledger_truths(entries)
     rounds = sorted({e["round"] for e in entries if e["round"] is not None})
     tables = {}
     for r in rounds:
@@ -87,10 +93,7 @@ def _plot(entries: list[dict]) -> str | None:
     summary = next((e for e in reversed(entries) if e["step"] == "summary"), None)
     if summary is None:
         return None
-    truth: dict[str, dict] = {}
-    for e in entries:
-        if e["step"] == "truth":
-            truth.update(e["policies"])
+    truth = ledger_truths(entries)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     xs = [x["round"] for x in summary["rounds"] if x["truth_success"] is not None]

@@ -44,6 +44,7 @@ from core.records import check_keys
 from evaluation.canary import ArmFigures, CanarySettings, canary_look
 from evaluation.evaluate import evaluate_logs, simulate_truth
 from evaluation.gate import GateSettings
+from evaluation.loop_report import ledger_truths
 from evaluation.ope import OPESettings
 from evaluation.qmodel import FQESettings
 from logs.collect import collect, fallback_conversations
@@ -377,7 +378,7 @@ class _Loop:
 
     def train(self, r: int, ledger: _Ledger) -> list[str]:
         logs = [f for rnd in self.accepted for fs in rnd.folders.values() for f in fs]
-        turns = read_logs(logs).num_rows
+        turns = sum(pq.read_metadata(part).num_rows for folder in logs for part in list_parts(folder))  # footers only
         names = []
         for candidate in self.s.candidates:
             name = f"r{r:02d}-{candidate.name}"
@@ -598,10 +599,7 @@ def _summarize(entries: list[dict], current: str) -> dict:
     """Per round: the serving policy and its truth; every rollout with its truth against the policy it replaced
     (false promotion: truth worse); missed promotions (a round that sent no candidate to the canary although one
     it trained beat the current policy's truth by more than 0.01 success); planted faults and what caught them."""
-    truth: dict[str, dict] = {}
-    for e in entries:
-        if e["step"] == "truth":
-            truth.update(e["policies"])
+    truth = ledger_truths(entries)
     rounds, rollouts, missed = [], [], []
     for r in sorted({e["round"] for e in entries if e["round"] is not None}):
         mine = [e for e in entries if e["round"] == r]
