@@ -113,6 +113,7 @@ class ABPolicyResult:
     per_seed: tuple[dict, ...]
     personas: dict[str, SegmentFigures]
     vs_reference: dict[str, Relative]
+    risk: dict[str, float] = field(default_factory=dict)  # evaluation.risk's figures, on-policy
 
     def metric(self, name: str) -> float:
         """``usefulness``, ``success_rate`` or ``prompts`` (= mean prompts)."""
@@ -129,6 +130,7 @@ class ABPolicyResult:
             "prompt_share": dict(self.prompt_share), "most_asked": self.most_asked, "per_seed": [dict(s) for s in self.per_seed],
             "personas": {k: asdict(v) for k, v in self.personas.items()},
             "vs_reference": {k: v.to_dict() for k, v in self.vs_reference.items()},
+            "risk": dict(self.risk),
         }
 
 
@@ -155,6 +157,17 @@ def split_arm(text: str, default_scorer: str) -> tuple[str, str]:
     return text, default_scorer
 
 
+def _risk(columns: dict) -> dict[str, float]:
+    """``evaluation.risk``'s figures of simulated conversations (every weight 1)."""
+    from .risk import CVAR_ALPHA, cvar
+
+    ones = np.ones((1, len(columns["success"])))
+    weights = np.ones(len(columns["success"]))
+    return {"abandoned": float(columns["abandoned"].mean()),
+            "cvar_usefulness": float(cvar(ones, weights, columns["usefulness"].astype(np.float64), CVAR_ALPHA)[0]),
+            "cvar_prompts": float(-cvar(ones, weights, -columns["prompts"].astype(np.float64), CVAR_ALPHA)[0])}
+
+
 def _conversation_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([AB_SALT, seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
@@ -163,9 +176,11 @@ def simulate_policy(env: MusicUserEnv, policy, variant: FeatureVariant | str, se
     """Run ``policy`` once per simulator seed (``simulator.rollout.run_conversation``).
 
     Returns per-conversation arrays success bool (n,), prompts int32 (n,), usefulness float32 (n,),
-    explorer bool (n,), and prompt counts int64 (N_PROMPTS,). ``env`` featurizes the history variant.
+    explorer bool (n,), abandoned bool (n,), and prompt counts int64 (N_PROMPTS,). ``env`` featurizes the history
+    variant.
     """
     success = np.zeros(len(seeds), dtype=bool)
+    abandoned = np.zeros(len(seeds), dtype=bool)
     prompts = np.zeros(len(seeds), dtype=np.int32)
     usefulness = np.zeros(len(seeds), dtype=np.float32)
     persona = np.zeros(len(seeds), dtype=bool)  # True: explorer
@@ -175,9 +190,10 @@ def simulate_policy(env: MusicUserEnv, policy, variant: FeatureVariant | str, se
         record = run_conversation(env, policy, variant, seed=seed, rng=rng)
         success[j], prompts[j], usefulness[j] = record.success, record.n_prompts, record.usefulness
         persona[j] = record.persona == "explorer"
+        abandoned[j] = record.abandoned
         for turn in record.turns:
             counts[turn.prompt.index] += 1
-    return success, prompts, usefulness, persona, counts
+    return success, prompts, usefulness, persona, abandoned, counts
 
 
 _STATE: dict = {}
@@ -239,7 +255,8 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
     n, k = settings.conversations, settings.seeds
     total = n * k
     columns = {ref: {name: np.zeros(total, dtype=dtype) for name, dtype in
-                     (("success", bool), ("prompts", np.int32), ("usefulness", np.float32), ("explorer", bool))}
+                     (("success", bool), ("prompts", np.int32), ("usefulness", np.float32), ("explorer", bool),
+                                                  ("abandoned", bool))}
                for ref in settings.policies}
     counts = {ref: np.zeros(N_PROMPTS, dtype=np.int64) for ref in settings.policies}
     chunks = [(settings.first_seed + s, start, min(start + _CHUNK, n)) for s in range(k) for start in range(0, n, _CHUNK)]
@@ -248,12 +265,13 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
     def absorb(seed: int, start: int, results) -> None:
         nonlocal done
         offset = (seed - settings.first_seed) * n + start
-        for ref, (success, prompts, usefulness, explorer, prompt_counts) in zip(settings.policies, results):
+        for ref, (success, prompts, usefulness, explorer, abandoned, prompt_counts) in zip(settings.policies, results):
             rows = slice(offset, offset + len(success))
             columns[ref]["success"][rows] = success
             columns[ref]["prompts"][rows] = prompts
             columns[ref]["usefulness"][rows] = usefulness
             columns[ref]["explorer"][rows] = explorer
+            columns[ref]["abandoned"][rows] = abandoned
             counts[ref] += prompt_counts
         done += len(results[0][0])
         if progress:
@@ -299,5 +317,6 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
                 "mean_prompts": _relative(c["prompts"], ref_cols["prompts"]),
                 "usefulness": _relative(c["usefulness"], ref_cols["usefulness"]),
             },
+            risk=_risk(c),
         )
     return report

@@ -76,7 +76,7 @@ class OPEData:
     features float32 (n, F) base and history float32 (n, H) state features;
     rewards float64 (n,): per-prompt usefulness labels; success bool (c,); persona str (c,);
     forced bool (n,) or None: prompts the system did not choose (the person led), which are no decision of any
-    policy (``decided``).
+    policy (``decided``); abandoned bool (c,) or None: the person gave up (``evaluation.risk``).
     """
 
     conversation: np.ndarray
@@ -92,6 +92,7 @@ class OPEData:
     behaviour: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()  # of features + history, from the logs' metadata
     forced: np.ndarray | None = None
+    abandoned: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.actions)
@@ -107,7 +108,7 @@ class OPEData:
         if self.masks.shape[1:] != (N_PROMPTS,):
             raise LogValidationError(f"OPE input: masks must have {N_PROMPTS} columns, got shape {self.masks.shape}")
         c = self.n_conversations
-        for name in ("success", "persona"):
+        for name in ("success", "persona") + (("abandoned",) if self.abandoned is not None else ()):
             if len(getattr(self, name)) != c:
                 raise LogValidationError(f"OPE input: {name} has {len(getattr(self, name))} entries for {c} conversations")
         self._check_order()
@@ -239,6 +240,7 @@ class OPEData:
             behaviour=fixed_column(table, "action_probs").astype(np.float64),
             feature_names=feature_names(meta, "features") + feature_names(meta, "history_features"),
             forced=table["forced"].to_numpy(zero_copy_only=False).astype(bool),
+            abandoned=table["abandoned"].to_numpy(zero_copy_only=False).astype(bool)[starts],
         )
 
     @classmethod

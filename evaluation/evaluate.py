@@ -16,13 +16,14 @@ import numpy as np
 
 from core.errors import ConfigError
 from logs.manifest import LogManifest
-from logs.store import Folders, common_manifest
-from policy.registry import DEFAULT_REGISTRY, load_policy
+from logs.store import Folders, common_manifest, logs_fingerprint
+from policy.registry import DEFAULT_REGISTRY, load_policy, resolve
 from recommender.catalog import Catalog
 
 from .ab import ABSettings, run_ab
 from .data import METRICS, OPEData
-from .ope import OPEResult, OPESettings, evaluate_targets, target_probabilities
+from .cache import OPECache, policy_fingerprint
+from .ope import OPEResult, OPESettings, compact_q, evaluate_targets, target_probabilities
 from .results import EstimateError, EvaluationReport, Truth
 
 __all__ = ["Evaluation", "evaluate_logs", "simulate_truth", "attach_truth"]
@@ -54,9 +55,20 @@ def simulate_truth(policies: list[str], *, conversations: int, registry: Path, m
     return {
         name: Truth(metrics={m: r.metric(m) for m in METRICS}, ci={m: r.metric_ci(m) for m in METRICS},
                     conversations=conversations, personas={k: vars(v).copy() for k, v in r.personas.items()},
-                    prompt_share=dict(r.prompt_share), most_asked=r.most_asked)
+                    prompt_share=dict(r.prompt_share), most_asked=r.most_asked, risk=dict(r.risk))
         for name, r in report.policies.items()
     }
+
+
+def _policy_key(ref: str, registry: Path) -> str | None:
+    """What a learned policy's cache entries are keyed by (its files' digest); None for the rule policy."""
+    folder = resolve(ref, registry)
+    return policy_fingerprint(folder) if folder is not None else None
+
+
+def _q_key(settings: OPESettings, member: int | None) -> dict:
+    """The settings a Q model depends on: FQE's, the seed that draws an ensemble member's resample, the member."""
+    return {"fqe": settings.fqe.to_dict(), "member": member, "seed": settings.seed if member is not None else None}
 
 
 def attach_truth(report: EvaluationReport, truth: dict[str, Truth]) -> None:
@@ -78,9 +90,12 @@ def attach_truth(report: EvaluationReport, truth: dict[str, Truth]) -> None:
 
 
 def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAULT_REGISTRY, settings: OPESettings | None = None,
-                  truth_conversations: int = 0, truth_seed: int = 0, progress: Progress | None = None) -> Evaluation:
+                  truth_conversations: int = 0, truth_seed: int = 0, progress: Progress | None = None,
+                  cache: Path | None = None) -> Evaluation:
     """Estimate each policy on the logs (one folder or several read together; they must share their features);
-    with ``truth_conversations`` > 0 also run it in the simulator (the first simulated part's world).
+    with ``truth_conversations`` > 0 also run it in the simulator (the first simulated part's world). ``cache``: a
+    folder where each learned policy's choices at the logged states and its Q models are kept per (policy files,
+    logs' bytes, Q settings) and read back (``evaluation.cache``); None caches nothing.
 
     Raises ``ConfigError`` for bad arguments, ``PolicyError`` for a policy that cannot be loaded or does not
     fit the logs' features, ``LogValidationError`` for logs that do not validate.
@@ -98,11 +113,33 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
     loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
               for ref in policies}  # fail fast
     data = OPEData.from_logs(folders)
-    targets = {}
+    store = OPECache(cache, logs_fingerprint(folders)) if cache is not None else None
+    keys = {ref: _policy_key(ref, registry) for ref in policies} if store else {}
+    targets, q_values = {}, {}
     for ref, (policy, variant) in loaded.items():
-        report_progress = (lambda done, total, _r=ref: progress(f"{_r}: choices at logged states", done, total)) if progress else None
-        targets[ref] = target_probabilities(policy, variant, data, progress=report_progress)
-    result = evaluate_targets(data, targets, settings, progress=progress)
+        cached = store.target(keys[ref]) if store else None
+        if cached is not None and cached.shape == data.masks.shape:
+            targets[ref] = cached
+        else:
+            report_progress = (lambda done, total, _r=ref: progress(f"{_r}: choices at logged states", done, total)) if progress else None
+            targets[ref] = target_probabilities(policy, variant, data, progress=report_progress)
+            if store:
+                store.save_target(keys[ref], targets[ref])
+        for q in (settings.q_models if store and settings.needs_q else ()):
+            for member in [None, *range(settings.q_ensemble if settings.bootstrap else 0)]:
+                name = q if member is None else f"{q}#{member}"
+                found = store.q(keys[ref], q, _q_key(settings, member))
+                if found is not None and len(found[METRICS[0]][0]) == data.n_turns:
+                    q_values.setdefault(ref, {})[name] = found
+    fitted_before = {(p, q) for p, per in q_values.items() for q in per}
+    result = evaluate_targets(data, targets, settings, q_values=q_values, progress=progress)
+    if store:
+        for ref, per in q_values.items():
+            for name, values in per.items():
+                if (ref, name) not in fitted_before:
+                    q, _, member = name.partition("#")
+                    store.save_q(keys[ref], q, _q_key(settings, int(member) if member else None),
+                                 {m: compact_q(values[m], data, data.decided(targets[ref])) for m in METRICS})
     collection = manifest.collection
     report = EvaluationReport(
         logs=", ".join(map(str, folders)), conversations=data.n_conversations, turns=data.n_turns,

@@ -4,9 +4,14 @@ Conditions (all must hold; the decision names each one with its numbers):
 
 1. ``supported``: both policies can be estimated on the logs (no prompt
    the logging policy never tried, enough effective conversations).
-2. ``improvement``: the lower bound of the paired bootstrap interval of
+2. ``improvement``: the lower bound of the paired interval of
    (candidate - current) on the gate metric, by the gate estimator, on the
-   same logs and the same resamples, is above zero. The metric is the
+   same logs and the same resamples, is above zero. The interval is the
+   ``bound``: the bootstrap ``percentile`` interval (default), ``bca``, the
+   jackknife ``t`` interval, or ``hcope``, the bound with a guarantee of
+   Thomas et al. 2015 (``evaluation.intervals``: the candidate's lower bound
+   minus the current policy's upper bound, each by importance sampling, so the
+   estimator plays no part); every condition names the bound it used. The metric is the
    success rate by default: what people feel is whether they got music.
    (Segue's first gate used the sum of usefulness labels, which rewards
    longer conversations: on 50,000 logs it preferred cql-base, 62.3%
@@ -44,7 +49,10 @@ from .estimators import ESTIMATORS
 from .ope import OPEResult
 from .results import GateCondition, GateDecision, Truth
 
-__all__ = ["GateSettings", "gate_decision"]
+__all__ = ["GATE_BOUNDS", "GateSettings", "gate_decision"]
+
+#: the intervals the gate may read (``evaluation.ope.OPEResult.difference``)
+GATE_BOUNDS = ("percentile", "bca", "t", "hcope")
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,7 @@ class GateSettings:
     value out of range (named like its CLI option).
 
     metric: ``success_rate`` (default) or ``usefulness``, the primary metric, more is better; estimator: one of
-    ``evaluation.estimators.ESTIMATORS``; prompts_margin (prompts per conversation), usefulness_margin (useful
+    ``evaluation.estimators.ESTIMATORS``; bound: the interval of the paired differences, one of ``GATE_BOUNDS``; prompts_margin (prompts per conversation), usefulness_margin (useful
     prompts per conversation), success_margin (share of conversations): non-inferiority margins of the other
     metrics (None: not checked; the primary metric's own margin is ignored); max_prompt_share: the most-asked
     prompt's largest share; simulator_guardrails: check the success rate in the simulator too, with
@@ -62,6 +70,7 @@ class GateSettings:
 
     metric: Metric = Metric.SUCCESS_RATE
     estimator: str = "dr"
+    bound: str = "percentile"
     prompts_margin: float | None = 0.5
     usefulness_margin: float | None = 0.5
     success_margin: float | None = 0.01
@@ -77,6 +86,8 @@ class GateSettings:
                               "use success_rate or usefulness (prompts has its own --prompts-margin)")
         if self.estimator not in ESTIMATORS:
             raise ConfigError(f"--estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}")
+        if self.bound not in GATE_BOUNDS:
+            raise ConfigError(f"--bound must be one of {', '.join(GATE_BOUNDS)}, got {self.bound!r}")
         for name in ("prompts_margin", "usefulness_margin", "success_margin"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < float("inf"):
@@ -96,7 +107,12 @@ class GateSettings:
         return {m: v for m, v in margins.items() if v is not None and m is not self.metric}
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "metric": self.metric.value}
+        """The settings as JSON; ``bound`` only when it is not the default, so records made before it existed (a
+        loop's settings, the registry's history) still compare equal."""
+        data = {**asdict(self), "metric": self.metric.value}
+        if self.bound == "percentile":
+            del data["bound"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "GateSettings":
@@ -123,18 +139,19 @@ def gate_decision(candidate: str, current: str, result: OPEResult, simulation: d
                                     "; ".join(f"{p}: {entries[p].support.message}" for p in unsupported)))
     improvement = None
     if not unsupported:
-        improvement = result.difference(candidate, current, settings.estimator, settings.metric)
+        improvement = result.difference(candidate, current, settings.estimator, settings.metric, settings.bound)
         ci = improvement.ci
+        by = _by(settings)
         if ci is None:
-            conditions.append(GateCondition("improvement", False, f"no {level} interval for the {settings.estimator} difference "
-                                                                  "(too few resamples defined)"))
+            conditions.append(GateCondition("improvement", False, f"no {level} {settings.bound} interval for the difference {by} "
+                                                                  "(too few resamples defined, or no bound)"))
         else:
             conditions.append(GateCondition(
                 "improvement", ci[0] > 0,
-                f"{settings.metric} by {settings.estimator}: {candidate} - {current} = {improvement.difference:+.4f}, "
-                f"{level} interval [{ci[0]:+.4f}, {ci[1]:+.4f}]; lower bound {'above' if ci[0] > 0 else 'not above'} zero"))
+                f"{settings.metric} {by}: {candidate} - {current} = {improvement.difference:+.4f}, "
+                f"{level} {settings.bound} interval [{ci[0]:+.4f}, {ci[1]:+.4f}]; lower bound {'above' if ci[0] > 0 else 'not above'} zero"))
         for metric, margin in settings.margins.items():
-            conditions.append(_non_inferior(result, candidate, current, settings.estimator, metric, margin, level))
+            conditions.append(_non_inferior(result, candidate, current, settings, metric, margin, level))
     else:
         conditions.append(GateCondition("improvement", False, "not estimated: unsupported"))
         conditions.extend(GateCondition(f"non_inferior_{m}", False, "not estimated: unsupported") for m in settings.margins)
@@ -159,20 +176,25 @@ def gate_decision(candidate: str, current: str, result: OPEResult, simulation: d
     return GateDecision(candidate, current, tuple(conditions), improvement, settings.to_dict())
 
 
-def _non_inferior(result: OPEResult, candidate: str, current: str, estimator: str, metric: Metric, margin: float,
+def _by(settings: GateSettings) -> str:
+    return "by importance sampling (hcope)" if settings.bound == "hcope" else f"by {settings.estimator}"
+
+
+def _non_inferior(result: OPEResult, candidate: str, current: str, settings: GateSettings, metric: Metric, margin: float,
                   level: str) -> GateCondition:
     name = f"non_inferior_{metric.value}"
+    by, bound = _by(settings), settings.bound
     try:
-        diff = result.difference(candidate, current, estimator, metric)
+        diff = result.difference(candidate, current, settings.estimator, metric, bound)
     except ConfigError as exc:
         return GateCondition(name, False, f"not estimated: {exc}")
     if diff.ci is None:
-        return GateCondition(name, False, f"no {level} interval for the {estimator} difference in {metric}")
+        return GateCondition(name, False, f"no {level} {bound} interval for the difference in {metric} {by}")
     lo, hi = diff.ci
     if metric is Metric.PROMPTS:  # fewer is better: at most `margin` more prompts
-        return GateCondition(name, hi <= margin, f"prompts per conversation by {estimator}: {candidate} - {current} = "
-                             f"{diff.difference:+.3f}, {level} interval [{lo:+.3f}, {hi:+.3f}]; upper bound "
+        return GateCondition(name, hi <= margin, f"prompts per conversation {by}: {candidate} - {current} = "
+                             f"{diff.difference:+.3f}, {level} {bound} interval [{lo:+.3f}, {hi:+.3f}]; upper bound "
                              f"{'within' if hi <= margin else 'beyond'} the margin +{margin:g}")
-    return GateCondition(name, lo >= -margin, f"{metric} by {estimator}: {candidate} - {current} = {diff.difference:+.4f}, "
-                         f"{level} interval [{lo:+.4f}, {hi:+.4f}]; lower bound {'within' if lo >= -margin else 'beyond'} "
+    return GateCondition(name, lo >= -margin, f"{metric} {by}: {candidate} - {current} = {diff.difference:+.4f}, "
+                         f"{level} {bound} interval [{lo:+.4f}, {hi:+.4f}]; lower bound {'within' if lo >= -margin else 'beyond'} "
                          f"the margin -{margin:g}")

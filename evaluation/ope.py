@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,25 +28,35 @@ from dialogue.prompts import PROMPTS
 from policy.errors import PolicyError
 
 from .data import METRICS, Metric, OPEData
-from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, MetricInputs, Sums, Weights, _Stats
+from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, PDIS, LinearEstimator, MetricInputs, Sums, SumsPlan, Weights, _Stats
+from .intervals import INTERVALS, JACKKNIFE_GROUPS, Jackknife, bca, bootstrap_t, hcope_interval, jackknife_groups, percentile, student_t
 from .qmodel import Q_MODELS, FQESettings, fit_q
 from .results import Estimate, Improvement, PolicyEstimates, SegmentEstimates, SupportCheck, WeightDiagnostics
+from .risk import RISKS, risk_values
 
 __all__ = ["MIN_PROPENSITY", "MIN_ESS", "OPESettings", "OPEResult", "target_probabilities", "check_support", "weight_diagnostics", "evaluate_targets",
            "estimator_names"]
 
 _CHUNK = 100  # bootstrap resamples per block of count vectors
+#: intervals an estimate's ``ci`` may be (``evaluation.intervals``); hcope is a policy's bound, not an estimator's
+CI_METHODS = tuple(i for i in INTERVALS if i != "hcope")
 #: a prompt logged with a smaller probability counts as never tried (the support check)
 MIN_PROPENSITY = 1e-3
 #: an estimate resting on fewer effective conversations (Kish's ESS of the final weights) is not reported
 MIN_ESS = 10.0
-_MAX_UNDEFINED = 0.01
 
 
 @dataclass(frozen=True)
 class OPESettings:
     """What to estimate and how. min_propensity and min_ess: below them a policy is not estimable (module
-    docstring). Raises ``ConfigError`` for a value out of range."""
+    docstring); interval: the method of each estimate's ``ci`` (the others are reported beside it,
+    ``evaluation.intervals``); max_prompts: the most prompts a conversation may have (the simulator's and the
+    chat's cap), the bound on usefulness and prompts that the hcope upper bound needs; q_ensemble: K > 0 refits
+    each Q model K more times, each on its own bootstrap resample of conversations, and bootstrap draw b of the
+    estimators that read a Q model (dm, dr, ...) uses member b mod K: their intervals then hold the Q model's
+    refit variance beside the sampling variance (the resamples of the draws and of the members are independent,
+    which is conservative for dr, whose model and sampling errors partly cancel). Raises ``ConfigError`` for a
+    value out of range."""
 
     estimators: tuple[str, ...] = DEFAULT_ESTIMATORS
     q_models: tuple[str, ...] = ("fqe",)
@@ -56,8 +66,20 @@ class OPESettings:
     fqe: FQESettings = field(default_factory=FQESettings)
     min_propensity: float = MIN_PROPENSITY
     min_ess: float = MIN_ESS
+    interval: str = "percentile"
+    jackknife_groups: int = JACKKNIFE_GROUPS
+    max_prompts: int = 100
+    q_ensemble: int = 0
 
     def __post_init__(self) -> None:
+        if self.interval not in CI_METHODS:
+            raise ConfigError(f"--interval must be one of {', '.join(CI_METHODS)}, got {self.interval!r}")
+        if not 2 <= self.jackknife_groups <= 10_000:
+            raise ConfigError(f"jackknife groups must be between 2 and 10,000, got {self.jackknife_groups}")
+        if self.max_prompts < 1:
+            raise ConfigError(f"--max-prompts must be >= 1, got {self.max_prompts}")
+        if not 0 <= self.q_ensemble <= 100:
+            raise ConfigError(f"--q-ensemble must be between 0 and 100, got {self.q_ensemble}")
         for name in self.estimators:
             if name not in ESTIMATORS:
                 raise ConfigError(f"unknown estimator {name!r}; estimators are {', '.join(ESTIMATORS)}")
@@ -113,6 +135,14 @@ def target_probabilities(policy, variant: str, data: OPEData, progress: Callable
     return data.decided(probs)  # forced turns are no decision of this policy
 
 
+def compact_q(q, data: OPEData, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the estimators read of a Q model: (Q(s_t, a_t), V(s_t) = sum_a pi(a|s_t) Q(s_t, a)), float64 (n,) each, from
+    Q values (n, N_PROMPTS) at the logged states; a pair already in that form passes through."""
+    if isinstance(q, tuple):
+        return q
+    return q[np.arange(data.n_turns), data.actions], (q * target).sum(axis=1)
+
+
 def check_support(data: OPEData, target: np.ndarray, min_propensity: float = MIN_PROPENSITY) -> SupportCheck:
     """Where the target (float64 (n, N_PROMPTS)) gives probability to a prompt that the logging policy gave less
     than ``min_propensity`` there: such a prompt was, for estimation, never tried."""
@@ -165,33 +195,81 @@ class OPEResult:
     policies: dict[str, PolicyEstimates] = field(default_factory=dict)
     draws: dict = field(default_factory=dict)
     point: dict = field(default_factory=dict)
+    jackknife: dict = field(default_factory=dict)
+    hcope: dict = field(default_factory=dict)
     seconds: float = 0.0
 
-    def difference(self, candidate: str, baseline: str, estimator: str, metric: Metric | str) -> Improvement:
-        """Paired difference candidate - baseline on the same logs and the same resamples.
+    def difference(self, candidate: str, baseline: str, estimator: str, metric: Metric | str,
+                   interval: str = "percentile") -> Improvement:
+        """Paired difference candidate - baseline on the same logs, the same resamples and the same jackknife groups.
 
-        Raises ``ConfigError`` when either policy has no such estimate."""
+        interval: ``percentile``, ``bca`` or ``t`` (of the paired difference), or ``hcope``: [lower(candidate) -
+        upper(baseline), upper(candidate) - lower(baseline)] with each policy's bound at a quarter of 1 - confidence,
+        so each side of the difference holds with probability >= 1 - (1 - confidence) / 2 (a union bound).
+
+        Raises ``ConfigError`` when either policy has no such estimate or for an interval without a paired form."""
         metric = Metric(metric)
         key_c, key_b = (candidate, estimator, metric), (baseline, estimator, metric)
         if key_c not in self.point or key_b not in self.point:
             raise ConfigError(f"no {estimator} estimate of {metric} for {candidate if key_c not in self.point else baseline}")
         diff = self.point[key_c] - self.point[key_b]
-        ci = _interval(self.draws[key_c] - self.draws[key_b], self.settings.confidence) if key_c in self.draws else None
+        confidence = self.settings.confidence
+        jack = (Jackknife(self.jackknife[key_c] - self.jackknife[key_b])
+                if key_c in self.jackknife and key_b in self.jackknife else None)
+        paired = self.draws[key_c] - self.draws[key_b] if key_c in self.draws and key_b in self.draws else None
+        if interval == "percentile":
+            ci = percentile(paired, confidence) if paired is not None else None
+        elif interval == "bca":
+            ci = bca(paired, diff, jack, confidence) if paired is not None else None
+        elif interval == "t":
+            ci = student_t(diff, jack, confidence)
+        elif interval == "hcope":
+            bc, bb = self.hcope.get((candidate, metric)), self.hcope.get((baseline, metric))
+            ci = ((bc["difference"][0] - bb["difference"][1], bc["difference"][1] - bb["difference"][0])
+                  if bc and bb and bc.get("difference") and bb.get("difference") else None)
+        else:
+            raise ConfigError(f"the gate's bound must be one of percentile, bca, t, hcope, got {interval!r}")
         base = self.point[key_b]
         return Improvement(diff, ci, diff / base if base else None, (ci[0] / base, ci[1] / base) if ci and base else None)
 
 
-def _interval(draws: np.ndarray, confidence: float) -> tuple[float, float] | None:
-    finite = draws[np.isfinite(draws)]
-    if len(draws) == 0 or len(finite) < (1 - _MAX_UNDEFINED) * len(draws):
-        return None
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(finite, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
-
-
 def _number(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
+
+
+def _estimate(result: OPEResult, key: tuple, settings: OPESettings, detail: dict | None) -> Estimate:
+    """The estimate of ``key`` with every interval of ``CI_METHODS`` (``ci`` is the settings' one)."""
+    point = result.point[key]
+    draws = result.draws.get(key)
+    jack = Jackknife(result.jackknife[key]) if key in result.jackknife else None
+    confidence = settings.confidence
+    intervals = {}
+    if draws is not None:
+        intervals["percentile"] = percentile(draws, confidence)
+        intervals["bca"] = bca(draws, point, jack, confidence)
+        intervals["t"] = student_t(point, jack, confidence)
+        se_key = (*key, "se")
+        if se_key in result.draws:
+            intervals["bootstrap-t"] = bootstrap_t(draws, result.draws[se_key], point, result.point[se_key], confidence)
+    se = _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None
+    return Estimate(_number(point), intervals.get(settings.interval), se, intervals, detail)
+
+
+def _hcope(x: MetricInputs, data: OPEData, metric: Metric, settings: OPESettings) -> dict:
+    """The hcope interval of one policy and metric (``evaluation.intervals``), and the one the gate's paired
+    difference uses (each side at a quarter of 1 - confidence); ``interval`` None with the reason when the logs
+    hold a return beyond the bound the upper side needs."""
+    per_decision = PDIS().contributions(x)
+    returns = x.weights.per_conversation(x.rewards)
+    top = 1.0 if metric is Metric.SUCCESS_RATE else float(settings.max_prompts)
+    try:
+        both = hcope_interval(per_decision, x.weights.final, returns, top, settings.confidence, settings.seed)
+        paired = hcope_interval(per_decision, x.weights.final, returns, top, 1 - (1 - settings.confidence) / 2, settings.seed)
+    except ValueError as exc:
+        return {"interval": None, "difference": None, "reason": f"{exc} (--max-prompts {settings.max_prompts})"}
+    return {"interval": both["interval"], "difference": paired["interval"], "max_return": top,
+            "lower_threshold": both["lower"]["threshold"], "lower_clipped_share": both["lower"]["clipped_share"],
+            "upper_threshold": both["upper"]["threshold"], "upper_clipped_share": both["upper"]["clipped_share"]}
 
 
 def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OPESettings, *,
@@ -199,11 +277,12 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
                      progress: Callable[[str, int, int], None] | None = None) -> OPEResult:
     """Estimate every policy in ``targets`` (name -> pi at every logged state) on ``data``.
 
-    ``q_values`` (policy -> Q model -> metric -> (n, N_PROMPTS)) may be given; missing ones are fitted.
+    ``q_values`` (policy -> Q model -> metric -> (n, N_PROMPTS), or ``compact_q``'s pair) may be given; missing
+    ones are fitted (and added to it).
     ``progress(stage, done, total)`` reports the Q-model fits and the bootstrap.
     """
     start = time.perf_counter()
-    q_values = dict(q_values or {})
+    q_values = q_values if q_values is not None else {}
     result = OPEResult(settings, data.n_conversations, data.n_turns,
                        on_policy={m: float(data.on_policy_values(m).mean()) for m in METRICS})
     names = estimator_names(settings)
@@ -240,31 +319,71 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
                 fitted = fit_q(q, data, target, settings.fqe, progress=report)
                 q_values[policy][q] = fitted
             for metric in METRICS:
-                qa = fitted[metric]
-                per_policy[(metric, q)] = MetricInputs(weights, rewards[metric],
-                                                       qa[np.arange(data.n_turns), data.actions], (qa * target).sum(axis=1))
+                q_logged, v = compact_q(fitted[metric], data, target)
+                per_policy[(metric, q)] = MetricInputs(weights, rewards[metric], q_logged, v)
+            for k in range(settings.q_ensemble if settings.bootstrap else 0):
+                member = q_values[policy].get(f"{q}#{k}")
+                if member is None:
+                    report = (lambda done, total, _p=policy, _q=q, _k=k: progress(f"{_q} Q model {_k + 1}/{settings.q_ensemble} "
+                                                                                  f"(resampled) for {_p}", done, total)) if progress else None
+                    counts = np.random.default_rng([settings.seed, k, 17]).multinomial(
+                        data.n_conversations, np.full(data.n_conversations, 1 / data.n_conversations))
+                    member = fit_q(q, data, target, replace(settings.fqe, seed=settings.fqe.seed + k + 1), progress=report,
+                                   conversation_counts=counts)
+                    q_values[policy][f"{q}#{k}"] = member
+                for metric in METRICS:
+                    q_logged, v = compact_q(member[metric], data, target)
+                    per_policy[(metric, f"{q}#{k}")] = MetricInputs(weights, rewards[metric], q_logged, v)
         for metric in METRICS:
             per_policy[(metric, None)] = MetricInputs(weights, rewards[metric], None, None)
         inputs[policy] = per_policy
 
     horizon = int(data.turn.max()) + 1
+    usefulness = data.on_policy_values(Metric.USEFULNESS)
+    prompts = data.lengths.astype(np.float64)
+    plan = SumsPlan()  # the vectors summed, the same for every block of counts
 
-    def run(counts: np.ndarray) -> dict:
-        sums = Sums(counts, horizon)
+    def run(counts: np.ndarray, with_se: bool = False, member: int | None = None) -> dict:
+        sums = Sums(counts, horizon, plan)
         values = {}
         for policy, per_policy in inputs.items():
             for reported, estimator, q in names:
+                method = ESTIMATORS[estimator]
+                q = q if q is None or member is None else f"{q}#{member}"
                 for metric in METRICS:
                     x = per_policy[(metric, q)] if q else per_policy[(metric, None)]
                     stats = _Stats(x, sums, (policy, metric, q))
-                    values[(policy, reported, metric)] = ESTIMATORS[estimator].value(stats)
+                    values[(policy, reported, metric)] = method.value(stats)
+                    if with_se and isinstance(method, LinearEstimator):
+                        values[(policy, reported, metric, "se")] = method.standard_error(stats)
+            weights = per_policy[(Metric.USEFULNESS, None)].weights
+            for name, value in risk_values(sums, policy, weights.final, data.abandoned, usefulness, prompts).items():
+                values[(policy, "risk", name)] = value
         return values
 
-    for key, value in run(np.ones((1, data.n_conversations))).items():
+    members = settings.q_ensemble if settings.needs_q else 0
+
+    def draw_block(counts: np.ndarray, first: int) -> dict:
+        """The estimates under each count vector; with an ensemble, draw b reads member b mod K's Q model."""
+        if not members or not inputs:
+            return run(counts, with_se=True)
+        out: dict = {}
+        for k in range(members):
+            rows = np.flatnonzero((first + np.arange(len(counts))) % members == k)
+            if not len(rows):
+                continue
+            for key, value in run(counts[rows], with_se=True, member=k).items():
+                out.setdefault(key, np.empty(len(counts)))[rows] = value
+        return out
+
+    for key, value in run(np.ones((1, data.n_conversations)), with_se=True).items():
         result.point[key] = float(value[0])
     personas = sorted(set(data.persona.tolist()))
     by_persona = {p: run((data.persona == p).astype(np.float64)[None, :]) for p in personas} if len(personas) > 1 else {}
     if settings.bootstrap:
+        result.jackknife = run(jackknife_groups(data.n_conversations, settings.jackknife_groups, settings.seed))
+        if progress:
+            progress("jackknife", 1, 1)
         rng = np.random.default_rng(settings.seed)
         n = data.n_conversations
         uniform = np.full(n, 1.0 / n)
@@ -272,7 +391,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
         done = 0
         while done < settings.bootstrap:
             size = min(_CHUNK, settings.bootstrap - done)
-            for key, value in run(rng.multinomial(n, uniform, size=size).astype(np.float64)).items():
+            for key, value in draw_block(rng.multinomial(n, uniform, size=size).astype(np.float64), done).items():
                 collected.setdefault(key, []).append(value)
             done += size
             if progress:
@@ -285,12 +404,14 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             entry.estimators[reported] = {}
             for metric in METRICS:
                 key = (policy, reported, metric)
-                draws = result.draws.get(key)
-                entry.estimators[reported][metric] = Estimate(
-                    _number(result.point[key]),
-                    _interval(draws, settings.confidence) if draws is not None else None,
-                    _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None,
-                )
+                entry.estimators[reported][metric] = _estimate(result, key, settings,
+                                                               ESTIMATORS[estimator].detail(per_policy[(metric, q)]))
+        for metric in METRICS:
+            x = per_policy[(metric, None)]
+            result.hcope[(policy, metric)] = bound = _hcope(x, data, metric, settings)
+            entry.bounds[metric] = {"hcope": bound}
+        entry.risk = {name: _estimate(result, (policy, "risk", name), settings, None)
+                      for name in RISKS if (policy, "risk", name) in result.point}
         entry.personas = {
             p: SegmentEstimates(int((data.persona == p).sum()),
                                 {reported: {m: _number(float(values[(policy, reported, m)][0])) for m in METRICS}

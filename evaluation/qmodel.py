@@ -91,7 +91,18 @@ class _TargetFromObservation:
             return x[:, -N_PROMPTS:].argmax(dim=1)
 
 
-def _fit_fqe(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, progress) -> dict[str, np.ndarray]:
+def _resampled_rows(data: OPEData, conversation_counts: np.ndarray | None) -> np.ndarray | None:
+    """The turns of a resample of conversations (each conversation's turns repeated its count times), or None."""
+    if conversation_counts is None:
+        return None
+    counts = np.asarray(conversation_counts, dtype=np.int64)
+    if counts.shape != (data.n_conversations,) or np.any(counts < 0) or counts.sum() == 0:
+        raise ConfigError(f"conversation counts must be {data.n_conversations} non-negative integers, not all 0")
+    return np.repeat(np.arange(data.n_turns), counts[data.conversation])
+
+
+def _fit_fqe(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, progress,
+             conversation_counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
     import torch
 
     from policy.d3rlpy_support import import_d3rlpy
@@ -122,8 +133,9 @@ def _fit_fqe(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, 
         ones = np.ones((settings.batch_size, 1), dtype=np.float32)
         zeros = np.zeros((settings.batch_size, 1), dtype=np.float32)
         total = settings.steps * len(metrics)
+        pool = _resampled_rows(data, conversation_counts)
         for step in range(settings.steps):
-            rows = rng.integers(0, n, settings.batch_size)
+            rows = rng.integers(0, n, settings.batch_size) if pool is None else pool[rng.integers(0, len(pool), settings.batch_size)]
             following = np.minimum(rows + 1, n - 1)  # the next turn; unused (times 1 - terminal) on a last turn
             obs, next_obs = x[rows], x[following]
             for j, metric in enumerate(metrics):
@@ -152,7 +164,8 @@ def _returns_to_go(data: OPEData, rewards: np.ndarray) -> np.ndarray:
     return totals[data.conversation] - (before - start_offset)
 
 
-def _fit_regressor(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, progress) -> dict[str, np.ndarray]:
+def _fit_regressor(data: OPEData, target: np.ndarray, settings: FQESettings, metrics, progress,
+                   conversation_counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     from policy.regressor import ActionFeatures
@@ -169,7 +182,8 @@ def _fit_regressor(data: OPEData, target: np.ndarray, settings: FQESettings, met
     for i, metric in enumerate(metrics):
         model = HistGradientBoostingRegressor(max_iter=settings.regressor_iterations, learning_rate=0.1, max_leaf_nodes=31,
                                               min_samples_leaf=40, early_stopping=False, random_state=settings.seed)
-        model.fit(rows, _returns_to_go(data, data.metric_rewards(metric)))
+        weight = None if conversation_counts is None else np.asarray(conversation_counts, dtype=np.float64)[data.conversation]
+        model.fit(rows, _returns_to_go(data, data.metric_rewards(metric)), sample_weight=weight)
         q = np.zeros((data.n_turns, N_PROMPTS))
         q[state, action] = model.predict(query)
         q[np.arange(data.n_turns), data.actions] = model.predict(rows)
@@ -180,10 +194,13 @@ def _fit_regressor(data: OPEData, target: np.ndarray, settings: FQESettings, met
 
 
 def fit_q(kind: str, data: OPEData, target: np.ndarray, settings: FQESettings, *, metrics=METRICS,
-          progress: Callable[[int, int], None] | None = None) -> dict[str, np.ndarray]:
-    """Q(s_t, a) for every logged state and prompt, per metric: float64 (n, N_PROMPTS)."""
+          progress: Callable[[int, int], None] | None = None, conversation_counts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Q(s_t, a) for every logged state and prompt, per metric: float64 (n, N_PROMPTS).
+
+    conversation_counts (c,) int: fit on that resample of conversations instead (a member of a bootstrap ensemble:
+    each conversation's turns count that many times). Raises ``ConfigError`` for an unknown kind or bad counts."""
     if kind == "fqe":
-        return _fit_fqe(data, target, settings, tuple(metrics), progress)
+        return _fit_fqe(data, target, settings, tuple(metrics), progress, conversation_counts)
     if kind == "regressor":
-        return _fit_regressor(data, target, settings, tuple(metrics), progress)
+        return _fit_regressor(data, target, settings, tuple(metrics), progress, conversation_counts)
     raise ConfigError(f"unknown Q model {kind!r}; Q models are {', '.join(Q_MODELS)}")

@@ -197,10 +197,23 @@ def _estimate_rows(entry: PolicyEstimates) -> list[list[str]]:
                 cell += f" ({err.relative_error:+.1%}{'' if err.covered else ', misses truth'})"
             row.append(cell)
         rows.append(row)
+    bounds = [((entry.bounds.get(m) or {}).get("hcope") or {}).get("interval") for m in METRICS]
+    if any(bounds):
+        rows.append(["hcope bound (Thomas et al. 2015, a guarantee)"] + [_ci(b) for b in bounds])
     if entry.truth is not None:
         t = entry.truth
         rows.append([f"simulator truth ({t.conversations:,} conversations)" if t.conversations else "simulator truth"]
                     + [f"{_fmt(t.metrics[m])} {_ci(t.ci.get(m))}" for m in METRICS])
+    return rows
+
+
+def _risk_rows(report: EvaluationReport) -> list[list[str]]:
+    """Per policy: each risk's estimate with its interval (and the truth, when run)."""
+    rows = []
+    for policy, entry in report.policies.items():
+        for name, e in entry.risk.items():
+            truth = entry.truth.risk.get(name) if entry.truth is not None else None
+            rows.append([policy, name, f"{_fmt(e.estimate)} {_ci(e.ci)}", _fmt(truth)])
     return rows
 
 
@@ -295,6 +308,9 @@ def render_html(report: EvaluationReport, gates: list[GateDecision], plots: dict
     if plots.get("errors"):
         parts.append("<h2>Relative error per estimator</h2>")
         parts.append(f"<img alt='relative errors' src='data:image/png;base64,{plots['errors']}'>")
+    if _risk_rows(report):
+        parts.append("<h2>Risk: abandoned conversations and the worst 10% (CVaR)</h2>")
+        parts.append(_html_table(["policy", "risk", "estimate [interval]", "simulator truth"], _risk_rows(report)))
     parts.append("<h2>Importance weights and support</h2>")
     parts.append(_html_table(["policy", "effective sample size", "conversations with weight 0", "max weight", "mean weight", "support"],
                              _diagnostic_rows(report)))
@@ -330,6 +346,9 @@ def render_markdown(report: EvaluationReport, gates: list[GateDecision]) -> str:
             out.append(entry.support.message)
             continue
         out.append(_md_table(["estimator"] + [_METRIC_LABEL[m] for m in METRICS], _estimate_rows(entry)))
+    if _risk_rows(report):
+        out += ["", "## Risk: abandoned conversations and the worst 10% (CVaR)", "",
+                _md_table(["policy", "risk", "estimate [interval]", "simulator truth"], _risk_rows(report))]
     out += ["", "## Importance weights and support", "",
             _md_table(["policy", "effective sample size", "weight 0", "max weight", "mean weight", "support"], _diagnostic_rows(report)), ""]
     return "\n".join(out)

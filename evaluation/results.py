@@ -27,14 +27,23 @@ def _pair(ci) -> list[float] | None:
 
 @dataclass(frozen=True)
 class Estimate:
-    """One estimator's estimate of one metric (None where undefined), its bootstrap interval and standard error."""
+    """One estimator's estimate of one metric (None where undefined), its interval (``ci``, by the run's interval
+    method), the bootstrap standard error, every interval computed (method -> interval, ``evaluation.intervals``)
+    and what the estimate rests on beyond the data (a tuned parameter, its bias estimate), if anything."""
 
     estimate: float | None
     ci: Interval | None = None
     se: float | None = None
+    intervals: dict[str, Interval | None] = field(default_factory=dict)
+    detail: dict | None = None
 
     def to_dict(self) -> dict:
-        return {"estimate": self.estimate, "ci": _pair(self.ci), "se": self.se}
+        data = {"estimate": self.estimate, "ci": _pair(self.ci), "se": self.se}
+        if self.intervals:
+            data["intervals"] = {k: _pair(v) for k, v in self.intervals.items()}
+        if self.detail is not None:
+            data["detail"] = self.detail
+        return data
 
 
 @dataclass(frozen=True)
@@ -97,18 +106,19 @@ class Truth:
     personas: dict[str, dict]
     prompt_share: dict[str, float]
     most_asked: str
+    risk: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"metrics": {str(m): v for m, v in self.metrics.items()}, "ci": {str(m): _pair(c) for m, c in self.ci.items()},
                 "conversations": self.conversations, "personas": self.personas, "prompt_share": self.prompt_share,
-                "most_asked": self.most_asked}
+                "most_asked": self.most_asked, "risk": dict(self.risk)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Truth":
         return cls(metrics={Metric(m): float(v) for m, v in data["metrics"].items()},
                    ci={Metric(m): tuple(c) for m, c in data["ci"].items() if c is not None},
                    conversations=int(data["conversations"]), personas=dict(data["personas"]),
-                   prompt_share=dict(data["prompt_share"]), most_asked=str(data["most_asked"]))
+                   prompt_share=dict(data["prompt_share"]), most_asked=str(data["most_asked"]), risk=dict(data.get("risk", {})))
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ class PolicyEstimates:
     personas: dict[str, SegmentEstimates] = field(default_factory=dict)
     truth: Truth | None = None
     errors: dict[str, dict[Metric, EstimateError]] | None = None
+    bounds: dict[Metric, dict] = field(default_factory=dict)   # metric -> {"hcope": record} (evaluation.ope._hcope)
+    risk: dict[str, Estimate] = field(default_factory=dict)     # evaluation.risk: abandoned, cvar_usefulness
 
     def estimate(self, estimator: str, metric: Metric | str) -> Estimate:
         return self.estimators[estimator][Metric(metric)]
@@ -147,6 +159,9 @@ class PolicyEstimates:
         }
         if self.supported:
             data["personas"] = {p: s.to_dict() for p, s in self.personas.items()}
+            data["bounds"] = {str(m): {k: {**b, "interval": _pair(b.get("interval")), "difference": _pair(b.get("difference"))}
+                                       for k, b in per.items()} for m, per in self.bounds.items()}
+            data["risk"] = {name: e.to_dict() for name, e in self.risk.items()}
         data["truth"] = {str(m): v for m, v in self.truth.metrics.items()} if self.truth else None
         data["truth_detail"] = self.truth.to_dict() if self.truth else None
         if self.errors is not None:

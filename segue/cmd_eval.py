@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from evaluation.cache import DEFAULT_CACHE
 from evaluation.gate import GateSettings
 from evaluation.ope import OPESettings
 from evaluation.qmodel import FQESettings
@@ -38,10 +39,22 @@ _FQE = FQESettings()
 
 
 def _ope(estimators: Optional[list[str]], q_models: Optional[list[str]], bootstrap: int, confidence: float, seed: int,
-         fqe_steps: int, min_ess: float, min_propensity: float) -> OPESettings:
+         fqe_steps: int, min_ess: float, min_propensity: float, interval: str = _OPE.interval) -> OPESettings:
     return OPESettings(estimators=tuple(estimators or _OPE.estimators), q_models=tuple(q_models or _OPE.q_models),
                        bootstrap=bootstrap, confidence=confidence, seed=seed, fqe=FQESettings(steps=fqe_steps, seed=seed),
-                       min_ess=min_ess, min_propensity=min_propensity)
+                       min_ess=min_ess, min_propensity=min_propensity, interval=interval)
+
+
+Cache = Annotated[str, typer.Option("--cache", help="Folder keeping each learned policy's choices and Q models per "
+                                    "(policy, logs) between evaluations; off: none.")]
+
+
+def _cache(text: str) -> Path | None:
+    return None if text.strip().lower() in ("off", "none", "") else Path(text)
+
+
+Interval = Annotated[str, typer.Option("--interval", help="Interval shown with each estimate: percentile (bootstrap), bca, "
+                                       "t (jackknife) or bootstrap-t; every one is in --json.")]
 
 
 def print_evaluation(report) -> None:
@@ -68,9 +81,18 @@ def print_evaluation(report) -> None:
                     cell += f" {error.relative_error:+.1%}" + ("" if error.covered else " [red]x[/]")
                 cells.append(cell)
             table.add_row(name, *cells)
+        bounds = [(entry.bounds.get(m) or {}).get("hcope") or {} for m in METRICS]
+        if any(b.get("interval") for b in bounds):
+            table.add_row("hcope bound", *(f"[{b['interval'][0]:.3f}, {b['interval'][1]:.3f}]" if b.get("interval") else "-"
+                                           for b in bounds))
         if entry.truth is not None:
             table.add_row("[bold]simulator truth[/]", *(f"{entry.truth.metrics[m]:.3f}" for m in METRICS))
         out.print(table)
+        if entry.risk:
+            out.print("  risk: " + "; ".join(
+                f"{name} {e.estimate:.3f}" + (f" [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e.ci else "")
+                + (f" (truth {entry.truth.risk[name]:.3f})" if entry.truth is not None and name in entry.truth.risk else "")
+                for name, e in entry.risk.items() if e.estimate is not None), highlight=False)
 
 
 @app.command()
@@ -87,15 +109,18 @@ def evaluate(
     seed: OpeSeed = _OPE.seed,
     min_ess: MinEss = _OPE.min_ess,
     min_propensity: MinPropensity = _OPE.min_propensity,
+    interval: Interval = _OPE.interval,
+    cache: Cache = str(DEFAULT_CACHE),
     registry: Registry = DEFAULT_REGISTRY,
     as_json: Json = False,
 ) -> None:
-    """Estimate policies off-policy on logged conversations, with intervals (and the simulator's truth)."""
+    """Estimate policies off-policy on logged conversations, with intervals, the hcope bound and risks (and the
+    simulator's truth)."""
     from .workflows.evaluate import EvaluateSettings, evaluate_policies
 
     settings = EvaluateSettings(tuple(logs), tuple(policies), registry, _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
-                                                                    min_propensity),
-                                truth_conversations if truth else 0)
+                                                                    min_propensity, interval),
+                                truth_conversations if truth else 0, _cache(cache))
     evaluation = evaluate_policies(settings, Reporter())
     if as_json:
         print_json(evaluation.report.to_dict())
@@ -122,6 +147,7 @@ def report(
     seed: OpeSeed = _OPE.seed,
     min_ess: MinEss = _OPE.min_ess,
     min_propensity: MinPropensity = _OPE.min_propensity,
+    cache: Cache = str(DEFAULT_CACHE),
     registry: Registry = DEFAULT_REGISTRY,
 ) -> None:
     """Write an evaluation report (or, with --loop, a loop's report): one self-contained HTML file plus a Markdown summary."""
@@ -148,7 +174,7 @@ def report(
     settings = ReportSettings(EvaluateSettings(tuple(logs), tuple(policies), registry,
                                                _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
                                                     min_propensity),
-                                               truth_conversations if truth else 0), out_file, gate)
+                                               truth_conversations if truth else 0, _cache(cache)), out_file, gate)
     html_path, md_path = write_evaluation_report(settings, Reporter())
     out.print(f"wrote {html_path} and {md_path}")
 
@@ -174,6 +200,8 @@ def promote(
     logs: Logs = ...,
     metric: str = typer.Option(str(_GATE.metric), "--metric", help="Gate metric, more is better: success_rate or usefulness."),
     estimator: str = typer.Option(_GATE.estimator, "--estimator", help="Gate estimator (default dr)."),
+    bound: str = typer.Option(_GATE.bound, "--bound", help="Interval of the paired differences: percentile (bootstrap), bca, t "
+                              "(jackknife) or hcope (a guarantee: Thomas et al. 2015, by importance sampling)."),
     prompts_margin: str = typer.Option(f"{_GATE.prompts_margin:g}", "--prompts-margin",
                                        help="Non-inferiority margin: at most this many more prompts per conversation (off: none)."),
     usefulness_margin: str = typer.Option(f"{_GATE.usefulness_margin:g}", "--usefulness-margin",
@@ -187,6 +215,7 @@ def promote(
     fqe_steps: FqeSteps = _FQE.steps,
     min_ess: MinEss = _OPE.min_ess,
     min_propensity: MinPropensity = _OPE.min_propensity,
+    cache: Cache = str(DEFAULT_CACHE),
     registry: Registry = DEFAULT_REGISTRY,
     as_json: Json = False,
 ) -> None:
@@ -194,12 +223,12 @@ def promote(
 
     from .workflows.evaluate import PromoteSettings, promote_policy
 
-    gate = GateSettings(metric=metric, estimator=estimator, max_prompt_share=max_prompt_share, sim_conversations=sim_conversations,
-                        prompts_margin=margin(prompts_margin, "--prompts-margin"),
+    gate = GateSettings(metric=metric, estimator=estimator, bound=bound, max_prompt_share=max_prompt_share,
+                        sim_conversations=sim_conversations, prompts_margin=margin(prompts_margin, "--prompts-margin"),
                         usefulness_margin=margin(usefulness_margin, "--usefulness-margin"),
                         success_margin=margin(success_margin, "--success-margin"))
     settings = PromoteSettings(candidate, tuple(logs), registry, _ope([estimator], None, bootstrap, confidence, 0, fqe_steps, min_ess, min_propensity),
-                               gate)
+                               gate, _cache(cache))
     decision = promote_policy(settings, Reporter())
     if as_json:
         print_json(decision.to_dict())

@@ -22,13 +22,15 @@ __all__ = ["EvaluateSettings", "ReportSettings", "PromoteSettings", "evaluate_po
 @dataclass(frozen=True)
 class EvaluateSettings:
     """Estimate ``policies`` on the logs in ``logs`` (one folder or several, read together) with ``ope``;
-    ``truth_conversations`` > 0 also runs each in the simulator (the ground truth)."""
+    ``truth_conversations`` > 0 also runs each in the simulator (the ground truth); ``cache``: where the policies'
+    choices and Q models are kept between evaluations (``evaluation.cache``), None for nowhere."""
 
     logs: tuple[Path, ...]
     policies: tuple[str, ...]
     registry: Path = DEFAULT_REGISTRY
     ope: OPESettings = field(default_factory=OPESettings)
     truth_conversations: int = 0
+    cache: Path | None = None  # evaluation.cache: policies' choices and Q models per (policy, logs); None: no cache
 
     def __post_init__(self) -> None:
         logs = (self.logs,) if isinstance(self.logs, (str, Path)) else tuple(self.logs)
@@ -48,7 +50,7 @@ def evaluate_policies(settings: EvaluateSettings, reporter: Reporter | None = No
     reporter = reporter or Reporter.silent()
     with reporter.stages() as update:
         return evaluate_logs(settings.logs, list(settings.policies), registry=settings.registry, settings=settings.ope,
-                             truth_conversations=settings.truth_conversations, progress=update)
+                             truth_conversations=settings.truth_conversations, progress=update, cache=settings.cache)
 
 
 def gate_candidates(evaluation: Evaluation, *, registry: Path, candidates: list[str], current: str, gate: GateSettings,
@@ -108,7 +110,7 @@ def write_evaluation_report(settings: ReportSettings, reporter: Reporter | None 
     ev = settings.evaluate
     current = current_policy(ev.registry)
     policies = tuple(dict.fromkeys([*ev.policies, current])) if settings.gate else ev.policies
-    evaluation = evaluate_policies(EvaluateSettings(ev.logs, policies, ev.registry, ev.ope, ev.truth_conversations), reporter)
+    evaluation = evaluate_policies(EvaluateSettings(ev.logs, policies, ev.registry, ev.ope, ev.truth_conversations, ev.cache), reporter)
     gates = []
     if settings.gate:
         gates = gate_candidates(evaluation, registry=ev.registry, candidates=list(ev.policies), current=current,
@@ -126,6 +128,7 @@ class PromoteSettings:
     registry: Path = DEFAULT_REGISTRY
     ope: OPESettings = field(default_factory=lambda: OPESettings(estimators=("dr",)))
     gate: GateSettings = field(default_factory=GateSettings)
+    cache: Path | None = None
 
 
 def promote_policy(settings: PromoteSettings, reporter: Reporter | None = None) -> GateDecision:
@@ -135,7 +138,7 @@ def promote_policy(settings: PromoteSettings, reporter: Reporter | None = None) 
     if settings.candidate == current:
         raise ConfigError(f"{settings.candidate} is already the current policy")
     evaluation = evaluate_policies(EvaluateSettings(settings.logs, (settings.candidate, current), settings.registry,
-                                                    settings.ope), reporter)
+                                                    settings.ope, cache=settings.cache), reporter)
     decision = gate_candidates(evaluation, registry=settings.registry, candidates=[settings.candidate], current=current,
                                gate=settings.gate, reporter=reporter)[0]
     evidence = {"logs": ", ".join(map(str, settings.logs)), "decision": decision.to_dict()}

@@ -38,8 +38,24 @@ def _conversations(data: OPEData, target: np.ndarray, metric: str, q: np.ndarray
     return out
 
 
-def _reference(name: str, convs) -> float:
+def _reference(name: str, convs, parameter: float | None = None) -> float:
     n = len(convs)
+    if name in ("switch-dr", "dros"):  # dr with the weights of its corrections switched off beyond tau, or shrunk
+        parameter = np.inf if parameter is None else parameter
+        values = []
+        for c in convs:
+            total, w_before, kept_before = 0.0, 1.0, 1.0  # w_-1 = 1, never switched off or shrunk
+            for rho, r, qa, vs in c:
+                total += kept_before * vs
+                w = w_before * rho
+                if name == "switch-dr":
+                    kept = w if (kept_before > 0 or w_before == 0) and w <= parameter and (kept_before == w_before) else 0.0
+                else:
+                    kept = w if not np.isfinite(parameter) else parameter * w / (w * w + parameter)
+                total += kept * (r - qa)
+                w_before, kept_before = w, kept
+            values.append(total)
+        return float(np.mean(values))
     weights = [np.cumprod([t[0] for t in c]) for c in convs]
     if name in ("is", "wis"):
         W = np.array([w[-1] for w in weights])
@@ -86,6 +102,12 @@ def _estimate(data, target, q, name, metric, counts=None):
     return ESTIMATORS[name].value(_Stats(inputs, sums, ("p", metric, "q")))
 
 
+def _detail(data, target, q, name, metric):
+    weights = Weights(data, target)
+    inputs = MetricInputs(weights, data.metric_rewards(metric), q[np.arange(data.n_turns), data.actions], (q * target).sum(axis=1))
+    return ESTIMATORS[name].detail(inputs)
+
+
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 @pytest.mark.parametrize("metric", METRICS)
 @pytest.mark.parametrize("policy", ["uniform", "greedy", "mode"])
@@ -97,8 +119,9 @@ def test_estimators_match_loop_implementations(tiny, name, metric, policy):
         target = _uniform_target(tiny) if policy == "uniform" else _greedy_target(tiny)
     q = np.random.default_rng(3).normal(size=(tiny.n_turns, N_PROMPTS))
     got = _estimate(tiny, target, q, name, metric)[0]
+    detail = _detail(tiny, target, q, name, metric)
     with np.errstate(invalid="ignore"):
-        expected = _reference(name, _conversations(tiny, target, metric, q))
+        expected = _reference(name, _conversations(tiny, target, metric, q), detail and detail["value"])
     # greedy: every conversation has weight 0, so wis is undefined (nan) both ways
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-12, nan_ok=True)
 
@@ -143,6 +166,8 @@ def test_bootstrap_counts_are_resampled_conversations(tiny):
     resampled = make_data(lengths, tiny.actions[rows], [{a: p for a, p in enumerate(tiny.behaviour[j]) if p > 0} for j in rows],
                           tiny.rewards[rows], tiny.success[keep])
     for name in ESTIMATORS:
+        if name in ("switch-dr", "dros"):  # tuned once on the whole sample by design, so a resample keeps its parameter
+            continue
         for metric in METRICS:
             counted = _estimate(tiny, target, q, name, metric, counts=np.array([[2.0, 0.0, 1.0]]))[0]
             direct = _estimate(resampled, target[rows], q[rows], name, metric)[0]
@@ -281,3 +306,52 @@ def test_near_deterministic_logs_are_not_estimable():
     assert not entry.supported and entry.diagnostics.ess == pytest.approx(3.0)
     assert "not estimable" in entry.support.message and "below the minimum of 10" in entry.support.message
     assert entry.estimators == {}
+
+
+# ------------------------------------------------------- tuned doubly robust
+def _inputs(data, target, q, metric):
+    return MetricInputs(Weights(data, target), data.metric_rewards(metric), q[np.arange(data.n_turns), data.actions],
+                        (q * target).sum(axis=1))
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_switch_dr_at_every_threshold_matches_the_loop_and_spans_dm_to_dr(tiny, metric):
+    from evaluation.estimators import SwitchDR
+
+    target = _uniform_target(tiny)
+    q = np.random.default_rng(5).normal(size=(tiny.n_turns, N_PROMPTS))
+    x = _inputs(tiny, target, q, metric)
+    convs = _conversations(tiny, target, metric, q)
+    for tau in (0.0, 0.9, 1.5, 2.5, 4.0, np.inf):
+        assert SwitchDR().modified(x, tau).mean() == pytest.approx(_reference("switch-dr", convs, tau), rel=1e-12, abs=1e-12)
+    assert SwitchDR().modified(x, 0.0).mean() == pytest.approx(_reference("dm", convs))
+    assert SwitchDR().modified(x, np.inf).mean() == pytest.approx(_reference("dr", convs))
+
+
+@pytest.mark.parametrize("name", ["switch-dr", "dros"])
+def test_tuned_parameter_minimizes_the_estimated_mse(tiny, name):
+    """The chosen parameter has the smallest var(z)/n + mean(z_dr - z)^2 over the grid, recomputed here."""
+    estimator = ESTIMATORS[name]
+    target = _uniform_target(tiny)
+    q = np.random.default_rng(6).normal(size=(tiny.n_turns, N_PROMPTS))
+    x = _inputs(tiny, target, q, "usefulness")
+    dr = _inputs(tiny, target, q, "usefulness").dr_contributions
+    n = tiny.n_conversations
+    mse = {p: estimator.modified(x, p).var(ddof=1) / n + (dr - estimator.modified(x, p)).mean() ** 2 for p in estimator.grid(x)}
+    detail = estimator.detail(x)
+    chosen = np.inf if detail["value"] is None else detail["value"]
+    assert mse[chosen] == pytest.approx(min(mse.values()))
+    assert detail["bias_estimate"] == pytest.approx((dr - estimator.modified(x, chosen)).mean())
+
+
+def test_dros_shrinks_towards_zero_weight_and_is_dr_without_shrinkage(tiny):
+    from evaluation.estimators import DRos
+
+    target = _uniform_target(tiny)
+    q = np.random.default_rng(7).normal(size=(tiny.n_turns, N_PROMPTS))
+    x = _inputs(tiny, target, q, "prompts")
+    convs = _conversations(tiny, target, "prompts", q)
+    assert DRos().modified(x, np.inf).mean() == pytest.approx(_reference("dr", convs))
+    assert DRos().modified(x, 1e-12).mean() == pytest.approx(_reference("dm", convs), abs=1e-9)  # every weight ~0
+    for lam in (0.5, 3.0, 40.0):
+        assert DRos().modified(x, lam).mean() == pytest.approx(_reference("dros", convs, lam), rel=1e-12)

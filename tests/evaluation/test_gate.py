@@ -134,3 +134,33 @@ def test_promotion_and_rollback_are_recorded(tmp_path, catalog):
 def test_a_policy_is_not_compared_with_itself():
     with pytest.raises(ConfigError, match="already the current policy"):
         gate_decision("cur", "cur", _result(np.linspace(0.05, 0.3, 20), 0.2), _sim(0.5, 0.6), GateSettings())
+
+
+@pytest.mark.parametrize("bound", ["percentile", "bca", "t", "hcope"])
+def test_every_bound_is_named_and_decides_on_a_bandit(bound):
+    """On a one-turn bandit (tests/evaluation/test_intervals.py) a policy asking the best prompt 90% of the time
+    beats one asking the worst, by every bound; a policy is never confidently better than a near copy of itself."""
+    from dialogue.prompts import N_PROMPTS
+    from evaluation.ope import evaluate_targets
+
+    from .test_intervals import _bandit
+
+    n = 3000
+    data = _bandit(n, np.random.default_rng(5))
+    good, bad, copy = (np.zeros((n, N_PROMPTS)) for _ in range(3))
+    good[:, 2], good[:, 0] = 0.9, 0.1
+    bad[:, 0] = 1.0
+    copy[:, 2], copy[:, 0] = 0.89, 0.11
+    result = evaluate_targets(data, {"good": good, "bad": bad, "copy": copy},
+                              OPESettings(estimators=("is", "dr"), q_models=("fqe",), bootstrap=300, min_ess=0,
+                                          fqe=__import__("evaluation.qmodel", fromlist=["FQESettings"]).FQESettings(steps=30, batch_size=64)))
+    share = {"play_sample": 0.5, "ask_genre": 0.5}
+    settings = GateSettings(bound=bound, simulator_guardrails=False, prompts_margin=None, usefulness_margin=None)
+    better = gate_decision("good", "bad", result, None, settings, logged_share=share)
+    assert better.promote, better.conditions
+    assert f"{bound} interval" in better.conditions[1].detail
+    assert ("by importance sampling (hcope)" in better.conditions[1].detail) == (bound == "hcope")
+    same = gate_decision("copy", "good", result, None, settings, logged_share=share)
+    assert same.failed == ("improvement",)
+    with pytest.raises(ConfigError, match="--bound must be one of percentile, bca, t, hcope, got 'bootstrap-t'"):
+        GateSettings(bound="bootstrap-t")
