@@ -39,10 +39,15 @@ _FQE = FQESettings()
 
 
 def _ope(estimators: Optional[list[str]], q_models: Optional[list[str]], bootstrap: int, confidence: float, seed: int,
-         fqe_steps: int, min_ess: float, min_propensity: float, interval: str = _OPE.interval) -> OPESettings:
+         fqe_steps: int, min_ess: float, min_propensity: float, interval: str = _OPE.interval,
+         q_ensemble: int = _OPE.q_ensemble) -> OPESettings:
     return OPESettings(estimators=tuple(estimators or _OPE.estimators), q_models=tuple(q_models or _OPE.q_models),
                        bootstrap=bootstrap, confidence=confidence, seed=seed, fqe=FQESettings(steps=fqe_steps, seed=seed),
-                       min_ess=min_ess, min_propensity=min_propensity, interval=interval)
+                       min_ess=min_ess, min_propensity=min_propensity, interval=interval, q_ensemble=q_ensemble)
+
+
+QEnsemble = Annotated[int, typer.Option("--q-ensemble", help="Refit each Q model K more times on bootstrap resamples, so the "
+                                        "intervals of dm, dr, ... hold the model's refit variance (K x the fitting time).")]
 
 
 Cache = Annotated[str, typer.Option("--cache", help="Folder keeping each learned policy's choices and Q models per "
@@ -110,6 +115,7 @@ def evaluate(
     min_ess: MinEss = _OPE.min_ess,
     min_propensity: MinPropensity = _OPE.min_propensity,
     interval: Interval = _OPE.interval,
+    q_ensemble: QEnsemble = _OPE.q_ensemble,
     cache: Cache = str(DEFAULT_CACHE),
     registry: Registry = DEFAULT_REGISTRY,
     as_json: Json = False,
@@ -119,7 +125,7 @@ def evaluate(
     from .workflows.evaluate import EvaluateSettings, evaluate_policies
 
     settings = EvaluateSettings(tuple(logs), tuple(policies), registry, _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
-                                                                    min_propensity, interval),
+                                                                    min_propensity, interval, q_ensemble),
                                 truth_conversations if truth else 0, _cache(cache))
     evaluation = evaluate_policies(settings, Reporter())
     if as_json:
@@ -285,6 +291,7 @@ def loop(
     metric: str = typer.Option("success_rate", "--metric", help="Gate metric, more is better: success_rate or usefulness."),
     prompts_margin: str = typer.Option("0.5", "--prompts-margin", help="Gate's non-inferiority margin on prompts (off: none)."),
     usefulness_margin: str = typer.Option("0.5", "--usefulness-margin", help="Gate's margin on usefulness (off: none)."),
+    bound: str = typer.Option(_GATE.bound, "--bound", help="Gate's interval: percentile, bca, t or hcope (segue policy promote)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Gradient steps of the d3rlpy learners (default: automatic)."),
     bootstrap: int = typer.Option(1_000, "--bootstrap", help="Bootstrap resamples of the estimates."),
     fqe_steps: int = typer.Option(2_000, "--fqe-steps", help="FQE gradient steps per metric."),
@@ -303,7 +310,7 @@ def loop(
     from .workflows.loop import LoopSettings, run_loop
     from .workflows.pipeline import DEFAULT_CANDIDATES
 
-    gate = GateSettings(metric=metric, simulator_guardrails=False, prompts_margin=margin(prompts_margin, "--prompts-margin"),
+    gate = GateSettings(metric=metric, bound=bound, simulator_guardrails=False, prompts_margin=margin(prompts_margin, "--prompts-margin"),
                         usefulness_margin=margin(usefulness_margin, "--usefulness-margin"))
     settings = LoopSettings(rounds=rounds, conversations=conversations, seed=seed, runs=runs,
                             candidates=tuple(candidates) if candidates else DEFAULT_CANDIDATES, exploration=exploration,

@@ -43,6 +43,14 @@ def test_evaluate_json_contract(small_logs, registry):
                 assert isinstance(e["estimate"], float)
                 lo, hi = e["ci"]  # 50 resamples of 200 conversations: every estimator has an interval
                 assert lo <= hi and e["se"] >= 0
+                assert e["intervals"]["percentile"] == e["ci"] and {"bca", "t"} <= set(e["intervals"])
+        assert {"switch-dr", "dros"} <= set(entry["estimators"])
+        assert entry["estimators"]["switch-dr"]["success_rate"]["detail"]["parameter"] == "tau"
+        for metric, bounds in entry["bounds"].items():
+            lo, hi = bounds["hcope"]["interval"]
+            assert 0 <= lo <= hi, metric
+        assert set(entry["risk"]) == {"abandoned", "cvar_usefulness", "cvar_prompts"}
+        assert set(entry["truth_detail"]["risk"]) == {"abandoned", "cvar_usefulness", "cvar_prompts"}
         assert set(entry["truth"]) == {"usefulness", "success_rate", "prompts"}
         assert all(isinstance(v, float) for v in entry["truth"].values())
         assert entry["diagnostics"]["ess"] > 0
@@ -62,6 +70,8 @@ def test_evaluate_without_truth_reports_null(small_logs, registry):
     (["--estimator", "magic"], "unknown estimator 'magic'"),
     (["--q-model", "oracle"], "--q-model must be among"),
     (["--bootstrap", "-3"], "--bootstrap must be between"),
+    (["--interval", "hcope"], "--interval must be one of percentile, bca, t, bootstrap-t, got 'hcope'"),
+    (["--q-ensemble", "-1"], "--q-ensemble must be between 0 and 100, got -1"),
     (["--policy", "nope"], "no policy 'nope'"),
 ])
 def test_evaluate_bad_input_is_one_clear_line(small_logs, registry, args, message):
