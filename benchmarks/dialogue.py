@@ -49,7 +49,7 @@ def end_to_end(catalog, policy_ref: str, registry: Path, n: int) -> dict:
                           ("text_all_phrasings", TextChannel(nlu, catalog, part="all"))):
         env = MusicUserEnv(catalog=catalog, features="history", channel=channel)
         start = time.perf_counter()
-        success, prompts, _, _, _ = simulate_policy(env, policy, variant, seeds)
+        success, prompts, *_ = simulate_policy(env, policy, variant, seeds)
         half = 1.96 * float(np.sqrt(success.mean() * (1 - success.mean()) / n))
         out[name] = {"success_rate": round(float(success.mean()), 4), "success_ci": [round(float(success.mean()) - half, 4),
                      round(float(success.mean()) + half, 4)], "mean_prompts": round(float(prompts.mean()), 3),

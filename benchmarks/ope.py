@@ -98,15 +98,21 @@ def truth(work: Path, conversations: int, settings: list[str]) -> dict:
 
     path = work / "truth.json"
     policies = sorted({p for s in settings for p in CANDIDATES[s]})
-    key = {"policies": policies, "conversations": conversations}
     found = json.loads(path.read_text()) if path.exists() else None
-    if found and found.get("key") == key:
+    if not found or found["key"]["conversations"] != conversations:
+        found = {"key": {"policies": [], "conversations": conversations}, "truth": {}, "seconds": 0.0}
+    missing = [p for p in policies if p not in found["truth"]]
+    if not missing:
         return found
     started = time.perf_counter()
-    print(f"truth: {len(policies)} policies x {conversations:,} simulated users ...", file=sys.stderr)
-    simulated = simulate_truth(policies, conversations=conversations, registry=work / "policies", seed=7)
-    found = {"key": key, "truth": {n: t.to_dict() for n, t in simulated.items()}, "seconds": time.perf_counter() - started}
-    path.write_text(json.dumps(found))
+    print(f"truth: {len(missing)} policies x {conversations:,} simulated users ...", file=sys.stderr)
+    simulated = simulate_truth(missing, conversations=conversations, registry=work / "policies", seed=7)
+    found["truth"].update({n: t.to_dict() for n, t in simulated.items()})  # the same users for every policy (seed 7)
+    found["key"]["policies"] = sorted(found["truth"])
+    found["seconds"] += time.perf_counter() - started
+    tmp = path.with_name(".truth.json.tmp")
+    tmp.write_text(json.dumps(found))
+    os.replace(tmp, path)
     return found
 
 
@@ -244,14 +250,6 @@ def _mean(values) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _spearman(a, b) -> float | None:
-    from scipy.stats import spearmanr
-
-    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
-        return None
-    return float(spearmanr(a, b).statistic)
-
-
 def summarize(records: dict, truth: dict) -> dict:
     true = {p: t["metrics"] for p, t in truth["truth"].items()}
     true_risk = {p: t.get("risk", {}) for p, t in truth["truth"].items()}
@@ -281,6 +279,7 @@ def summarize(records: dict, truth: dict) -> dict:
                         per["risk"][name] = _cells([e["risk"][name] for e in supported], true_risk[policy][name])
             summary["policies"][policy] = per
         summary["selection"] = _selection(runs, setting, true)
+        summary["coverage_by_ess"] = _coverage_by_ess(runs, setting, true)
         out["settings"][setting] = summary
     return out
 
@@ -307,11 +306,32 @@ def _cells(estimates: list[dict], truth: float) -> dict:
     return cell
 
 
+ESS_BINS = ((10, 100), (100, 1_000), (1_000, float("inf")))
+
+
+def _coverage_by_ess(runs: list[dict], setting: str, true: dict, estimator: str = "dr") -> list[dict]:
+    """Coverage of the estimator's intervals by the effective sample size of the (candidate, seed)."""
+    out = []
+    for lo, hi in ESS_BINS:
+        cases = [(e, p) for r in runs for p, e in r["policies"].items()
+                 if p in CANDIDATES[setting] and e["supported"] and lo <= e["diagnostics"]["ess"] < hi]
+        row = {"ess": [lo, hi if np.isfinite(hi) else None], "cases": len(cases), "coverage": {}}
+        for metric in ("success_rate", "usefulness"):
+            for method in ("percentile", "t"):
+                hits = [iv[0] <= true[p][metric] <= iv[1] for e, p in cases
+                        if (iv := e["estimators"][estimator][metric]["intervals"].get(method))]
+                row["coverage"][f"{metric} {method}"] = _mean(hits)
+        out.append(row)
+    return out
+
+
 def _selection(runs: list[dict], setting: str, true: dict) -> dict:
-    """Rank the candidates by estimate and by lower bound (success rate) per seed; Spearman and regret against the truth."""
+    """Rank the candidates by estimate and by lower bound (success rate) per seed (``evaluation.selection``):
+    Spearman and regret against the truth, averaged over seeds."""
+    from evaluation.selection import select
+
     policies = CANDIDATES[setting]
     truth_values = {p: true[p][SELECTION_METRIC] for p in policies}
-    best = max(truth_values.values())
     rankers = {"dr estimate": lambda e: e["estimators"]["dr"][SELECTION_METRIC]["estimate"],
                "wdr estimate": lambda e: e["estimators"]["wdr"][SELECTION_METRIC]["estimate"],
                "switch-dr estimate": lambda e: e["estimators"]["switch-dr"][SELECTION_METRIC]["estimate"],
@@ -320,69 +340,93 @@ def _selection(runs: list[dict], setting: str, true: dict) -> dict:
                "hcope lower bound": lambda e: (e["bounds"][SELECTION_METRIC]["hcope"]["interval"] or [None])[0]}
     out = {"metric": SELECTION_METRIC, "candidates": len(policies), "truth": truth_values, "rankers": {}}
     for name, score in rankers.items():
-        rho, regret1, regret3, chosen = [], [], [], []
+        chosen = []
         for r in runs:
-            scores = {}
-            for p in policies:
-                e = r["policies"].get(p)
-                if e and e["supported"]:
-                    value = score(e)
-                    if value is not None:
-                        scores[p] = value
-            if not scores:
-                continue
-            ranked = sorted(scores, key=scores.get, reverse=True)
-            chosen.append(ranked[0])
-            regret1.append(best - truth_values[ranked[0]])
-            regret3.append(best - max(truth_values[p] for p in ranked[:3]))
-            if len(scores) >= 3:
-                rho.append(_spearman([scores[p] for p in scores], [truth_values[p] for p in scores]))
-        out["rankers"][name] = {"spearman_mean": _mean(rho), "regret_top1_mean": _mean(regret1), "regret_top3_mean": _mean(regret3),
+            scores = {p: v for p in policies if (e := r["policies"].get(p)) and e["supported"] and (v := score(e)) is not None}
+            if scores:
+                chosen.append(select(scores, truth_values, k=3))
+        out["rankers"][name] = {"spearman_mean": _mean([c.spearman for c in chosen]),
+                                "regret_top1_mean": _mean([c.regret_top1 for c in chosen]),
+                                "regret_top3_mean": _mean([c.regret_top_k for c in chosen]),
                                 "seeds_with_a_choice": len(chosen),
-                                "chosen": {p: chosen.count(p) for p in sorted(set(chosen))}}
+                                "chosen": {p: sum(c.ranking[0] == p for c in chosen) for p in sorted({c.ranking[0] for c in chosen})}}
     return out
 
 
+def _pooled(per_policy: list[dict], metric: str, method: str) -> dict | None:
+    """Mean over candidates of one estimator's cells for one metric and interval (each candidate weighs the same)."""
+    cells = [p[metric] for p in per_policy if metric in p]
+    ivs = [c["intervals"].get(method) for c in cells if c["intervals"].get(method)]
+    if not ivs:
+        return None
+    return {"median_abs": _mean([c["median_abs_relative_error"] for c in cells]),
+            "coverage": _mean([i["coverage"] for i in ivs]), "lower": _mean([i["lower_below_truth"] for i in ivs]),
+            "width": _mean([i["width_relative"] for i in ivs])}
+
+
 def markdown(summary: dict) -> str:
+    """The tables of BENCHMARKS.md: per setting, the candidates, every estimator x interval pooled over candidates,
+    the risks, and the selection metrics."""
     lines = []
-    metrics = ("usefulness", "success_rate", "prompts")
+    pct = lambda x: "-" if x is None else f"{x:.0%}"  # noqa: E731
     for setting, s in summary["settings"].items():
-        lines.append(f"\n#### Logged by the {'rule' if setting == 'rule' else 'learned (rule-cql)'} policy with share {SHARE}: "
-                     f"{s['seeds']} seeds\n")
-        for policy, per in s["policies"].items():
+        policies = s["policies"]
+        lines.append(f"\n#### Logged by the {'rule' if setting == 'rule' else 'learned (rule-cql)'} policy with its randomized share "
+                     f"{SHARE}: {s['seeds']} seeds x 50,000 conversations\n")
+        lines.append("| candidate | truth: success / usefulness / prompts | estimable in | mean ESS |")
+        lines.append("| --- | --- | --- | --- |")
+        for policy, per in policies.items():
             t = summary["truth"][policy]
-            lines.append(f"\n**{policy}** (supported in {per['supported_share']:.0%} of seeds, mean ESS "
-                         f"{(per['ess_mean'] or 0):,.0f}; truth: usefulness {t['usefulness']:.3f}, success {t['success_rate']:.3f}, "
-                         f"prompts {t['prompts']:.2f})\n")
-            lines.append("| estimator | interval | " + " | ".join(metrics) + " |")
-            lines.append("| --- | --- | " + " | ".join("---" for _ in metrics) + " |")
-            for estimator, cells in per["estimators"].items():
-                first = True
-                for method in cells[metrics[0]]["intervals"]:
-                    row = [f"`{estimator}`" if first else "", method]
-                    for m in metrics:
-                        c = cells[m]
-                        iv = c["intervals"].get(method)
-                        err = (f"{c['mean_relative_error']:+.1%} / {c['median_abs_relative_error']:.1%} / " if first else "")
-                        row.append(err + (f"{iv['coverage']:.0%} / {iv['lower_below_truth']:.0%} / {iv['width_relative']:.0%}"
-                                          if iv else "-"))
-                    lines.append("| " + " | ".join(row) + " |")
-                    first = False
-            row = ["hcope bound", "Thomas et al. 2015"]
-            for m in metrics:
-                iv = per["hcope"].get(m, {}).get("intervals", {}).get("hcope")
-                row.append(f"{iv['coverage']:.0%} / {iv['lower_below_truth']:.0%} / {iv['width_relative']:.0%}" if iv else "-")
+            lines.append(f"| {policy} | {t['success_rate']:.3f} / {t['usefulness']:.3f} / {t['prompts']:.2f} | "
+                         f"{pct(per['supported_share'])} of seeds | {(per['ess_mean'] or 0):,.0f} |")
+        lines.append("\nPooled over the candidates (each weighs the same): median absolute relative error; then per interval "
+                     "the share of (candidate, seed) whose 95% interval covers the truth / whose lower bound is below it / "
+                     "the mean width relative to the truth.\n")
+        lines.append("| estimator | interval | success: error | success: covers / lower below / width | usefulness: error | "
+                     "usefulness: covers / lower below / width | prompts: covers |")
+        lines.append("| --- | --- | --- | --- | --- | --- | --- |")
+        estimators = next((list(p["estimators"]) for p in policies.values() if p["estimators"]), [])
+        for estimator in estimators:
+            cells = [p["estimators"][estimator] for p in policies.values() if estimator in p["estimators"]]
+            methods = list(cells[0]["success_rate"]["intervals"])
+            for k, method in enumerate(methods):
+                sr, us, pr = (_pooled(cells, m, method) for m in ("success_rate", "usefulness", "prompts"))
+                row = [f"`{estimator}`" if k == 0 else "", method,
+                       pct(sr["median_abs"]) if k == 0 and sr else "",
+                       f"{pct(sr['coverage'])} / {pct(sr['lower'])} / {pct(sr['width'])}" if sr else "-",
+                       pct(us["median_abs"]) if k == 0 and us else "",
+                       f"{pct(us['coverage'])} / {pct(us['lower'])} / {pct(us['width'])}" if us else "-",
+                       pct(pr["coverage"]) if pr else "-"]
+                lines.append("| " + " | ".join(row) + " |")
+        hc = [p["hcope"] for p in policies.values() if p["hcope"]]
+        if hc:
+            sr, us, pr = (_pooled(hc, m, "hcope") for m in ("success_rate", "usefulness", "prompts"))
+            lines.append(f"| hcope bound | Thomas et al. 2015 | | {pct(sr['coverage'])} / {pct(sr['lower'])} / {pct(sr['width'])} | | "
+                         f"{pct(us['coverage'])} / {pct(us['lower'])} / {pct(us['width'])} | {pct(pr['coverage'])} |")
+        lines.append("\n`dr`'s coverage by the effective sample size of the (candidate, seed):\n")
+        lines.append("| ESS | cases | success: percentile / t | usefulness: percentile / t |")
+        lines.append("| --- | --- | --- | --- |")
+        for row in s["coverage_by_ess"]:
+            c = row["coverage"]
+            hi = f"{row['ess'][1]:,}" if row["ess"][1] else "..."
+            lines.append(f"| {row['ess'][0]:,} - {hi} | {row['cases']} | {pct(c['success_rate percentile'])} / {pct(c['success_rate t'])} | "
+                         f"{pct(c['usefulness percentile'])} / {pct(c['usefulness t'])} |")
+        lines.append("\nRisks (weighted importance sampling, percentile interval): truth / mean estimate error / coverage\n")
+        lines.append("| candidate | abandoned share | CVaR 10% usefulness (worst) | CVaR 10% prompts (longest) |")
+        lines.append("| --- | --- | --- | --- |")
+        for policy, per in policies.items():
+            t = summary["truth"][policy]
+            row = [policy]
+            for name in ("abandoned", "cvar_usefulness", "cvar_prompts"):
+                c = per["risk"].get(name)
+                iv = (c or {}).get("intervals", {}).get("percentile")
+                row.append(f"{t[name]:.3f} / {c['mean_error']:+.3f} / {pct(iv['coverage']) if iv else '-'}" if c else "-")
             lines.append("| " + " | ".join(row) + " |")
-            for name, c in per["risk"].items():
-                iv = c["intervals"].get("percentile")
-                lines.append(f"| risk `{name}` (truth {t[name]:.3f}) | percentile | mean error {c['mean_error']:+.3f} / "
-                             f"median abs {c['median_abs_error']:.3f} / "
-                             + (f"coverage {iv['coverage']:.0%} / lower below {iv['lower_below_truth']:.0%}" if iv else "-")
-                             + " | | |")
         sel = s["selection"]
         lines.append(f"\nOff-policy selection among {sel['candidates']} candidates by {sel['metric']} (truth: "
-                     + ", ".join(f"{p} {v:.3f}" for p, v in sel["truth"].items()) + ")\n")
-        lines.append("| ranked by | Spearman with truth | regret top-1 | regret best of top-3 | chosen |")
+                     + ", ".join(f"{p} {v:.3f}" for p, v in sel["truth"].items()) + "); a candidate not estimable "
+                     "on a seed cannot be chosen there\n")
+        lines.append("| ranked by | Spearman with truth (mean) | regret of top-1 (mean) | regret of best of top-3 | chosen |")
         lines.append("| --- | --- | --- | --- | --- |")
         for name, r in sel["rankers"].items():
             fmt = lambda x, f: format(x, f) if x is not None else "-"  # noqa: E731

@@ -21,8 +21,8 @@ from policy.registry import DEFAULT_REGISTRY, load_policy, resolve
 from recommender.catalog import Catalog
 
 from .ab import ABSettings, run_ab
-from .data import METRICS, OPEData
 from .cache import OPECache, policy_fingerprint
+from .data import METRICS, OPEData
 from .ope import OPEResult, OPESettings, compact_q, evaluate_targets, target_probabilities
 from .results import EstimateError, EvaluationReport, Truth
 

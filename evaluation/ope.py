@@ -135,6 +135,15 @@ def target_probabilities(policy, variant: str, data: OPEData, progress: Callable
     return data.decided(probs)  # forced turns are no decision of this policy
 
 
+def resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
+    """Bootstrap resamples of n conversations as counts, float64 (size, n): row b counts how often each conversation
+    was drawn in n draws with replacement (a multinomial sample; drawn as indices and counted, 3x faster than
+    ``Generator.multinomial`` over 50,000 categories)."""
+    drawn = rng.integers(0, n, (size, n)) * size + np.arange(size)[:, None]  # conversation-major: (n, size) below
+    return np.bincount(drawn.ravel(), minlength=size * n).reshape(n, size).astype(np.float64).T  # the per-time sums read
+    # the (n, size) layout, so the transpose they take is free
+
+
 def compact_q(q, data: OPEData, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the estimators read of a Q model: (Q(s_t, a_t), V(s_t) = sum_a pi(a|s_t) Q(s_t, a)), float64 (n,) each, from
     Q values (n, N_PROMPTS) at the logged states; a pair already in that form passes through."""
@@ -386,12 +395,11 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             progress("jackknife", 1, 1)
         rng = np.random.default_rng(settings.seed)
         n = data.n_conversations
-        uniform = np.full(n, 1.0 / n)
         collected: dict = {}
         done = 0
         while done < settings.bootstrap:
             size = min(_CHUNK, settings.bootstrap - done)
-            for key, value in draw_block(rng.multinomial(n, uniform, size=size).astype(np.float64), done).items():
+            for key, value in draw_block(resample_counts(rng, n, size), done).items():
                 collected.setdefault(key, []).append(value)
             done += size
             if progress:

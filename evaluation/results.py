@@ -186,11 +186,27 @@ class EvaluationReport:
         """The simulator's truth of every policy that has one."""
         return {name: e.truth for name, e in self.policies.items() if e.truth is not None}
 
+    def selection(self, metric: Metric | str = Metric.SUCCESS_RATE, estimator: str = "dr") -> dict:
+        """Off-policy selection among the policies (``evaluation.selection``): ranker -> Selection, judged against
+        the truth when every policy has one; empty with fewer than two policies or without that estimator."""
+        from .selection import RANKERS, scores, select
+
+        if len(self.policies) < 2 or not any(estimator in e.estimators for e in self.policies.values()):
+            return {}
+        truths = self.truths()
+        truth = {p: t.metrics[Metric(metric)] for p, t in truths.items()} if len(truths) == len(self.policies) else None
+        return {by: select(scores(self.policies, metric=metric, estimator=estimator, by=by), truth) for by in RANKERS}
+
     def to_dict(self) -> dict:
-        return {"logs": self.logs, "conversations": self.conversations, "turns": self.turns,
+        data = {"logs": self.logs, "conversations": self.conversations, "turns": self.turns,
                 "logging_policy": self.logging_policy, "on_policy": {str(m): v for m, v in self.on_policy.items()},
                 "settings": self.settings, "seconds": self.seconds,
                 "policies": {name: e.to_dict() for name, e in self.policies.items()}}
+        selection = self.selection()
+        if selection:
+            data["selection"] = {"metric": Metric.SUCCESS_RATE.value, "estimator": "dr",
+                                 "by": {by: s.to_dict() for by, s in selection.items()}}
+        return data
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,11 @@ def evaluate(
         print_json(evaluation.report.to_dict())
     else:
         print_evaluation(evaluation.report)
+        for by, chosen in evaluation.report.selection().items():
+            if chosen.ranking:
+                judged = (f"; against the truth: Spearman {chosen.spearman:+.2f}, " if chosen.spearman is not None else "; against the truth: ") \
+                    + f"regret of the first {chosen.regret_top1:.3f}" if chosen.regret_top1 is not None else ""
+                out.print(f"ranked by dr success_rate {by.replace('_', ' ')}: " + " > ".join(chosen.ranking) + judged, highlight=False)
 
 
 @app.command()

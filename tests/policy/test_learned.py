@@ -116,10 +116,10 @@ def test_a_short_training_run_beats_a_random_policy(trained, catalog):
     registry, _ = trained
     env = MusicUserEnv(catalog=catalog)
     seeds = list(range(70_000, 70_300))
-    _, _, random_usefulness, _, _ = simulate_policy(env, UniformPolicy(), "base", seeds)
+    _, _, random_usefulness, *_ = simulate_policy(env, UniformPolicy(), "base", seeds)
     for name in ("cql-base", "regressor-base"):
         policy, variant = load_policy(name, catalog=catalog, registry=registry)
-        _, _, usefulness, _, _ = simulate_policy(env, policy, variant, seeds)
+        _, _, usefulness, *_ = simulate_policy(env, policy, variant, seeds)
         assert usefulness.mean() > random_usefulness.mean() + 0.15, name  # usefulness per conversation
 
 

@@ -56,6 +56,9 @@ def test_evaluate_json_contract(small_logs, registry):
         assert entry["diagnostics"]["ess"] > 0
     # the logging policy's own empirical values are reported beside the estimates
     assert report["on_policy"]["prompts"] > 1
+    # off-policy selection between the two, judged against their truth
+    by_estimate = report["selection"]["by"]["estimate"]
+    assert sorted(by_estimate["ranking"]) == ["always-play", "rule"] and by_estimate["regret_top1"] >= 0
 
 
 def test_evaluate_without_truth_reports_null(small_logs, registry):
