@@ -1,12 +1,15 @@
-"""The off-policy evaluation runner: estimators x metrics x policies, bootstrap intervals, diagnostics.
+"""The off-policy evaluation runner: estimators x metrics x policies, intervals and bounds, risks, diagnostics.
 
 ``evaluate_targets(data, targets, settings)`` takes the logs (``OPEData``) and,
 per policy, its distribution over prompts at every logged state, and returns
-per policy: each estimator's estimate of each metric with a bootstrap
-percentile interval (conversations resampled with replacement; the same
-resamples for every policy, so differences between policies are paired),
-the importance-weight diagnostics (effective sample size and weight
-statistics) and the support check.
+per policy: each estimator's estimate of each metric with its intervals
+(``evaluation.intervals``: bootstrap percentile and BCa over conversations
+resampled with replacement, the same resamples for every policy, so
+differences between policies are paired; a grouped-jackknife t interval;
+the studentized bootstrap for linear estimators), the hcope bound with a
+guarantee, the risks (``evaluation.risk``), the importance-weight
+diagnostics (effective sample size and weight statistics) and the support
+check.
 
 "Not estimable" (``supported: false``, with the reason, and no estimate at all,
 never a confident number): a policy that puts probability on a prompt the logging
@@ -138,10 +141,10 @@ def target_probabilities(policy, variant: str, data: OPEData, progress: Callable
 def resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     """Bootstrap resamples of n conversations as counts, float64 (size, n): row b counts how often each conversation
     was drawn in n draws with replacement (a multinomial sample; drawn as indices and counted, 3x faster than
-    ``Generator.multinomial`` over 50,000 categories)."""
-    drawn = rng.integers(0, n, (size, n)) * size + np.arange(size)[:, None]  # conversation-major: (n, size) below
-    return np.bincount(drawn.ravel(), minlength=size * n).reshape(n, size).astype(np.float64).T  # the per-time sums read
-    # the (n, size) layout, so the transpose they take is free
+    ``Generator.multinomial`` over 50,000 categories). The array is the transpose of a C-ordered (n, size) one: the
+    per-time sums read that layout, so their transpose is free."""
+    drawn = rng.integers(0, n, (size, n)) * size + np.arange(size)[:, None]  # index of (conversation, resample)
+    return np.bincount(drawn.ravel(), minlength=size * n).reshape(n, size).astype(np.float64).T
 
 
 def compact_q(q, data: OPEData, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
