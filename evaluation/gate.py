@@ -7,8 +7,9 @@ Conditions (all must hold; the decision names each one with its numbers):
 2. ``improvement``: the lower bound of the paired interval of
    (candidate - current) on the gate metric, by the gate estimator, on the
    same logs and the same resamples, is above zero. The interval is the
-   ``bound``: the bootstrap ``percentile`` interval (default), ``bca``, the
-   jackknife ``t`` interval, or ``hcope``, the bound with a guarantee of
+   ``bound``: the jackknife ``t`` interval of the paired difference (default:
+   the interval that covered the truth most often in BENCHMARKS.md), the
+   bootstrap ``percentile`` interval (the gate's first bound), ``bca``, or ``hcope``, the bound with a guarantee of
    Thomas et al. 2015 (``evaluation.intervals``: the candidate's lower bound
    minus the current policy's upper bound, each by importance sampling, so the
    estimator plays no part); every condition names the bound it used. The metric is the
@@ -70,7 +71,7 @@ class GateSettings:
 
     metric: Metric = Metric.SUCCESS_RATE
     estimator: str = "dr"
-    bound: str = "percentile"
+    bound: str = "t"
     prompts_margin: float | None = 0.5
     usefulness_margin: float | None = 0.5
     success_margin: float | None = 0.01
@@ -107,8 +108,8 @@ class GateSettings:
         return {m: v for m, v in margins.items() if v is not None and m is not self.metric}
 
     def to_dict(self) -> dict:
-        """The settings as JSON; ``bound`` only when it is not the default, so records made before it existed (a
-        loop's settings, the registry's history) still compare equal."""
+        """The settings as JSON; ``bound`` only when it is not ``percentile``, the bound of every record made before
+        the setting existed: a loop folder made then resumes with ``--bound percentile`` and is refused without."""
         data = {**asdict(self), "metric": self.metric.value}
         if self.bound == "percentile":
             del data["bound"]

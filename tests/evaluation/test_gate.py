@@ -23,10 +23,15 @@ def _result(candidate_draws, point_diff: float, supported: bool = True, others: 
              Metric.PROMPTS: (np.zeros(n), 0.0), **(others or {})}
     result.draws, result.point = {}, {}
     for metric, (draws, point) in diffs.items():
-        result.draws[("cand", "dr", metric.value)] = 1.0 + np.asarray(draws, float)
+        draws = np.asarray(draws, float)
+        result.draws[("cand", "dr", metric.value)] = 1.0 + draws
         result.draws[("cur", "dr", metric.value)] = np.full(n, 1.0)
         result.point[("cand", "dr", metric.value)] = 1.0 + point
         result.point[("cur", "dr", metric.value)] = 1.0
+        # leave-one-group-out values whose jackknife standard error is the draws' standard deviation, so the default
+        # t bound (point +- 1.97 sd) and the percentile bound agree on every decision below
+        result.jackknife[("cand", "dr", metric.value)] = 1.0 + point + (draws - draws.mean()) / np.sqrt(n - 1)
+        result.jackknife[("cur", "dr", metric.value)] = np.full(n, 1.0)
     never = SupportCheck(False, 10, 0.1, "never tried")
     fine = SupportCheck(True, 0, 0.0, "every prompt had a chance")
     result.policies = {"cand": PolicyEstimates(supported, fine if supported else never, {}),

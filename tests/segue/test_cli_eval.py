@@ -43,7 +43,7 @@ def test_evaluate_json_contract(small_logs, registry):
                 assert isinstance(e["estimate"], float)
                 lo, hi = e["ci"]  # 50 resamples of 200 conversations: every estimator has an interval
                 assert lo <= hi and e["se"] >= 0
-                assert e["intervals"]["percentile"] == e["ci"] and {"bca", "t"} <= set(e["intervals"])
+                assert e["intervals"]["t"] == e["ci"] and {"percentile", "bca"} <= set(e["intervals"])  # ci: the default t
         assert {"switch-dr", "dros"} <= set(entry["estimators"])
         assert entry["estimators"]["switch-dr"]["success_rate"]["detail"]["parameter"] == "tau"
         for metric, bounds in entry["bounds"].items():
