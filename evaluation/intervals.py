@@ -9,7 +9,8 @@ holds with probability 1 - alpha / 2 (what the gate reads).
   acceleration comes from a grouped (delete-a-group) jackknife over ``JACKKNIFE_GROUPS`` random groups of
   conversations, which every estimator supports, linear or not.
 - ``t``: Student's t interval, estimate +- t_{G-1} se, with the grouped jackknife's standard error (the
-  "approximate" bound of Thomas, Theocharous & Ghavamzadeh 2015b, "High confidence policy improvement", ICML).
+  "approximate" bound of Thomas, Theocharous & Ghavamzadeh 2015b, "High confidence policy improvement", ICML);
+  with a Q-model ensemble, se^2 adds the variance of the estimate over the refitted models.
 - ``bootstrap-t``: the studentized bootstrap (Efron & Tibshirani 1993, ch. 12.5): quantiles of
   (estimate* - estimate) / se* over resamples, se* the plug-in standard error of each resample; for linear
   estimators (a mean of per-conversation contributions), where se* is exact and cheap.
@@ -110,11 +111,14 @@ def bca(draws: np.ndarray, estimate: float, jackknife: Jackknife | None, confide
     return (float(lo), float(hi))
 
 
-def student_t(estimate: float, jackknife: Jackknife | None, confidence: float) -> tuple[float, float] | None:
-    """estimate +- t_{G-1, 1 - alpha/2} x the jackknife standard error."""
+def student_t(estimate: float, jackknife: Jackknife | None, confidence: float,
+              model_variance: float = 0.0) -> tuple[float, float] | None:
+    """estimate +- t_{G-1, 1 - alpha/2} x sqrt(jackknife variance + ``model_variance``); the latter is the spread of
+    the estimate over refitted Q models (``OPESettings.q_ensemble``), 0 without them."""
     if jackknife is None or not jackknife.defined or not np.isfinite(estimate):
         return None
-    half = stats.t.ppf(1 - (1 - confidence) / 2, len(jackknife.values) - 1) * jackknife.standard_error
+    se = np.sqrt(jackknife.standard_error**2 + max(float(model_variance), 0.0))
+    half = stats.t.ppf(1 - (1 - confidence) / 2, len(jackknife.values) - 1) * se
     return (float(estimate - half), float(estimate + half))
 
 

@@ -211,6 +211,7 @@ class OPEResult:
     point: dict = field(default_factory=dict)
     jackknife: dict = field(default_factory=dict)
     hcope: dict = field(default_factory=dict)
+    members: dict = field(default_factory=dict)  # (policy, estimator, metric) -> (K,) estimates with each refitted Q model
     seconds: float = 0.0
 
     def difference(self, candidate: str, baseline: str, estimator: str, metric: Metric | str,
@@ -236,7 +237,9 @@ class OPEResult:
         elif interval == "bca":
             ci = bca(paired, diff, jack, confidence) if paired is not None else None
         elif interval == "t":
-            ci = student_t(diff, jack, confidence)
+            spread = (np.var(self.members[key_c] - self.members[key_b], ddof=1)
+                      if key_c in self.members and key_b in self.members else 0.0)
+            ci = student_t(diff, jack, confidence, spread)
         elif interval == "hcope":
             bc, bb = self.hcope.get((candidate, metric)), self.hcope.get((baseline, metric))
             ci = ((bc["difference"][0] - bb["difference"][1], bc["difference"][1] - bb["difference"][0])
@@ -261,12 +264,18 @@ def _estimate(result: OPEResult, key: tuple, settings: OPESettings, detail: dict
     if draws is not None:
         intervals["percentile"] = percentile(draws, confidence)
         intervals["bca"] = bca(draws, point, jack, confidence)
-        intervals["t"] = student_t(point, jack, confidence)
+        intervals["t"] = student_t(point, jack, confidence,
+                                   float(np.var(result.members[key], ddof=1)) if key in result.members else 0.0)
         se_key = (*key, "se")
         if se_key in result.draws:
             intervals["bootstrap-t"] = bootstrap_t(draws, result.draws[se_key], point, result.point[se_key], confidence)
     se = _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None
     return Estimate(_number(point), intervals.get(settings.interval), se, intervals, detail)
+
+
+def _reads_q(reported: str, names: list) -> bool:
+    """Whether the reported estimator reads a Q model."""
+    return any(r == reported and q is not None for r, _, q in names)
 
 
 def _hcope(x: MetricInputs, data: OPEData, metric: Metric, settings: OPESettings) -> dict:
@@ -392,6 +401,10 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
 
     for key, value in run(np.ones((1, data.n_conversations)), with_se=True).items():
         result.point[key] = float(value[0])
+    if members and inputs and settings.bootstrap:  # each refitted Q model's estimate on the whole sample
+        per_member = [run(np.ones((1, data.n_conversations)), member=k) for k in range(members)]
+        result.members = {key: np.array([m[key][0] for m in per_member]) for key in per_member[0]
+                          if len(key) == 3 and _reads_q(key[1], names)}
     personas = sorted(set(data.persona.tolist()))
     by_persona = {p: run((data.persona == p).astype(np.float64)[None, :]) for p in personas} if len(personas) > 1 else {}
     if settings.bootstrap:

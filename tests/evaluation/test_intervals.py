@@ -131,5 +131,10 @@ def test_a_q_ensemble_puts_the_model_refit_variance_into_the_direct_method():
     members = [float(q_values["t"][f"fqe#{k}"][Metric.SUCCESS_RATE][0] @ target[0]) for k in range(3)]
     for k in range(3):  # draw b uses member b mod 3: on a one-turn bandit the draw is that member's V
         assert np.allclose(ensemble.draws[key][k::3], members[k])
+    # the default t interval adds the members' spread to the jackknife's variance
+    plain_t, ensemble_t = plain.policies["t"].estimate("dm", Metric.SUCCESS_RATE).intervals["t"], \
+        ensemble.policies["t"].estimate("dm", Metric.SUCCESS_RATE).intervals["t"]
+    assert np.allclose(ensemble.members[key], members)
+    assert ensemble_t[1] - ensemble_t[0] > 3 * (plain_t[1] - plain_t[0])
     rows = _resampled_rows(data, np.array([2] + [0] * 299))
     assert rows.tolist() == [0, 0]
