@@ -53,9 +53,9 @@ MIN_ESS = 10.0
 class OPESettings:
     """What to estimate and how. min_propensity and min_ess: below them a policy is not estimable (module
     docstring); interval: the method of each estimate's ``ci`` (the others are reported beside it,
-    ``evaluation.intervals``; ``t`` by default: over 2 x 11 log sets of 50,000 conversations it covered the truth
-    as often as the bootstrap percentile interval on success and 3-10 points more often on usefulness, at the
-    same width, BENCHMARKS.md); max_prompts: the most prompts a conversation may have (the simulator's and the
+    ``evaluation.intervals``; ``t`` by default: over 2 x 20 log sets of 50,000 conversations it covered the truth
+    3-4 points more often than the bootstrap percentile interval on success and 9-12 points more often on
+    usefulness, 1-2 points wider, BENCHMARKS.md); max_prompts: the most prompts a conversation may have (the simulator's and the
     chat's cap), the bound on usefulness and prompts that the hcope upper bound needs; q_ensemble: K > 0 refits
     each Q model K more times, each on its own bootstrap resample of conversations, and bootstrap draw b of the
     estimators that read a Q model (dm, dr, ...) uses member b mod K: their intervals then hold the Q model's
