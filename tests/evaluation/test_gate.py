@@ -157,10 +157,9 @@ def test_every_bound_is_named_and_decides_on_a_bandit(bound):
     bad[:, 0] = 1.0
     copy[:, 2], copy[:, 0] = 0.89, 0.11
     result = evaluate_targets(data, {"good": good, "bad": bad, "copy": copy},
-                              OPESettings(estimators=("is", "dr"), q_models=("fqe",), bootstrap=300, min_ess=0,
-                                          fqe=__import__("evaluation.qmodel", fromlist=["FQESettings"]).FQESettings(steps=30, batch_size=64)))
+                              OPESettings(estimators=("is",), bootstrap=300, min_ess=0))  # no Q model: no FQE to fit
     share = {"play_sample": 0.5, "ask_genre": 0.5}
-    settings = GateSettings(bound=bound, simulator_guardrails=False, prompts_margin=None, usefulness_margin=None)
+    settings = GateSettings(estimator="is", bound=bound, simulator_guardrails=False, prompts_margin=None, usefulness_margin=None)
     better = gate_decision("good", "bad", result, None, settings, logged_share=share)
     assert better.promote, better.conditions
     assert f"{bound} interval" in better.conditions[1].detail
