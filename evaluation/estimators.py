@@ -114,10 +114,7 @@ class Weights:
     @cached_property
     def previous(self) -> np.ndarray:
         """w_{t-1}, with w_-1 = 1."""
-        prev = np.ones(self.data.n_turns)
-        later = self.data.turn > 0
-        prev[later] = self.cumulative[np.flatnonzero(later) - 1]
-        return prev
+        return self.shifted(self.cumulative)
 
     @cached_property
     def final(self) -> np.ndarray:
