@@ -1,10 +1,15 @@
 """Scorer speed, side by side in one run: top-10 over 1,000,000 synthetic tracks x 128 dims.
 
-This scorer's CPU path, faiss-cpu ``IndexFlatIP`` on the same vectors, and
-torch on CUDA when the machine has a GPU (with its measured copy bandwidth
-and the batch throughput as a fraction of the bandwidth bound). Random unit
-vectors: the speed of exact search does not depend on the values. Prints
-one JSON object (the same as ``segue bench scorer --json``).
+This scorer's CPU path (bf16 candidates with an exact fp32 re-rank where the
+CPU has AVX512-BF16, else fp32), faiss-cpu ``IndexFlatIP`` on the same
+vectors, and the CPU's roofline measured in the same run (copy bandwidth,
+fp32 and bf16 GEMM rates; the batch bound is the minimum of the bandwidth and
+the compute bound). With a GPU: the project's CUDA path beside plain torch
+fp32 / tf32 / bf16 (one matmul + topk) and the GPU's roofline. Single query:
+p50 and p99 ms, numpy in, ids out; batch: queries per second; recall: share of
+the exact fp32 top-10 found. Random unit vectors: the speed of exact search
+does not depend on the values. Prints one JSON object (the same as ``segue
+bench scorer --json``).
 
     .venv/bin/python benchmarks/scorer.py [--tracks 1000000] [--dim 128]
 """

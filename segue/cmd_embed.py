@@ -111,10 +111,17 @@ def bench_scorer_cmd(
         print_json(result)
         return
     table = Table(title=f"top-10 over {tracks:,} tracks x {dim} dims")
-    for col in ("engine", "single query (ms)", f"batch of {batch} (queries/s)"):
+    for col in ("engine", "single query p50 / p99 (ms)", f"batch of {batch} (queries/s)", "recall"):
         table.add_column(col)
-    for key in ("cpu", "faiss_cpu", "gpu"):
-        r = result[key]
-        table.add_row(key, "-" if r is None else f"{r['single_ms']:.2f}", "-" if r is None else f"{r['batch_qps']:.0f}")
+    gpu = result["gpu"] or {}
+    engines = [("this scorer, CPU (" + result["cpu"]["precision"] + " candidates)", result["cpu"]), ("faiss-cpu IndexFlatIP", result["faiss_cpu"])]
+    engines += [(f"{name.replace('_', ' ')}, {gpu['name']}", gpu[name]) for name in ("project", "plain_fp32", "plain_tf32", "plain_bf16") if name in gpu]
+    for name, r in engines:
+        table.add_row(name, f"{r['single_ms']:.3f} / {r['single_p99_ms']:.3f}", f"{r['batch_qps']:.0f}", f"{r['recall']:.3f}")
+    roof = result["cpu_roofline"]
+    table.add_row("CPU roofline (measured)", f"scan {roof['single_scan_ms_fp32']:.3f}", " / ".join(f"{k} {v:.0f}" for k, v in roof["batch_roofline_qps"].items()), "")
+    if gpu:
+        g = gpu["roofline"]
+        table.add_row("GPU roofline (measured)", f"scan {g['single_scan_ms_fp32']:.4f}", " / ".join(f"{k} {v:.0f}" for k, v in g["batch_roofline_qps"].items()), "")
     out.print(table)
     out.print(json.dumps(result["cpu_vs_faiss"]))

@@ -75,6 +75,9 @@ def test_bench_scorer_json_contract():
         assert data[engine]["single_ms"] > 0 and data[engine]["batch_qps"] > 0
     assert data["gpu"] is None or set(data["gpu"]) >= {"single_ms", "batch_qps"}
     assert data["agreement_with_faiss"] == 1.0
+    assert data["cpu"]["recall"] == 1.0 and data["cpu"]["precision"] in ("fp32", "bf16") and data["cpu"]["single_p99_ms"] > 0
+    roof = data["cpu_roofline"]
+    assert roof["batch_roofline_qps"]["fp32"] > 0 and 0 < roof["fraction_of_fp32_roofline"]
     bad = run("bench", "scorer", "--tracks", "10", "--json")
     assert bad.returncode == 2 and "--tracks must be between 1,000 and 50,000,000, got 10" in bad.stderr
     assert "Traceback" not in bad.stderr
