@@ -29,7 +29,8 @@ from policy.registry import DEFAULT_REGISTRY, RULE, load_policy
 from recommender.catalog import Catalog
 from simulator.config import SimulatorConfig
 from simulator.env import MusicUserEnv
-from simulator.rollout import run_conversation
+from simulator.rollout import run_conversations
+from simulator.vector import MusicUserVectorEnv
 
 __all__ = ["ABSettings", "ABReport", "ABPolicyResult", "Relative", "SegmentFigures", "run_ab", "simulate_policy", "AB_SALT"]
 
@@ -172,8 +173,11 @@ def _conversation_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([AB_SALT, seed, index]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
-def simulate_policy(env: MusicUserEnv, policy, variant: FeatureVariant | str, seeds: list[int], rng_seeds: list[int] | None = None):
-    """Run ``policy`` once per simulator seed (``simulator.rollout.run_conversation``).
+def simulate_policy(env: MusicUserEnv | MusicUserVectorEnv, policy, variant: FeatureVariant | str, seeds: list[int],
+                    rng_seeds: list[int] | None = None):
+    """Run ``policy`` once per simulator seed, many conversations at a time (``simulator.rollout.run_conversations``
+    on a vector env: ``env`` itself, or one made ``like`` the single ``env``); the prompts of conversation j are
+    drawn from ``default_rng(rng_seeds[j])`` (default: its simulator seed).
 
     Returns per-conversation arrays success bool (n,), prompts int32 (n,), usefulness float32 (n,),
     explorer bool (n,), abandoned bool (n,), and prompt counts int64 (N_PROMPTS,). ``env`` featurizes the history
@@ -185,18 +189,25 @@ def simulate_policy(env: MusicUserEnv, policy, variant: FeatureVariant | str, se
     usefulness = np.zeros(len(seeds), dtype=np.float32)
     persona = np.zeros(len(seeds), dtype=bool)  # True: explorer
     counts = np.zeros(N_PROMPTS, dtype=np.int64)
-    for j, seed in enumerate(seeds):
-        rng = np.random.default_rng(rng_seeds[j] if rng_seeds else seed)
-        record = run_conversation(env, policy, variant, seed=seed, rng=rng)
+    if not seeds:
+        return success, prompts, usefulness, persona, abandoned, counts
+    venv = env if isinstance(env, MusicUserVectorEnv) else MusicUserVectorEnv.like(env, min(ROLLOUT_ENVS, len(seeds)))
+    rngs = [np.random.default_rng(rng_seeds[j] if rng_seeds else seed) for j, seed in enumerate(seeds)]
+
+    def keep(j: int, record) -> None:
         success[j], prompts[j], usefulness[j] = record.success, record.n_prompts, record.usefulness
         persona[j] = record.persona == "explorer"
         abandoned[j] = record.abandoned
         for turn in record.turns:
             counts[turn.prompt.index] += 1
+
+    run_conversations(venv, policy, variant, seeds=list(seeds), rngs=rngs, on_record=keep)
     return success, prompts, usefulness, persona, abandoned, counts
 
 
 _STATE: dict = {}
+#: conversations a rollout steps together (``simulator.vector``): a learned policy answers them in one forward pass
+ROLLOUT_ENVS = 64
 
 
 def _init(settings: ABSettings) -> None:
@@ -204,11 +215,12 @@ def _init(settings: ABSettings) -> None:
 
     torch.set_num_threads(1)
     catalog = Catalog.load(settings.catalog_path)
-    envs = {scorer: MusicUserEnv(catalog=catalog, config=settings.world, features="history", scorer=scorer)
+    envs = {scorer: MusicUserVectorEnv(ROLLOUT_ENVS, catalog=catalog, config=settings.world, features="history", scorer=scorer,
+                                       autoreset=False)
             for scorer in dict.fromkeys(s for _, s in settings.arms)}
     _STATE["envs"] = [envs[scorer] for _, scorer in settings.arms]
     _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry),
-                                      scorer_version=envs[scorer].scorer.version) for ref, scorer in settings.arms]
+                                      scorer_version=envs[scorer].envs[0].scorer.version) for ref, scorer in settings.arms]
 
 
 def _run_chunk(seed: int, start: int, stop: int):

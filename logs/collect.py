@@ -35,8 +35,8 @@ from policy.registry import load_policy
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
 from policy.serving import BaseFeatures, ExploringPolicy, FallbackPolicy, FaultyPolicy
 from recommender.catalog import Catalog
-from simulator.env import MusicUserEnv
-from simulator.rollout import run_conversation
+from simulator.rollout import run_conversations
+from simulator.vector import MusicUserVectorEnv
 
 from .errors import LogConflictError, LogValidationError
 from .ids import collection_key, simulated_id
@@ -48,6 +48,11 @@ from .writer import conversations_table
 __all__ = ["CollectionSettings", "CollectionResult", "collect", "prepare", "simulate_part", "fallback_conversations", "MANIFEST",
            "MAX_CONVERSATIONS", "FALLBACKS_KEY"]
 
+
+
+#: conversations a collection worker steps together (``simulator.vector``): a learned behaviour policy answers
+#: them in one forward pass per step
+VECTOR_ENVS = 64
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,9 @@ class _Worker:
     def __init__(self, settings: CollectionSettings) -> None:
         catalog = Catalog.load(settings.catalog_path)
         self.settings = settings
-        self.env = MusicUserEnv(catalog=catalog, config=settings.simulator, features=FeatureVariant.HISTORY, scorer=settings.scorer)
+        self.venv = MusicUserVectorEnv(min(VECTOR_ENVS, settings.part_size), catalog=catalog, config=settings.simulator,
+                                       features=FeatureVariant.HISTORY, scorer=settings.scorer, autoreset=False)
+        self.env = self.venv.envs[0]
         layout = self.env.featurizer.layout
         self.layout = layout
         self.catalog = catalog
@@ -93,16 +100,14 @@ class _Worker:
         policy = self.served
         if settings.fault_rate > 0:
             policy = FaultyPolicy(policy, settings.fault_rate, seed=(settings.seed << 20) ^ index)
-        if self.fallback is not None:
-            policy = FallbackPolicy(policy, self.fallback)
-        conversations = []
-        for conv_id in settings.part_range(index):
-            seed = int(np.random.SeedSequence([settings.seed, conv_id]).generate_state(1, dtype=np.uint64)[0] >> 1)
-            rng = np.random.default_rng([settings.seed, conv_id, 1])
-            if isinstance(policy, FallbackPolicy):
-                policy.reset()
-            conversations.append(run_conversation(self.env, policy, FeatureVariant.HISTORY, seed=seed, rng=rng))
-        self.fallbacks = policy.faults if isinstance(policy, FallbackPolicy) else 0
+        slots = None
+        if self.fallback is not None:  # a fallback is per conversation: one per sub-env
+            slots = [FallbackPolicy(policy, self.fallback) for _ in range(self.venv.num_envs)]
+        conv_ids = settings.part_range(index)
+        seeds = [int(np.random.SeedSequence([settings.seed, c]).generate_state(1, dtype=np.uint64)[0] >> 1) for c in conv_ids]
+        rngs = [np.random.default_rng([settings.seed, c, 1]) for c in conv_ids]
+        conversations = run_conversations(self.venv, policy, FeatureVariant.HISTORY, seeds=seeds, rngs=rngs, slot_policies=slots)
+        self.fallbacks = sum(p.faults for p in slots) if slots else 0
         ids = [simulated_id(self.key, i) for i in settings.part_range(index)]
         return conversations_table(conversations, n_base=self.layout.n_base, n_history=self.layout.n_history, ids=ids)
 

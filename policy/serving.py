@@ -131,3 +131,10 @@ class BaseFeatures:
 
     def probabilities(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.policy.probabilities(features[: self.n_base], mask)
+
+    def __getattr__(self, name: str):
+        # ``batch_probabilities`` exists exactly when the wrapped policy has one (rule policies answer row by row)
+        if name == "batch_probabilities" and hasattr(self.policy, "batch_probabilities"):
+            inner = self.policy.batch_probabilities
+            return lambda features, masks, progress=None: inner(features[:, : self.n_base], masks, progress=progress)
+        raise AttributeError(name)

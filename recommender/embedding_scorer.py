@@ -46,6 +46,11 @@ class EmbeddingScorer(BaselineScorer):
         self.version = embeddings.version
         self._user: tuple[HistoryProfile, np.ndarray, np.ndarray] | None = None
 
+    def session(self) -> "EmbeddingScorer":
+        clone = super().session()
+        clone._user = None
+        return clone
+
     def user_vector(self, profile: HistoryProfile) -> np.ndarray:
         return self._similarities(profile)[0]
 

@@ -8,6 +8,7 @@ rating prior plus the user's history affinity. ``EmbeddingScorer``
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -97,6 +98,16 @@ class BaselineScorer:
         genre_n = catalog.genre_matrix.sum(axis=0)
         style_n = np.bincount(catalog.style_indices, minlength=len(catalog.style_names))
         self._prevalence = np.concatenate([genre_n, style_n]).astype(np.float32) / catalog.n
+
+    def session(self) -> "BaselineScorer":
+        """A scorer for another concurrent conversation: it shares this one's catalog-wide precomputations (and,
+        for the embedding scorer, the device matrix) and keeps its own per-user caches, so conversations stepped
+        in turn (``simulator.vector``) do not evict each other's. Same answers as this scorer."""
+        _ = self._prior_order, self.score_all(None)  # computed once, shared
+        clone = copy.copy(self)
+        clone._cached_profile, clone._cached_scores = None, None
+        clone._suggest_profile, clone._suggest_cache = None, {}
+        return clone
 
     @property
     def _prior_order(self) -> np.ndarray:
