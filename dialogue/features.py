@@ -143,6 +143,11 @@ def _base_names() -> list[str]:
     return names
 
 
+#: the prompts whose history feature depends on the candidate view (the others' only on the profile)
+_VIEW_PROMPTS = frozenset({PromptId.SUGGEST_GENRES, PromptId.SUGGEST_ARTIST, PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION,
+                           PromptId.ASK_FAMILIARITY})
+
+
 def _history_names(genre_names: tuple[str, ...]) -> list[str]:
     names = [f"hist_genre_{g}" for g in genre_names]
     names += ["hist_entropy", "hist_energy_laid_back", "hist_energy_medium", "hist_energy_upbeat", "hist_len"]
@@ -259,9 +264,12 @@ class Featurizer:
             block = np.concatenate([block, self._history(conv, view)])
         return block
 
-    def _history(self, conv: Conversation, view) -> np.ndarray:
-        """History features; computed once per candidate view, like the view's base features."""
-        profile = conv.profile
+    def _history_template(self, profile) -> np.ndarray:
+        """The history block's entries that depend on the profile only (its shares, and how predictable each ask
+        prompt's answer is), computed once per profile; the per-view entries are left 0."""
+        cached = getattr(profile, "_features_template", None)
+        if cached is not None and cached[0] == self._n_genres:
+            return cached[1]
         g = self._n_genres
         static = np.zeros(g + 5, dtype=np.float32)
         static[:g] = profile.genre_share[:g]
@@ -277,10 +285,21 @@ class Featurizer:
         }
         out = np.zeros(len(static) + 4 + N_PROMPTS, dtype=np.float32)
         out[: len(static)] = static
+        a = len(static) + 4
+        for k, spec in enumerate(PROMPTS):
+            if spec.id not in _VIEW_PROMPTS:
+                out[a + k] = min(1.0, predictable.get(spec.id, 0.0))
+        profile._features_template = (g, out)
+        return out
+
+    def _history(self, conv: Conversation, view) -> np.ndarray:
+        """History features; computed once per candidate view, like the view's base features."""
+        profile = conv.profile
+        out = self._history_template(profile).copy()
+        j = self._n_genres + 5
         ranking = view.ranking
         n = view.n_candidates
         affinities = conv.scorer.affinity(profile, ranking.indices) if n else np.zeros(0, np.float32)
-        j = len(static)
         out[j] = float(affinities[0]) if n else 0.0
         out[j + 1] = min(1.0, ranking.margin) if n else 0.0
         out[j + 2] = np.count_nonzero(view.mask[profile.plays]) / len(profile) if len(profile) else 0.0
@@ -288,6 +307,8 @@ class Featurizer:
         a = j + 4
         for k, spec in enumerate(PROMPTS):
             pid = spec.id
+            if pid not in _VIEW_PROMPTS:
+                continue
             if pid is PromptId.SUGGEST_GENRES:
                 value = sum(profile.value_share(x) for x in conv.suggested_genres(view))
             elif pid is PromptId.SUGGEST_ARTIST:
@@ -297,9 +318,7 @@ class Featurizer:
                 value = float(affinities[0]) if n else 0.0
             elif pid is PromptId.OFFER_STATION:
                 value = float(affinities.mean()) if n else 0.0
-            elif pid is PromptId.ASK_FAMILIARITY:
+            else:  # ASK_FAMILIARITY
                 value = np.count_nonzero(profile.familiar_mask & view.mask) / n if n else 0.0
-            else:
-                value = predictable.get(pid, 0.0)
             out[a + k] = min(1.0, value)
         return out

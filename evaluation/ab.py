@@ -216,7 +216,7 @@ def _init(settings: ABSettings) -> None:
     torch.set_num_threads(1)
     catalog = Catalog.load(settings.catalog_path)
     envs = {scorer: MusicUserVectorEnv(ROLLOUT_ENVS, catalog=catalog, config=settings.world, features="history", scorer=scorer,
-                                       autoreset=False)
+                                       autoreset=False, infos=False)
             for scorer in dict.fromkeys(s for _, s in settings.arms)}
     _STATE["envs"] = [envs[scorer] for _, scorer in settings.arms]
     _STATE["policies"] = [load_policy(ref, catalog=catalog, registry=Path(settings.registry),

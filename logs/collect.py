@@ -36,7 +36,7 @@ from policy.rule import RandomizedPolicy, RuleBasedPolicy
 from policy.serving import BaseFeatures, ExploringPolicy, FallbackPolicy, FaultyPolicy
 from recommender.catalog import Catalog
 from simulator.rollout import run_conversations
-from simulator.vector import MusicUserVectorEnv
+from simulator.vector import MAX_ENVS, MusicUserVectorEnv
 
 from .errors import LogConflictError, LogValidationError
 from .ids import collection_key, simulated_id
@@ -66,11 +66,12 @@ class CollectionResult:
 class _Worker:
     """Per-process state: catalog, population, env and policy are built once."""
 
-    def __init__(self, settings: CollectionSettings) -> None:
+    def __init__(self, settings: CollectionSettings, envs: int = VECTOR_ENVS) -> None:
         catalog = Catalog.load(settings.catalog_path)
         self.settings = settings
-        self.venv = MusicUserVectorEnv(min(VECTOR_ENVS, settings.part_size), catalog=catalog, config=settings.simulator,
-                                       features=FeatureVariant.HISTORY, scorer=settings.scorer, autoreset=False)
+        self.venv = MusicUserVectorEnv(min(envs, settings.part_size), catalog=catalog, config=settings.simulator,
+                                       features=FeatureVariant.HISTORY, scorer=settings.scorer, autoreset=False,
+                                       infos=False)
         self.env = self.venv.envs[0]
         layout = self.env.featurizer.layout
         self.layout = layout
@@ -136,9 +137,9 @@ def fallback_conversations(folder: str | Path) -> int:
     return sum(int((pq.read_schema(p).metadata or {}).get(FALLBACKS_KEY.encode(), b"0")) for p in list_parts(folder))
 
 
-def _init_worker(settings_dict: dict) -> None:
+def _init_worker(settings_dict: dict, envs: int = VECTOR_ENVS) -> None:
     global _WORKER
-    _WORKER = _Worker(CollectionSettings.from_dict(settings_dict))
+    _WORKER = _Worker(CollectionSettings.from_dict(settings_dict), envs)
 
 
 def _run_part(folder: str, index: int) -> int:
@@ -148,9 +149,9 @@ def _run_part(folder: str, index: int) -> int:
     return index
 
 
-def simulate_part(settings: CollectionSettings, index: int) -> pa.Table:
-    """Simulate one part in this process (for tests and tools)."""
-    return _Worker(settings).run(index)
+def simulate_part(settings: CollectionSettings, index: int, envs: int = VECTOR_ENVS) -> pa.Table:
+    """Simulate one part in this process (for tests and tools); ``envs`` conversations at a time (same table)."""
+    return _Worker(settings, envs).run(index)
 
 
 # ----------------------------------------------------------------- driver
@@ -208,15 +209,21 @@ def collect(
     settings: CollectionSettings,
     *,
     workers: int | None = None,
+    envs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CollectionResult:
     """Simulate the missing parts of ``folder``; ``progress(done_conversations, total)`` is called as parts land.
 
-    Raises ``LogConflictError`` for a folder made with other settings, ``PolicyError`` for a behaviour policy
-    that cannot be served (missing, other features or scorer)."""
+    ``envs``: conversations each worker steps together on its vector env (default ``VECTOR_ENVS``); the logs are
+    the same byte for byte whatever ``envs`` and ``workers``. Raises ``ConfigError`` for ``envs`` out of range,
+    ``LogConflictError`` for a folder made with other settings, ``PolicyError`` for a behaviour policy that cannot
+    be served (missing, other features or scorer)."""
+    envs = VECTOR_ENVS if envs is None else envs
+    if not 1 <= envs <= MAX_ENVS:
+        raise ConfigError(f"--envs must be between 1 and {MAX_ENVS:,}, got {envs}")
     folder = prepare(folder, settings)
     if settings.policy != RULE or settings.fallback is not None:
-        _Worker(settings)  # a policy that cannot be served fails here, in this process, before any work
+        _Worker(settings, 1)  # a policy that cannot be served fails here, in this process, before any work
     for leftover in folder.glob(".part-*.tmp"):  # a crashed run's half-written file
         leftover.unlink()
     todo = [i for i in range(settings.n_parts) if not _complete(part_path(folder, i), len(settings.part_range(i)))]
@@ -225,14 +232,14 @@ def collect(
         progress(done, settings.conversations)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     if todo and workers == 1:
-        _init_worker(settings.to_dict())
+        _init_worker(settings.to_dict(), envs)
         for index in todo:
             _run_part(str(folder), index)
             done += len(settings.part_range(index))
             if progress:
                 progress(done, settings.conversations)
     elif todo:
-        with process_pool(workers, _init_worker, (settings.to_dict(),)) as pool:
+        with process_pool(workers, _init_worker, (settings.to_dict(), envs)) as pool:
             futures = [pool.submit(_run_part, str(folder), index) for index in todo]
             for future in as_completed(futures):
                 index = future.result()

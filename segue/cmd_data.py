@@ -53,6 +53,8 @@ def simulate(
     temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature over the rule policy's preferences."),
     part_size: int = typer.Option(2_500, "--part-size", help="Conversations per Parquet part."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes (default: all cores)."),
+    envs: Optional[int] = typer.Option(None, "--envs", help="Conversations each process steps together on the vector env "
+                                       "(default 64; the same logs whatever the value)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored freemusi.cc)."),
     nlu_error_rate: float = typer.Option(0.08, "--nlu-error-rate", help="Simulated NLU/ASR error rate, in [0, 1]."),
     scorer: str = typer.Option("baseline", "--scorer", help="baseline, popularity (the same samples for everyone), or an "
@@ -76,7 +78,7 @@ def simulate(
         scorer=scorer if scorer in ("baseline", "popularity") else str(Path(scorer).resolve()),
     )
     try:
-        result = simulate_logs(SimulateSettings(out_dir, collection, workers), Reporter())
+        result = simulate_logs(SimulateSettings(out_dir, collection, workers, envs), Reporter())
     except KeyboardInterrupt:
         err.print(f"interrupted: finished parts are kept in {out_dir}; run the same command again to resume")
         raise typer.Exit(130) from None

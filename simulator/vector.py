@@ -15,7 +15,9 @@ ended is reset on the next ``step`` (its action ignored, reward 0). With
 sub-envs itself, ``reset(seed=[...], options={"reset_mask": mask})``, which is
 how the rollouts give every conversation its own seed; until then an ended (or
 never started) sub-env stays idle (its last observation, reward 0,
-``terminated`` True).
+``terminated`` True). ``infos=False`` skips building the vector info (step and
+reset return ``{}``); ``env_infos`` always holds each sub-env's own info dict of
+its last step or reset, which is what the rollouts read.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class MusicUserVectorEnv(VectorEnv):
 
     def __init__(self, num_envs: int, *, catalog: Catalog | None = None, config: SimulatorConfig | None = None,
                  features: str = "base", scorer=None, population: Population | None = None, channel=None,
-                 autoreset: bool = True) -> None:
+                 autoreset: bool = True, infos: bool = True) -> None:
         if not isinstance(num_envs, (int, np.integer)) or not 1 <= num_envs <= MAX_ENVS:
             raise ConfigError(f"num_envs must be between 1 and {MAX_ENVS:,}, got {num_envs!r}")
         first = MusicUserEnv(catalog=catalog, config=config, features=features, scorer=scorer, population=population, channel=channel)
@@ -61,17 +63,18 @@ class MusicUserVectorEnv(VectorEnv):
         self.observation_space = batch_space(first.observation_space, self.num_envs)
         self.action_space = batch_space(first.action_space, self.num_envs)
         self.autoreset = bool(autoreset)
+        self.infos = bool(infos)
         self.env_infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
         self._obs = np.zeros((self.num_envs, first.featurizer.layout.size), dtype=np.float32)
         self._ended = np.zeros(self.num_envs, dtype=bool)
         self._started = np.zeros(self.num_envs, dtype=bool)
 
     @classmethod
-    def like(cls, env: MusicUserEnv, num_envs: int = 64, *, autoreset: bool = False) -> "MusicUserVectorEnv":
+    def like(cls, env: MusicUserEnv, num_envs: int = 64, *, autoreset: bool = False, infos: bool = False) -> "MusicUserVectorEnv":
         """A vector env of the same world as the single ``env``: its catalog, settings, features, population,
         channel and scorer (each sub-env a ``session`` of it)."""
         return cls(num_envs, catalog=env.catalog, config=env.config, features=env.featurizer.layout.variant,
-                   scorer=env.scorer, population=env.population, channel=env.channel, autoreset=autoreset)
+                   scorer=env.scorer, population=env.population, channel=env.channel, autoreset=autoreset, infos=infos)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -101,7 +104,7 @@ class MusicUserVectorEnv(VectorEnv):
             self.env_infos[i] = info
             self._ended[i] = False
             self._started[i] = True
-        return self._obs.copy(), self._vector_info(np.flatnonzero(mask))
+        return self._obs.copy(), self._vector_info(np.flatnonzero(mask)) if self.infos else {}
 
     def step(self, actions):
         """Step every sub-env with its action (int array (num_envs,)); see the module docstring for ended ones.
@@ -132,7 +135,7 @@ class MusicUserVectorEnv(VectorEnv):
             self._obs[i] = obs
             self.env_infos[i] = info
             stepped.append(i)
-        return self._obs.copy(), rewards, terminated, truncated, self._vector_info(stepped)
+        return self._obs.copy(), rewards, terminated, truncated, self._vector_info(stepped) if self.infos else {}
 
     def _vector_info(self, rows) -> dict[str, Any]:
         """gymnasium's vector info: per key, an array over the sub-envs (bool, int64, float64, a stacked ndarray, or
