@@ -267,9 +267,18 @@ class DeviceMatrix:
         return buf[:numel].view(tuple(shape))
 
     def _topk_torch(self, q: np.ndarray, k: int, mask: np.ndarray | None, allowed: int, low: bool):
-        if low:
+        if not low:
+            return self._topk_fp32(q, k, mask, allowed)
+        if self.device == "cpu":
             return self._topk_two_pass(q, k, mask)
-        return self._topk_fp32(q, k, mask, allowed)
+        # the rounding bound assumes fp32 accumulation: no reduced-precision (bf16) split-K reductions in cuBLAS
+        flags = self.torch.backends.cuda.matmul
+        before = flags.allow_bf16_reduced_precision_reduction
+        flags.allow_bf16_reduced_precision_reduction = False
+        try:
+            return self._topk_two_pass(q, k, mask)
+        finally:
+            flags.allow_bf16_reduced_precision_reduction = before
 
     def _topk_fp32(self, q: np.ndarray, k: int, mask: np.ndarray | None, allowed: int):
         """One fp32 product and ``torch.topk`` per chunk (one chunk when the scores fit), then ties to the lower row."""
