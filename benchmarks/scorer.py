@@ -34,8 +34,9 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=5, help="timed batches (single queries: 30)")
+    parser.add_argument("--gpu-only", action="store_true", help="only the CUDA engines and the GPU roofline (no CPU, no faiss)")
     args = parser.parse_args()
-    result = bench_scorer(args.tracks, args.dim, batch=args.batch, batch_repeats=args.repeats)
+    result = bench_scorer(args.tracks, args.dim, batch=args.batch, batch_repeats=args.repeats, cpu=not args.gpu_only)
     result["machine"] = {"cpu": platform.processor() or platform.machine(), "cores": __import__("os").cpu_count()}
     print(json.dumps(result, indent=2))
 
