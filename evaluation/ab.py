@@ -15,14 +15,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from core.engine import EngineSettings, run_tasks
 from core.errors import ConfigError
-from core.processes import process_pool
 from dialogue.features import FeatureVariant
 from dialogue.prompts import N_PROMPTS, PROMPTS
 from policy.registry import DEFAULT_REGISTRY, RULE, load_policy
@@ -252,11 +251,14 @@ def _relative(a: np.ndarray, b: np.ndarray) -> Relative:
     return Relative(float(ratio - 1), (float(ratio - 1 - half), float(ratio - 1 + half)))
 
 
-def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> ABReport:
-    """Run the A/B test (in ``workers`` processes; default all cores). Same settings, same report, whatever
-    the number of workers. ``progress(done, total)`` counts conversations per policy.
+def run_ab(settings: ABSettings, *, workers: int | None = None, engine: EngineSettings | None = None,
+           progress: Callable[[int, int], None] | None = None) -> ABReport:
+    """Run the A/B test (in ``workers`` processes; default all cores; or as Ray tasks, ``engine``). Same settings,
+    same report, whatever the number of workers, nodes or the engine. ``progress(done, total)`` counts
+    conversations per policy.
 
-    Raises ``ConfigError``/``PolicyError`` (before any simulation) for a bad policy reference or version.
+    Raises ``ConfigError``/``PolicyError`` (before any simulation) for a bad policy reference or version, or an
+    unreachable Ray cluster.
     """
     from recommender.embedding_scorer import make_scorer
 
@@ -290,14 +292,8 @@ def run_ab(settings: ABSettings, *, workers: int | None = None, progress: Callab
             progress(done, total)
 
     workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
-    if workers == 1:
-        _init(settings)
-        for chunk in chunks:
-            absorb(*_run_chunk(*chunk))
-    else:
-        with process_pool(workers, _init, (settings,)) as pool:
-            for future in as_completed([pool.submit(_run_chunk, *chunk) for chunk in chunks]):
-                absorb(*future.result())
+    for result in run_tasks(engine, _init, (settings,), _run_chunk, chunks, workers=workers):
+        absorb(*result)
 
     reference = RULE if RULE in settings.policies else settings.policies[0]
     report = ABReport(conversations_per_seed=n, seeds=k, reference=reference)

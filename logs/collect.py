@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from core.engine import EngineSettings, run_tasks
 from core.errors import ConfigError
-from core.processes import process_pool
 from dialogue.features import FeatureVariant
 from policy.registry import load_policy
 from policy.rule import RandomizedPolicy, RuleBasedPolicy
@@ -210,14 +209,17 @@ def collect(
     *,
     workers: int | None = None,
     envs: int | None = None,
+    engine: EngineSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CollectionResult:
     """Simulate the missing parts of ``folder``; ``progress(done_conversations, total)`` is called as parts land.
 
-    ``envs``: conversations each worker steps together on its vector env (default ``VECTOR_ENVS``); the logs are
-    the same byte for byte whatever ``envs`` and ``workers``. Raises ``ConfigError`` for ``envs`` out of range,
-    ``LogConflictError`` for a folder made with other settings, ``PolicyError`` for a behaviour policy that cannot
-    be served (missing, other features or scorer)."""
+    ``envs``: conversations each worker steps together on its vector env (default ``VECTOR_ENVS``); ``engine``:
+    local processes (default) or Ray tasks (``core.engine``; on a cluster, ``folder`` must be storage every node
+    writes to). The logs are the same byte for byte whatever ``envs``, ``workers`` and the engine. Raises
+    ``ConfigError`` for ``envs`` out of range or an unreachable Ray cluster, ``LogConflictError`` for a folder made
+    with other settings, ``PolicyError`` for a behaviour policy that cannot be served (missing, other features or
+    scorer)."""
     envs = VECTOR_ENVS if envs is None else envs
     if not 1 <= envs <= MAX_ENVS:
         raise ConfigError(f"--envs must be between 1 and {MAX_ENVS:,}, got {envs}")
@@ -231,19 +233,11 @@ def collect(
     if progress:
         progress(done, settings.conversations)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
-    if todo and workers == 1:
-        _init_worker(settings.to_dict(), envs)
-        for index in todo:
-            _run_part(str(folder), index)
-            done += len(settings.part_range(index))
-            if progress:
-                progress(done, settings.conversations)
-    elif todo:
-        with process_pool(workers, _init_worker, (settings.to_dict(), envs)) as pool:
-            futures = [pool.submit(_run_part, str(folder), index) for index in todo]
-            for future in as_completed(futures):
-                index = future.result()
-                done += len(settings.part_range(index))
-                if progress:
-                    progress(done, settings.conversations)
+    calls = [(str(folder), index) for index in todo]
+    for index in run_tasks(engine, _init_worker, (settings.to_dict(), envs), _run_part, calls, workers=workers):
+        done += len(settings.part_range(index))
+        if progress:
+            progress(done, settings.conversations)
+    for leftover in folder.glob(".part-*.tmp"):  # a worker killed while writing (its part was written again)
+        leftover.unlink(missing_ok=True)
     return CollectionResult(folder, len(todo), settings.n_parts - len(todo))

@@ -15,6 +15,7 @@ from rich.table import Table
 from core.errors import SegueError
 
 from .app import app, catalog_app, err, logs_app, out, print_json
+from .options import Address, Engine, use_engine
 from .progress import Reporter
 
 
@@ -59,6 +60,8 @@ def simulate(
     nlu_error_rate: float = typer.Option(0.08, "--nlu-error-rate", help="Simulated NLU/ASR error rate, in [0, 1]."),
     scorer: str = typer.Option("baseline", "--scorer", help="baseline, popularity (the same samples for everyone), or an "
                                "embeddings folder (segue embeddings train)."),
+    engine: Engine = "local",
+    address: Address = None,
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout."),
 ) -> None:
     """Log conversations of a behaviour policy served with a randomized share (the rule policy by default) with
@@ -68,6 +71,8 @@ def simulate(
     from simulator.config import SimulatorConfig
 
     from .workflows.simulate import SimulateSettings, simulate_logs
+
+    use_engine(engine, address, workers)
 
     folder = resolve(policy, registry)
     collection = CollectionSettings(

@@ -17,8 +17,10 @@ from policy.registry import DEFAULT_REGISTRY
 
 from .app import app, err, out, policy_app, print_json
 from .options import (
+    Address,
     Bootstrap,
     Confidence,
+    Engine,
     Estimators,
     FqeSteps,
     Json,
@@ -29,6 +31,7 @@ from .options import (
     QModels,
     Registry,
     TruthConversations,
+    use_engine,
 )
 from .progress import Reporter
 
@@ -118,11 +121,15 @@ def evaluate(
     q_ensemble: QEnsemble = _OPE.q_ensemble,
     cache: Cache = str(DEFAULT_CACHE),
     registry: Registry = DEFAULT_REGISTRY,
+    engine: Engine = "local",
+    address: Address = None,
     as_json: Json = False,
 ) -> None:
     """Estimate policies off-policy on logged conversations, with intervals, the hcope bound and risks (and the
     simulator's truth)."""
     from .workflows.evaluate import EvaluateSettings, evaluate_policies
+
+    use_engine(engine, address)
 
     settings = EvaluateSettings(tuple(logs), tuple(policies), registry, _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,
                                                                     min_propensity, interval, q_ensemble),
@@ -306,6 +313,8 @@ def loop(
                                                "raise@R or bad-canary@R (repeat; README, Continuous improvement)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes for simulation (default: all cores)."),
     part_size: int = typer.Option(2_500, "--part-size", help="Conversations per log part."),
+    engine: Engine = "local",
+    address: Address = None,
     as_json: Json = False,
 ) -> None:
     """Continuous improvement: serve with a randomized share, guard the data, learn, estimate, gate, canary, roll out or
@@ -315,6 +324,7 @@ def loop(
     from .workflows.loop import LoopSettings, run_loop
     from .workflows.pipeline import DEFAULT_CANDIDATES
 
+    use_engine(engine, address, workers)
     gate = GateSettings(metric=metric, bound=bound, simulator_guardrails=False, prompts_margin=margin(prompts_margin, "--prompts-margin"),
                         usefulness_margin=margin(usefulness_margin, "--usefulness-margin"))
     settings = LoopSettings(rounds=rounds, conversations=conversations, seed=seed, runs=runs,
@@ -363,6 +373,8 @@ def pipeline(
                                                 "candidate that passes (default: promote)."),
     settings_file: Optional[Path] = typer.Option(None, "--settings", help="A JSON file of pipeline settings; options given "
                                                  "on the command line override it."),
+    engine: Engine = "local",
+    address: Address = None,
     as_json: Json = False,
 ) -> None:
     """The main job: simulate logs, train policies, evaluate them off-policy, write the report, promote through the gate.
@@ -370,6 +382,8 @@ def pipeline(
     Steps already done (logs with the same settings, trained policies) are reused.
     """
     from .workflows.pipeline import PipelineSettings, run_pipeline
+
+    use_engine(engine, address, workers)
 
     given = {"conversations": conversations, "seed": seed, "runs": runs, "train_steps": steps,
              "truth_conversations": truth_conversations, "eval_conversations": eval_conversations, "bootstrap": bootstrap,

@@ -12,7 +12,7 @@ from rich.table import Table
 from policy.registry import DEFAULT_REGISTRY, RULE
 
 from .app import app, err, out, policy_app, print_json
-from .options import Json, Registry, Workers
+from .options import Address, Engine, Json, Registry, Workers, use_engine
 from .progress import Reporter
 
 __all__: list[str] = []
@@ -74,11 +74,15 @@ def ab(
     workers: Workers = None,
     scorer: str = typer.Option("baseline", "--scorer", help="baseline, popularity (the same samples for everyone), or an "
                                "embeddings folder (segue embeddings train)."),
+    engine: Engine = "local",
+    address: Address = None,
     as_json: Json = False,
 ) -> None:
     """Run policies on the same simulated users (paired) and compare them."""
     from core.errors import ConfigError
     from evaluation.ab import ABSettings, run_ab
+
+    use_engine(engine, address, workers)
 
     if workers is not None and workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")

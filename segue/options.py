@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = [
-    "Registry", "Json", "Workers",
+    "Registry", "Json", "Workers", "Engine", "Address", "use_engine",
     "Nlu", "RasaUrl", "ServePolicy", "ServeScorer", "UserId", "LogDir", "NoLog", "NoAudio", "ServeSeed",
     "Estimators", "QModels", "Bootstrap", "Confidence", "FqeSteps", "OpeSeed", "TruthConversations", "Logs", "MinEss", "MinPropensity",
 ]
@@ -21,6 +21,11 @@ __all__ = [
 Registry = Annotated[Path, typer.Option("--registry", help="Registry folder (policies by name, CURRENT, history).")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 Workers = Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")]
+Engine = Annotated[str, typer.Option("--engine", help="Where simulation and rollouts run: local (worker processes, the "
+                                                     "default) or ray (Ray tasks; pip install 'segue[ray]').")]
+Address = Annotated[Optional[str], typer.Option("--address", help="With --engine ray: the cluster ('auto', or host:port "
+                                                                  "of a `ray start --head`); default: a Ray started on "
+                                                                  "this machine for the run.")]
 Logs = Annotated[list[Path], typer.Option("--logs", help="Log folder (part-NNNNN.parquet and manifest.json); repeat it to "
                                                          "read several together, e.g. simulated logs and runs/chats.")]
 
@@ -55,3 +60,16 @@ MinPropensity = Annotated[float, typer.Option("--min-propensity", help="A prompt
                                                                        "as never tried (the support check).")]
 TruthConversations = Annotated[int, typer.Option("--truth-conversations", help="Simulated conversations per policy for the "
                                                                                "simulator's truth.")]
+
+
+def use_engine(engine: str, address: str | None, workers: int | None = None) -> None:
+    """Make ``--engine``/``--address`` the engine of this command's parallel work (``core.engine``); with Ray, connect
+    now (or start Ray on this machine with ``workers`` CPUs), so that a mistake is one clear line before any folder
+    is made. Raises ``ConfigError`` for an unknown engine, an address without Ray, Ray not installed, or a cluster
+    that cannot be reached."""
+    from core.engine import EngineSettings, connect, set_default_engine
+
+    settings = EngineSettings(engine, address)
+    if not settings.is_local:
+        connect(settings, workers)
+    set_default_engine(settings)

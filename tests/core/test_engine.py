@@ -1,0 +1,137 @@
+"""The Ray engine on a real two-node cluster (a head and a second node started with `ray start` on this machine):
+the same bytes as the local engine, a worker killed mid-part retried, the logs readable by DuckDB and Ray Data, and
+mistakes as one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the Ray engine's tests need Ray: pip install 'segue[ray]' (make test installs it)")
+
+BIN = Path(sys.executable).parent
+SEGUE = [str(BIN / "segue")]
+# a cluster for this test only: no token to hand around between its two nodes, no usage report
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def segue(*args, timeout=300):
+    return subprocess.run([*SEGUE, *args], capture_output=True, text=True, timeout=timeout, env=ENV)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _nodes(address: str) -> int:
+    status = subprocess.run([str(BIN / "ray"), "status", "--address", address], capture_output=True, text=True, env=ENV, timeout=60)
+    active = status.stdout.split("Active:")[1].split("Pending:")[0] if "Active:" in status.stdout else ""
+    return sum(1 for line in active.splitlines() if "node_" in line)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head (1 CPU) and a second node (1 CPU) joined to it: "127.0.0.1:PORT"; stopped after the module."""
+    ray_bin = str(BIN / "ray")
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    try:
+        subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--num-cpus=1", "--include-dashboard=false",
+                        "--disable-usage-stats"], check=True, capture_output=True, env=ENV, timeout=120)
+        subprocess.run([ray_bin, "start", f"--address={address}", "--num-cpus=1"], check=True, capture_output=True, env=ENV,
+                       timeout=120)
+        for _ in range(60):
+            if _nodes(address) == 2:
+                break
+            time.sleep(0.5)
+        assert _nodes(address) == 2, "the second node did not join the cluster"
+        yield address
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, env=ENV, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def local_logs(tmp_path_factory) -> Path:
+    """4,500 conversations in 3 parts of 1,500 (seed 4) with the local engine: the bytes to match."""
+    folder = tmp_path_factory.mktemp("local") / "logs"
+    result = segue("simulate", "--conversations", "4500", "--seed", "4", "--part-size", "1500", "--out", str(folder), "--json")
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def _parts(folder: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted(folder.glob("part-*.parquet"))]
+
+
+def test_a_worker_killed_mid_part_is_retried_and_the_cluster_writes_the_local_bytes(cluster, local_logs, tmp_path):
+    out = tmp_path / "logs"
+    command = [*SEGUE, "simulate", "--conversations", "4500", "--seed", "4", "--part-size", "1500", "--out", str(out),
+               "--engine", "ray", "--address", cluster, "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
+        busy = subprocess.run(["pgrep", "-f", "ray::_call_in_worker"], capture_output=True, text=True).stdout.split()
+        if busy:
+            time.sleep(0.8)  # into the part's conversations
+            try:
+                os.kill(int(busy[0]), signal.SIGKILL)
+                killed = int(busy[0])
+            except ProcessLookupError:
+                continue
+        time.sleep(0.1)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert killed is not None, "no Ray worker was running a part to kill"
+    assert _parts(out) == _parts(local_logs)  # every part exactly once, byte for byte the local engine's
+    assert (out / "manifest.json").read_text() == (local_logs / "manifest.json").read_text()
+    assert not list(out.glob(".*.tmp"))
+    assert json.loads(stdout)["conversations"] == 4500 and _nodes(cluster) == 2
+
+
+def test_ab_on_the_cluster_is_the_local_report(cluster):
+    args = ["ab", "--policy", "rule", "--conversations", "300", "--seeds", "2", "--json"]
+    local = segue(*args)
+    remote = segue(*args, "--engine", "ray", "--address", cluster)
+    assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+
+
+def test_duckdb_and_ray_data_read_the_logs_as_segue_counts_them(cluster, local_logs):
+    import duckdb
+
+    summary = json.loads(segue("logs", "summary", str(local_logs), "--json").stdout)
+    pattern = str(local_logs / "part-*.parquet")
+    ((turns, conversations),) = duckdb.sql(f"select count(*), count(distinct conversation_id) from read_parquet('{pattern}')").fetchall()
+    assert (turns, conversations) == (summary["turns"], summary["conversations"]) == (summary["turns"], 4500)
+    ray.init(address=cluster, log_to_driver=False, logging_level="ERROR")
+    try:
+        data = ray.data.read_parquet([str(p) for p in sorted(local_logs.glob("part-*.parquet"))])
+        assert data.count() == summary["turns"]
+        ids = data.select_columns(["conversation_id"]).unique("conversation_id")
+        assert len(ids) == summary["conversations"]
+    finally:
+        ray.shutdown()
+
+
+def test_engine_mistakes_are_one_clear_line(tmp_path):
+    for args, message in (
+        (["--address", "127.0.0.1:1"], "--address 127.0.0.1:1 needs --engine ray"),
+        (["--engine", "spark"], "--engine must be one of local, ray, got 'spark'"),
+        (["--engine", "ray", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray cluster answers there"),
+        (["--engine", "ray", "--address", "nowhere"], "--address must be 'auto' or host:port, got 'nowhere'"),
+    ):
+        out = tmp_path / "logs"
+        result = segue("simulate", "--conversations", "10", "--out", str(out), *args)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+        assert not out.exists()  # refused before any folder was made
