@@ -34,8 +34,9 @@ system:
 	  else echo "note:$$missing not installed; the checks that need them will be skipped"; fi; \
 	fi
 
+# Two test processes, each a whole file at a time (a file's module fixtures are built once): CI has 2 cores.
 test: $(STAMP) system
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 # The main job: `segue pipeline` logs randomized conversations (resumable: a
 # second run reuses the parts already written), trains the default learner and

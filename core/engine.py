@@ -190,7 +190,8 @@ def _run_ray(engine: EngineSettings, initializer, initargs, fn, calls, workers) 
     ray = connect(engine, workers)
     key = hashlib.sha256(pickle.dumps((initializer.__module__, initializer.__qualname__, initargs))).hexdigest()
     task = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False, num_cpus=1)(_call_in_worker)
-    pending = [task.remote(key, initializer, initargs, fn, call) for call in calls]
+    shared = ray.put(initargs)  # once in the object store (a bootstrap's arrays), not once per task
+    pending = [task.remote(key, initializer, shared, fn, call) for call in calls]
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1)

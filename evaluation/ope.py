@@ -20,6 +20,7 @@ conversations. Forced turns (the person led) are no decision (``OPEData.decided`
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -295,6 +296,109 @@ def _hcope(x: MetricInputs, data: OPEData, metric: Metric, settings: OPESettings
             "upper_threshold": both["upper"]["threshold"], "upper_clipped_share": both["upper"]["clipped_share"]}
 
 
+class _Resampling:
+    """What the estimates under a vector of conversation counts need (every policy's inputs, the estimators, the
+    risks' columns): the point estimate, the jackknife and each bootstrap block evaluate it. Picklable, so that
+    bootstrap blocks can run as tasks of the engine (``core.engine``)."""
+
+    def __init__(self, inputs: dict, names: list, horizon: int, usefulness: np.ndarray, prompts: np.ndarray,
+                 abandoned: np.ndarray, members: int, n: int) -> None:
+        self.inputs, self.names, self.horizon = inputs, names, horizon
+        self.usefulness, self.prompts, self.abandoned = usefulness, prompts, abandoned
+        self.members, self.n = members, n
+        self.plan = SumsPlan()  # the vectors summed, the same for every block of counts
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "plan": None}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.plan = SumsPlan()
+
+    def run(self, counts: np.ndarray, with_se: bool = False, member: int | None = None) -> dict:
+        sums = Sums(counts, self.horizon, self.plan)
+        values = {}
+        for policy, per_policy in self.inputs.items():
+            for reported, estimator, q in self.names:
+                method = ESTIMATORS[estimator]
+                q = q if q is None or member is None else f"{q}#{member}"
+                for metric in METRICS:
+                    x = per_policy[(metric, q)] if q else per_policy[(metric, None)]
+                    stats = _Stats(x, sums, (policy, metric, q))
+                    values[(policy, reported, metric)] = method.value(stats)
+                    if with_se and isinstance(method, LinearEstimator):
+                        values[(policy, reported, metric, "se")] = method.standard_error(stats)
+            weights = per_policy[(Metric.USEFULNESS, None)].weights
+            for name, value in risk_values(sums, policy, weights.final, self.abandoned, self.usefulness, self.prompts).items():
+                values[(policy, "risk", name)] = value
+        return values
+
+    def draw_block(self, counts: np.ndarray, first: int) -> dict:
+        """The estimates under each count vector; with an ensemble, draw b reads member b mod K's Q model."""
+        if not self.members or not self.inputs:
+            return self.run(counts, with_se=True)
+        out: dict = {}
+        for k in range(self.members):
+            rows = np.flatnonzero((first + np.arange(len(counts))) % self.members == k)
+            if not len(rows):
+                continue
+            for key, value in self.run(counts[rows], with_se=True, member=k).items():
+                out.setdefault(key, np.empty(len(counts)))[rows] = value
+        return out
+
+
+_RESAMPLING: _Resampling | None = None  # in an engine's worker process: the context its bootstrap blocks read
+
+
+def _resampling_init(context: _Resampling) -> None:
+    global _RESAMPLING
+    _RESAMPLING = context
+
+
+def _resampling_block(state: dict, size: int, first: int) -> tuple[int, dict]:
+    """One bootstrap block in a worker: the counts drawn from the driver's generator state, then the estimates."""
+    assert _RESAMPLING is not None
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state
+    return first, _RESAMPLING.draw_block(resample_counts(rng, _RESAMPLING.n, size), first)
+
+
+def _bootstrap(context: _Resampling, settings: OPESettings, progress) -> dict:
+    """``settings.bootstrap`` resamples of conversations, in blocks of ``_CHUNK`` count vectors drawn in order from
+    one generator seeded with ``settings.seed``: in this process with the local engine, or as engine tasks (Ray)
+    that redraw each block's counts from the generator's state at that block. The same draws either way."""
+    from core.engine import default_engine, run_tasks
+
+    rng = np.random.default_rng(settings.seed)
+    n, total = context.n, settings.bootstrap
+    blocks: dict[int, dict] = {}
+    done = 0
+    engine = default_engine()
+    if engine.is_local:
+        while done < total:
+            size = min(_CHUNK, total - done)
+            blocks[done] = context.draw_block(resample_counts(rng, n, size), done)
+            done += size
+            if progress:
+                progress("bootstrap", done, total)
+    else:
+        calls = []
+        while done < total:
+            size = min(_CHUNK, total - done)
+            calls.append((rng.bit_generator.state, size, done))
+            resample_counts(rng, n, size)  # advance the generator past this block's draws
+            done += size
+        finished = 0
+        for first, values in run_tasks(engine, _resampling_init, (context,), _resampling_block, calls, workers=os.cpu_count() or 1):
+            blocks[first] = values
+            finished += len(next(iter(values.values()))) if values else 0
+            if progress:
+                progress("bootstrap", min(finished, total), total)
+    order = sorted(blocks)
+    keys = blocks[order[0]].keys() if order else []
+    return {key: np.concatenate([blocks[first][key] for first in order]) for key in keys}
+
+
 def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OPESettings, *,
                      q_values: dict[str, dict[str, dict[str, np.ndarray]]] | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> OPEResult:
@@ -361,43 +465,10 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             per_policy[(metric, None)] = MetricInputs(weights, rewards[metric], None, None)
         inputs[policy] = per_policy
 
-    horizon = int(data.turn.max()) + 1
-    usefulness = data.on_policy_values(Metric.USEFULNESS)
-    prompts = data.lengths.astype(np.float64)
-    plan = SumsPlan()  # the vectors summed, the same for every block of counts
-
-    def run(counts: np.ndarray, with_se: bool = False, member: int | None = None) -> dict:
-        sums = Sums(counts, horizon, plan)
-        values = {}
-        for policy, per_policy in inputs.items():
-            for reported, estimator, q in names:
-                method = ESTIMATORS[estimator]
-                q = q if q is None or member is None else f"{q}#{member}"
-                for metric in METRICS:
-                    x = per_policy[(metric, q)] if q else per_policy[(metric, None)]
-                    stats = _Stats(x, sums, (policy, metric, q))
-                    values[(policy, reported, metric)] = method.value(stats)
-                    if with_se and isinstance(method, LinearEstimator):
-                        values[(policy, reported, metric, "se")] = method.standard_error(stats)
-            weights = per_policy[(Metric.USEFULNESS, None)].weights
-            for name, value in risk_values(sums, policy, weights.final, data.abandoned, usefulness, prompts).items():
-                values[(policy, "risk", name)] = value
-        return values
-
     members = settings.q_ensemble if settings.needs_q else 0
-
-    def draw_block(counts: np.ndarray, first: int) -> dict:
-        """The estimates under each count vector; with an ensemble, draw b reads member b mod K's Q model."""
-        if not members or not inputs:
-            return run(counts, with_se=True)
-        out: dict = {}
-        for k in range(members):
-            rows = np.flatnonzero((first + np.arange(len(counts))) % members == k)
-            if not len(rows):
-                continue
-            for key, value in run(counts[rows], with_se=True, member=k).items():
-                out.setdefault(key, np.empty(len(counts)))[rows] = value
-        return out
+    context = _Resampling(inputs, names, int(data.turn.max()) + 1, data.on_policy_values(Metric.USEFULNESS),
+                          data.lengths.astype(np.float64), data.abandoned, members, data.n_conversations)
+    run = context.run
 
     for key, value in run(np.ones((1, data.n_conversations)), with_se=True).items():
         result.point[key] = float(value[0])
@@ -411,18 +482,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
         result.jackknife = run(jackknife_groups(data.n_conversations, settings.jackknife_groups, settings.seed))
         if progress:
             progress("jackknife", 1, 1)
-        rng = np.random.default_rng(settings.seed)
-        n = data.n_conversations
-        collected: dict = {}
-        done = 0
-        while done < settings.bootstrap:
-            size = min(_CHUNK, settings.bootstrap - done)
-            for key, value in draw_block(resample_counts(rng, n, size), done).items():
-                collected.setdefault(key, []).append(value)
-            done += size
-            if progress:
-                progress("bootstrap", done, settings.bootstrap)
-        result.draws = {key: np.concatenate(parts) for key, parts in collected.items()}
+        result.draws = _bootstrap(context, settings, progress)
 
     for policy, per_policy in inputs.items():
         entry = result.policies[policy]

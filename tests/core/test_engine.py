@@ -135,3 +135,29 @@ def test_engine_mistakes_are_one_clear_line(tmp_path):
         result = segue("simulate", "--conversations", "10", "--out", str(out), *args)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
         assert not out.exists()  # refused before any folder was made
+
+
+def _numbers(tree, path=""):
+    """Every number of a JSON tree by its path (timings left out)."""
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() if "second" not in key for k, v in _numbers(value, f"{path}/{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, value in enumerate(tree) for k, v in _numbers(value, f"{path}/{i}").items()}
+    return {path: tree}
+
+
+def test_the_bootstrap_on_the_cluster_draws_the_local_resamples(cluster, local_logs):
+    """Bootstrap blocks as Ray tasks: the same resamples, so the same intervals, up to the order in which BLAS sums
+    (Ray gives each task one thread; the driver's BLAS uses the cores)."""
+    args = ["evaluate", "--logs", str(local_logs), "--policy", "rule", "--estimator", "wis", "--estimator", "pdis",
+            "--bootstrap", "300", "--cache", "none", "--json"]
+    local = segue(*args)
+    remote = segue(*args, "--engine", "ray", "--address", cluster)
+    assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
+    a, b = _numbers(json.loads(local.stdout)), _numbers(json.loads(remote.stdout))
+    assert a.keys() == b.keys() and any("/intervals/" in k for k in a)
+    for key, value in a.items():
+        if isinstance(value, float):
+            assert b[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
+        else:
+            assert b[key] == value, key
