@@ -35,7 +35,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["ENGINES", "EngineSettings", "run_tasks", "connect", "MAX_RETRIES", "ray_available", "set_default_engine", "default_engine"]
+__all__ = ["ENGINES", "EngineSettings", "run_tasks", "connect", "MAX_RETRIES", "set_default_engine", "default_engine"]
 
 ENGINES = ("local", "ray")
 #: how many times Ray re-runs a task whose worker process died
@@ -91,21 +91,13 @@ def default_engine() -> EngineSettings:
     return _DEFAULT
 
 
-def ray_available() -> bool:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_tasks(engine: EngineSettings | None, initializer: Callable, initargs: tuple, fn: Callable, calls: Sequence[tuple],
               *, workers: int) -> Iterator[Any]:
     """``fn(*call)`` for every call, each in a process where ``initializer(*initargs)`` ran first (``engine`` None:
-    the process's default, ``set_default_engine``); yields the
-    results as they complete (any order). ``workers``: local processes (1: this process), or the CPUs of the Ray
-    started for the run (ignored on an existing cluster: Ray schedules on all its CPUs). Module-level functions
-    only (they travel by reference). Raises ``ConfigError`` when Ray is asked for and not installed or the cluster
+    the process's default, ``set_default_engine``); yields the results as they complete (any order). ``workers``:
+    local processes (1: this process), or the CPUs of the Ray started for the run (ignored on an existing cluster:
+    Ray schedules on all its CPUs). Module-level functions only (they travel by reference); with Ray, ``initargs``
+    go to the object store once and every task reads them from there. Raises ``ConfigError`` when Ray is asked for and not installed or the cluster
     cannot be reached; a task's own exception is raised here as it would be locally."""
     if not calls:
         return

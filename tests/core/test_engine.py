@@ -99,6 +99,23 @@ def test_a_worker_killed_mid_part_is_retried_and_the_cluster_writes_the_local_by
     assert json.loads(stdout)["conversations"] == 4500 and _nodes(cluster) == 2
 
 
+def test_a_driver_killed_mid_run_resumes_with_the_same_command(cluster, local_logs, tmp_path):
+    out = tmp_path / "logs"
+    command = [*SEGUE, "simulate", "--conversations", "4500", "--seed", "4", "--part-size", "1500", "--out", str(out),
+               "--engine", "ray", "--address", cluster, "--json"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("part-*.parquet")) and time.monotonic() < deadline and driver.poll() is None:
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGKILL)  # the first part landed; the others are in flight
+    driver.wait(timeout=60)
+    assert 1 <= len(list(out.glob("part-*.parquet"))) < 3, "the driver was not killed mid-run"
+    resumed = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["parts_reused"] >= 1
+    assert _parts(out) == _parts(local_logs) and not list(out.glob(".*.tmp"))
+
+
 def test_ab_on_the_cluster_is_the_local_report(cluster):
     args = ["ab", "--policy", "rule", "--conversations", "300", "--seeds", "2", "--json"]
     local = segue(*args)
