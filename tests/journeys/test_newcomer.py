@@ -26,7 +26,7 @@ DEMO = {
     "CONVERSATIONS": "2000",
     "HISTORY_USERS": "1500",
     "EMBEDDINGS_FLAGS": "--steps 60 --eval-users 300",
-    "PIPELINE_FLAGS": "--truth-conversations 500 --eval-conversations 200 --bootstrap 200 --fqe-steps 200",
+    "PIPELINE_FLAGS": "--truth-conversations 500 --eval-conversations 200 --bootstrap 200 --fqe-steps 200 --steps 200",
 }
 
 
