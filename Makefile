@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/embeddings.py
 	$(PY) benchmarks/scorer.py
 	$(PY) benchmarks/voice.py
+	$(PY) benchmarks/scale.py
 
 # Rasa Open Source in its own venv (never a dependency of the core package):
 # about 4 min and 2.7 GB. `segue chat --nlu rasa` and `make test-rasa` use it.

@@ -41,6 +41,13 @@ MAX_ENVS = 65_536
 
 
 class MusicUserVectorEnv(VectorEnv):
+    """``num_envs`` ``MusicUserEnv`` conversations behind gymnasium's vector API (module docstring).
+
+    Observations float32 (num_envs, n_features); actions int (num_envs,) prompt ids; rewards float64 (num_envs,),
+    terminations and truncations bool (num_envs,). The other arguments are ``MusicUserEnv``'s, shared by every
+    sub-env. Raises ``ConfigError`` for ``num_envs`` outside 1..``MAX_ENVS``.
+    """
+
     metadata = {"render_modes": [], "autoreset_mode": "next_step"}
 
     def __init__(self, num_envs: int, *, catalog: Catalog | None = None, config: SimulatorConfig | None = None,
