@@ -179,7 +179,8 @@ class DeviceMatrix:
         self._low = None
         if self.precision == "bf16":
             self._low = (torch.from_numpy(array) if not cuda else self.matrix).to(device=self.device, dtype=torch.bfloat16)
-        self._max_norm = float(np.sqrt((array.astype(np.float64) ** 2).sum(axis=1).max()))
+        self._max_norm = max(float(np.sqrt((array[i : i + 65_536].astype(np.float64) ** 2).sum(axis=1).max()))
+                             for i in range(0, self.n, 65_536))  # in blocks: no float64 copy of a 10M-row matrix
         if memory_budget is None:
             memory_budget = 1 << 26 if not cuda else min(8 << 30, torch.cuda.mem_get_info(torch.device(self.device))[0] // 4)
         self.memory_budget = int(memory_budget)
