@@ -405,7 +405,8 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
     """Estimate every policy in ``targets`` (name -> pi at every logged state) on ``data``.
 
     ``q_values`` (policy -> Q model -> metric -> (n, N_PROMPTS), or ``compact_q``'s pair) may be given; missing
-    ones are fitted (and added to it).
+    ones are fitted and added to it as ``compact_q``'s pairs (the full (n, N_PROMPTS) arrays are not kept: at 50,000
+    conversations they held ~250 MB for four policies).
     ``progress(stage, done, total)`` reports the Q-model fits and the bootstrap.
     """
     start = time.perf_counter()
@@ -444,7 +445,8 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             if fitted is None:
                 report = (lambda done, total, _p=policy, _q=q: progress(f"{_q} Q model for {_p}", done, total)) if progress else None
                 fitted = fit_q(q, data, target, settings.fqe, progress=report)
-                q_values[policy][q] = fitted
+                # kept as what the estimators and the cache read (Q at the logged prompt, V): 2 of 11 columns
+                fitted = q_values[policy][q] = {m: compact_q(fitted[m], data, target) for m in METRICS}
             for metric in METRICS:
                 q_logged, v = compact_q(fitted[metric], data, target)
                 per_policy[(metric, q)] = MetricInputs(weights, rewards[metric], q_logged, v)
@@ -457,7 +459,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
                         data.n_conversations, np.full(data.n_conversations, 1 / data.n_conversations))
                     member = fit_q(q, data, target, replace(settings.fqe, seed=settings.fqe.seed + k + 1), progress=report,
                                    conversation_counts=counts)
-                    q_values[policy][f"{q}#{k}"] = member
+                    member = q_values[policy][f"{q}#{k}"] = {m: compact_q(member[m], data, target) for m in METRICS}
                 for metric in METRICS:
                     q_logged, v = compact_q(member[metric], data, target)
                     per_policy[(metric, f"{q}#{k}")] = MetricInputs(weights, rewards[metric], q_logged, v)

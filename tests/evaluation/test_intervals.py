@@ -128,7 +128,7 @@ def test_a_q_ensemble_puts_the_model_refit_variance_into_the_direct_method():
     assert set(q_values["t"]) == {"fqe", "fqe#0", "fqe#1", "fqe#2"}  # the main model was reused, three members fitted
     assert ensemble.point[key] == plain.point[key]                   # the estimate is the main model's
     assert np.std(ensemble.draws[key]) > 3 * np.std(plain.draws[key])
-    members = [float(q_values["t"][f"fqe#{k}"][Metric.SUCCESS_RATE][0] @ target[0]) for k in range(3)]
+    members = [float(q_values["t"][f"fqe#{k}"][Metric.SUCCESS_RATE][1][0]) for k in range(3)]  # (Q logged, V): V at turn 0
     for k in range(3):  # draw b uses member b mod 3: on a one-turn bandit the draw is that member's V
         assert np.allclose(ensemble.draws[key][k::3], members[k])
     # the default t interval adds the members' spread to the jackknife's variance
