@@ -285,7 +285,7 @@ class DeviceMatrix:
         """One fp32 product and ``torch.topk`` per chunk (one chunk when the scores fit), then ties to the lower row."""
         torch = self.torch
         b = len(q)
-        x = self._x32 if self._x32 is not None else torch.from_numpy(self._host)
+        x = self._x32  # the torch backend's fp32 rows (a numpy-backend matrix never comes here: fp32 runs in numpy)
         qt = self._h2d(q, "q")
         m = self._h2d(mask, "mask") if mask is not None else None
         keep = min(allowed, k + 16)  # a few beyond k, so that ties at the k-th score can be seen

@@ -107,7 +107,7 @@ def run_conversations(venv: MusicUserVectorEnv, policy: Policy | None, variant: 
     obs = np.zeros((slots, layout.size), dtype=np.float32)
 
     def start(free: np.ndarray) -> None:
-        nonlocal next_conv, obs
+        nonlocal next_conv
         mask = np.zeros(slots, dtype=bool)
         seed_list: list[int | None] = [None] * slots
         for i in free:
