@@ -97,8 +97,9 @@ def run_tasks(engine: EngineSettings | None, initializer: Callable, initargs: tu
     the process's default, ``set_default_engine``); yields the results as they complete (any order). ``workers``:
     local processes (1: this process), or the CPUs of the Ray started for the run (ignored on an existing cluster:
     Ray schedules on all its CPUs). Module-level functions only (they travel by reference); with Ray, ``initargs``
-    go to the object store once and every task reads them from there. Raises ``ConfigError`` when Ray is asked for and not installed or the cluster
-    cannot be reached; a task's own exception is raised here as it would be locally."""
+    go to the object store once and every task reads them from there. Raises ``ConfigError`` when Ray is asked for
+    and not installed or the cluster cannot be reached; a task's own exception is raised here as it would be
+    locally."""
     if not calls:
         return
     engine = engine or _DEFAULT
