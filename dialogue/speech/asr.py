@@ -56,7 +56,7 @@ from ..nlu.templates import TEMPLATES
 from ..prompts import ASK_PROMPTS
 from .audio import ASR_RATE, VoiceError, resample, to_pcm16
 
-__all__ = ["Recognizer", "Recognition", "domain_corpus", "write_arpa", "speakable", "PROMPT_GROUPS"]
+__all__ = ["Recognizer", "Recognition", "TrigramLM", "domain_corpus", "write_arpa", "speakable", "PROMPT_GROUPS"]
 
 _SLOT = re.compile(r"\{(genre|energy|mood|decade|artist|activity|familiarity)\}")
 LEADS = ("oh", "well", "hmm", "ok", "okay", "um", "uh", "so", "yes", "yeah", "no", "nope", "nah", "hey")
@@ -82,10 +82,17 @@ def speakable(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Recognition:
+    """One utterance recognized: ``text`` (lower-case words), ``confidence`` in [0, 1], seconds spent decoding and
+    of audio; ``engine`` the recognizer that produced it; ``alternatives`` the n-best (text, log-probability score)
+    where the engine gives one; ``no_speech`` Whisper's probability that there was no speech (-1: not given)."""
+
     text: str
     confidence: float
     decode_seconds: float
     audio_seconds: float
+    engine: str = "pocketsphinx"
+    alternatives: tuple[tuple[str, float], ...] = ()
+    no_speech: float = -1.0
 
     @property
     def rtf(self) -> float:
@@ -215,59 +222,106 @@ def domain_corpus(catalog: Catalog, say, *, sentences: int = 30_000, seed: int =
     return out
 
 
+class TrigramLM:
+    """A trigram language model: interpolated absolute discounting with Katz-style back-off weights.
+
+    Built from word lists (``TrigramLM.estimate``); ``write`` saves it as an ARPA file a decoder reads and
+    ``logprob`` scores a sentence as the decoder would (natural log, with ``<s>``/``</s>``; words never seen
+    get ``unknown`` per word). Source: Ney, Essen & Kneser, "On structuring probabilistic dependences in
+    stochastic language modelling" (1994) for the discounting; Katz (1987) for back-off.
+    """
+
+    def __init__(self, prob: list[dict], backoff: list[dict]) -> None:
+        self.prob, self.backoff = prob, backoff
+
+    @classmethod
+    def estimate(cls, sentences: list[list[str]], *, discount: float = 0.7) -> "TrigramLM":
+        from collections import Counter, defaultdict
+
+        counts: list[Counter] = [Counter(), Counter(), Counter()]
+        for sentence in sentences:
+            t = ["<s>", *sentence, "</s>"]
+            for i in range(len(t)):
+                counts[0][(t[i],)] += 1
+                if i >= 1:
+                    counts[1][tuple(t[i - 1 : i + 1])] += 1
+                if i >= 2:
+                    counts[2][tuple(t[i - 2 : i + 1])] += 1
+        total = sum(v for (w,), v in counts[0].items() if w != "<s>")
+        prob: list[dict] = [{g: (0.0 if g == ("<s>",) else v / total) for g, v in counts[0].items()}, {}, {}]
+        backoff: list[dict] = [{}, {}]
+
+        def lower(order: int, gram: tuple) -> float:  # P(w | shorter history), backing off as the file will
+            if order == 1:
+                return prob[0][gram[-1:]]
+            if gram[1:] in prob[1]:
+                return prob[1][gram[1:]]
+            return backoff[0].get(gram[1:2], 1.0) * prob[0][gram[-1:]]
+
+        for order in (1, 2):
+            by_history: dict[tuple, list[tuple]] = defaultdict(list)
+            for gram in counts[order]:
+                by_history[gram[:-1]].append(gram)
+            for history, grams in by_history.items():
+                n = sum(counts[order][g] for g in grams)
+                left = discount * len(grams) / n
+                for g in grams:
+                    prob[order][g] = (counts[order][g] - discount) / n + left * lower(order, g)
+                seen = sum(prob[order][g] for g in grams)
+                seen_lower = sum(lower(order, g) for g in grams)
+                backoff[order - 1][history] = max(1.0 - seen, 1e-12) / max(1.0 - seen_lower, 1e-12)
+        return cls(prob, backoff)
+
+    @property
+    def vocabulary(self) -> int:
+        return len(self.prob[0])
+
+    def _p(self, history: tuple, word: str) -> float:
+        if len(history) == 2:
+            if history + (word,) in self.prob[2]:
+                return self.prob[2][history + (word,)]
+            return self.backoff[1].get(history, 1.0) * self._p(history[1:], word)
+        if history and history + (word,) in self.prob[1]:
+            return self.prob[1][history + (word,)]
+        weight = self.backoff[0].get(history, 1.0) if history else 1.0
+        return weight * self.prob[0].get((word,), 0.0)
+
+    def logprob(self, words: list[str], *, unknown: float = -12.0) -> float:
+        """ln P(``words`` and the sentence end | sentence start); each word the model lacks costs ``unknown``."""
+        t = ["<s>", *words, "</s>"]
+        total = 0.0
+        for i in range(1, len(t)):
+            p = self._p(tuple(t[max(i - 2, 0) : i]), t[i]) if (t[i],) in self.prob[0] else 0.0
+            total += math.log(p) if p > 0 else unknown
+        return total
+
+    def write(self, path: Path) -> None:
+        prob, backoff = self.prob, self.backoff
+
+        def log10(x: float) -> str:
+            return f"{math.log10(x):.5f}" if x > 0 else "-99.00000"
+
+        lines = ["\\data\\", *(f"ngram {k + 1}={len(prob[k])}" for k in range(3)), "", "\\1-grams:"]
+        lines += [f"{log10(p)} {g[0]} {log10(backoff[0].get(g, 1.0))}" for g, p in prob[0].items()]
+        lines += ["", "\\2-grams:"]
+        lines += [f"{log10(p)} {' '.join(g)} {log10(backoff[1].get(g, 1.0))}" for g, p in prob[1].items()]
+        lines += ["", "\\3-grams:"]
+        lines += [f"{log10(p)} {' '.join(g)}" for g, p in prob[2].items()]
+        lines += ["", "\\end\\", ""]
+        Path(path).write_text("\n".join(lines))
+
+
 def write_arpa(sentences: list[list[str]], path: Path, *, discount: float = 0.7) -> int:
-    """A trigram ARPA model (interpolated absolute discounting, back-off weights); returns the vocabulary size."""
-    from collections import Counter, defaultdict
-
-    counts: list[Counter] = [Counter(), Counter(), Counter()]
-    for sentence in sentences:
-        t = ["<s>", *sentence, "</s>"]
-        for i in range(len(t)):
-            counts[0][(t[i],)] += 1
-            if i >= 1:
-                counts[1][tuple(t[i - 1 : i + 1])] += 1
-            if i >= 2:
-                counts[2][tuple(t[i - 2 : i + 1])] += 1
-    total = sum(v for (w,), v in counts[0].items() if w != "<s>")
-    prob: list[dict] = [{g: (0.0 if g == ("<s>",) else v / total) for g, v in counts[0].items()}, {}, {}]
-    backoff: list[dict] = [{}, {}]
-
-    def lower(order: int, gram: tuple) -> float:  # P(w | shorter history), backing off as the file will
-        if order == 1:
-            return prob[0][gram[-1:]]
-        if gram[1:] in prob[1]:
-            return prob[1][gram[1:]]
-        return backoff[0].get(gram[1:2], 1.0) * prob[0][gram[-1:]]
-
-    for order in (1, 2):
-        by_history: dict[tuple, list[tuple]] = defaultdict(list)
-        for gram in counts[order]:
-            by_history[gram[:-1]].append(gram)
-        for history, grams in by_history.items():
-            n = sum(counts[order][g] for g in grams)
-            left = discount * len(grams) / n
-            for g in grams:
-                prob[order][g] = (counts[order][g] - discount) / n + left * lower(order, g)
-            seen = sum(prob[order][g] for g in grams)
-            seen_lower = sum(lower(order, g) for g in grams)
-            backoff[order - 1][history] = max(1.0 - seen, 1e-12) / max(1.0 - seen_lower, 1e-12)
-
-    def log10(x: float) -> str:
-        return f"{math.log10(x):.5f}" if x > 0 else "-99.00000"
-
-    lines = ["\\data\\", *(f"ngram {k + 1}={len(prob[k])}" for k in range(3)), "", "\\1-grams:"]
-    lines += [f"{log10(p)} {g[0]} {log10(backoff[0].get(g, 1.0))}" for g, p in prob[0].items()]
-    lines += ["", "\\2-grams:"]
-    lines += [f"{log10(p)} {' '.join(g)} {log10(backoff[1].get(g, 1.0))}" for g, p in prob[1].items()]
-    lines += ["", "\\3-grams:"]
-    lines += [f"{log10(p)} {' '.join(g)}" for g, p in prob[2].items()]
-    lines += ["", "\\end\\", ""]
-    path.write_text("\n".join(lines))
-    return len(prob[0])
+    """A trigram ARPA model (``TrigramLM``) of ``sentences`` written to ``path``; returns the vocabulary size."""
+    model = TrigramLM.estimate(sentences, discount=discount)
+    model.write(path)
+    return model.vocabulary
 
 
 class Recognizer:
     """pocketsphinx with the domain language model (``biased=True``) or the general one in its wheel."""
+
+    name = "pocketsphinx"
 
     def __init__(self, catalog: Catalog, *, biased: bool = True, seed: int = 1, part: str = "all",
                  sentences: int = 30_000, options: dict | None = None) -> None:
@@ -283,6 +337,7 @@ class Recognizer:
         self.vocabulary = 0
         self._catalog, self._part, self._sentences = catalog, part, sentences
         self._searches: dict[str | None, str] = {}
+        self.language_model: TrigramLM | None = None
         if biased:
             self.decoder = Decoder(**config, lm=None)
             self._pron = _Pronouncer(self.decoder)
@@ -302,12 +357,15 @@ class Recognizer:
         else:  # half what the prompt invites, half anything: a person may always lead elsewhere
             corpus = (domain_corpus(self._catalog, say, sentences=half, part=self._part)
                       + domain_corpus(self._catalog, say, sentences=half, part=self._part, focus=group, seed=1))
+        model = TrigramLM.estimate(corpus)
         with tempfile.TemporaryDirectory(prefix="segue-lm-") as tmp:
             arpa = Path(tmp) / f"{name}.arpa"
-            size = write_arpa(corpus, arpa)
+            model.write(arpa)
             self.decoder.add_lm_file(name, str(arpa))
         self._searches[group] = name
-        return size
+        if group is None:
+            self.language_model = model  # what the domain says, for rescoring other recognizers' hypotheses
+        return model.vocabulary
 
     def _search_for(self, prompt) -> str:
         group = _PROMPT_GROUP.get(str(prompt)) if prompt is not None else None
@@ -319,11 +377,12 @@ class Recognizer:
     def unpronounceable(self) -> list[str]:
         return sorted(self._pron.missing) if self._pron else []
 
-    def recognize(self, samples: np.ndarray, rate: int, *, prompt=None) -> Recognition:
+    def recognize(self, samples: np.ndarray, rate: int, *, prompt=None, question: str | None = None) -> Recognition:
         """The best hypothesis for one utterance and pocketsphinx's posterior for it.
 
         ``prompt``: what Segue just asked (a ``PromptId`` or its string); with the domain model, the answers it
-        invites weigh more (a language model per prompt group, half those answers, half anything).
+        invites weigh more (a language model per prompt group, half those answers, half anything). ``question``
+        (the prompt's text) is accepted for the recognizers' common interface and not used here.
         """
         x = resample(samples, rate, ASR_RATE)
         d = self.decoder

@@ -1,11 +1,12 @@
 """Speech recognition: pronunciations, the domain language model, and espeak-ng requests recognized as acts."""
 
+import math
 import shutil
 
 import numpy as np
 import pytest
 
-from dialogue.speech.asr import Recognizer, domain_corpus, speakable, write_arpa
+from dialogue.speech.asr import Recognizer, TrigramLM, domain_corpus, speakable, write_arpa
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make test installs it as root)")
 
@@ -55,6 +56,12 @@ def test_arpa_model_is_a_distribution(tmp_path):
     for history in [("play",), ("<s>",), ("<s>", "play"), ("play", "some"), ("yes",), ("some", "jazz")]:
         assert sum(p(history, w) for w in words) == pytest.approx(1.0, abs=2e-3), history
     assert p(("play", "some"), "jazz") > p(("play", "some"), "please") > 0  # seen beats unseen, unseen still possible
+    # the in-memory model scores a sentence as a decoder reading the file would (rescoring other recognizers' text)
+    model = TrigramLM.estimate(sentences)
+    t = ["<s>", "play", "jazz", "please", "</s>"]
+    by_file = sum(math.log(p(tuple(t[max(i - 2, 0) : i]), t[i])) for i in range(1, len(t)))
+    assert model.logprob(["play", "jazz", "please"]) == pytest.approx(by_file, abs=1e-3)
+    assert model.logprob(["play", "polka"], unknown=-12.0) < model.logprob(["play", "jazz"]) - 10
 
 
 def test_domain_corpus_covers_the_catalog(catalog):
