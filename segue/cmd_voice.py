@@ -52,8 +52,11 @@ def voice(
     whole_files: bool = typer.Option(False, "--whole-files", help="One utterance per --input-wav file (no cutting)."),
     push_to_talk: bool = typer.Option(False, "--push-to-talk", help="Microphone: press Enter to talk and to stop, "
                                       "instead of voice activity detection."),
+    recognizer_kind: str = typer.Option("auto", "--recognizer", help="Speech recognizer: combined (pocketsphinx and "
+                                        "Whisper tiny.en, the better hypothesis chosen per utterance), whisper, "
+                                        "pocketsphinx, or auto (combined when Whisper is installed, else pocketsphinx)."),
     no_bias: bool = typer.Option(False, "--no-bias", help="Recognize with pocketsphinx's general language model "
-                                 "instead of the music-domain one."),
+                                 "instead of the music-domain one (pocketsphinx alone)."),
     speak_voice: str = typer.Option("en-us", "--voice", help="espeak-ng voice for Segue (e.g. en-us, en-us+f2)."),
     speed: int = typer.Option(160, "--speed", help="Segue's speaking rate, words per minute (80-450)."),
     nlu: Nlu = SERVE_DEFAULTS.nlu,
@@ -69,13 +72,18 @@ def voice(
     exploration: Exploration = SERVE_DEFAULTS.exploration,
 ) -> None:
     """Talk with Segue out loud: it listens (microphone or --input-wav), answers with speech and plays snippets."""
-    from dialogue.speech.asr import Recognizer
     from dialogue.speech.audio import Microphone, Speaker
+    from dialogue.speech.choose import RECOGNIZERS, make_recognizer
     from dialogue.speech.tts import synthesize
     from recommender.catalog import Catalog
 
     if as_json and not no_dialogue:
         raise ConfigError("--json needs --no-dialogue (the conversation itself is printed as text)")
+    if recognizer_kind not in RECOGNIZERS:
+        raise ConfigError(f"--recognizer must be one of {', '.join(RECOGNIZERS)}, got {recognizer_kind!r}")
+    if no_bias and recognizer_kind in ("combined", "whisper"):
+        raise ConfigError(f"--no-bias is pocketsphinx's general language model; it does not go with --recognizer {recognizer_kind}")
+    note = lambda message: err.print(f"[yellow]note:[/] {_escape(message)}")  # noqa: E731
     if output_wav is not None and output_wav.is_dir():
         raise ConfigError(f"--output-wav must be a file, got the folder {output_wav}")
     if input_wav:
@@ -91,8 +99,8 @@ def voice(
         from dialogue.speech.session import Heard, understand
 
         catalog = Catalog.load()
-        recognizer = Recognizer(catalog, biased=not no_bias, seed=seed)
         understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url)
+        recognizer = make_recognizer(recognizer_kind, catalog, nlu=understanding, biased=not no_bias, seed=seed, notice=note)
         heard = []
         try:
             for samples, rate in utterances:
@@ -121,11 +129,14 @@ def voice(
                                           user_id=user_id, log_dir=log_dir, no_log=no_log, seed=seed, source=LogSource.VOICE,
                                           exploration=exploration),
                            Reporter())
-    recognizer = Recognizer(session.catalog, biased=not no_bias, seed=seed)
+    recognizer = make_recognizer(recognizer_kind, session.catalog, nlu=session.manager.nlu, biased=not no_bias, seed=seed,
+                                 notice=note)
     synthesize("ok", voice=speak_voice, speed=speed)  # a bad --voice or a missing espeak-ng fails before listening
     speaker = Speaker(wav=output_wav, device=not no_audio, notice=lambda m: err.print(f"[dim]({_escape(m)})[/]"))
+    described = {"pocketsphinx": "pocketsphinx + music-domain language model", "whisper": "Whisper tiny.en",
+                 "combined": "pocketsphinx + Whisper tiny.en, chosen per utterance"}[recognizer.name]
     err.print(f"[dim]{_escape(session.describe())}, recognizer "
-              + ("pocketsphinx + music-domain language model" if not no_bias else "pocketsphinx general LM") + "[/]")
+              + (described if not no_bias else "pocketsphinx general LM") + "[/]")
 
     def show(who: str, text: str) -> None:
         if who == "note":

@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from ..nlu import NLUResult
-from .asr import Recognition, Recognizer
+from .asr import Recognition
 from .audio import Speaker, VoiceError
 from .tts import synthesize
 
@@ -30,9 +30,14 @@ def understand(nlu, recognition: Recognition, *, prompt=None) -> NLUResult:
 
 
 class VoiceSession:
-    """Drives a ``DialogueManager`` by voice: each utterance -> recognizer -> manager -> espeak-ng -> speaker."""
+    """Drives a ``DialogueManager`` by voice: each utterance -> recognizer -> manager -> espeak-ng -> speaker.
 
-    def __init__(self, manager, recognizer: Recognizer, speaker: Speaker, *, catalog, voice: str = "en-us",
+    ``recognizer``: any of ``dialogue.speech.choose.make_recognizer``'s (pocketsphinx, Whisper or the two combined);
+    it is told the prompt Segue just asked (not its words: as Whisper's previous text they did not help,
+    ``benchmarks/voice.py --context``).
+    """
+
+    def __init__(self, manager, recognizer, speaker: Speaker, *, catalog, voice: str = "en-us",
                  speed: int = 160, snippet_seconds: float = 4.0, show: Callable[[str, str], None] = lambda who, t: None) -> None:
         self.manager, self.recognizer, self.speaker, self.catalog = manager, recognizer, speaker, catalog
         self.voice, self.speed, self.snippet_seconds, self.show = voice, speed, snippet_seconds, show

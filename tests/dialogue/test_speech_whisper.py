@@ -1,0 +1,146 @@
+"""Whisper tiny.en beside pocketsphinx: the pinned model, its transcripts, and the per-utterance choice."""
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dialogue.speech.asr import Recognition
+from dialogue.speech.audio import VoiceError, read_wav
+from dialogue.speech.choose import WEIGHTS, CombinedRecognizer, make_recognizer, score_candidates, word_agreement
+from dialogue.speech.wer import normalized_words, strict_words, word_accuracy
+from dialogue.speech.whisper import MODEL_SHA256, WhisperRecognizer, _verify, clean_text, model_dir
+
+CLIPS = Path(__file__).resolve().parent / "data" / "real_speech"
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (make test installs it as root)")
+
+
+def test_clean_text_writes_whisper_as_segue_does():
+    assert clean_text(" Give me Drum & Bass, please!") == "give me drum & bass please"
+    assert clean_text("I\u2019m done. Thanks...") == "i'm done thanks"
+    assert clean_text("Lo-fi from the '80s?") == "lo-fi from the 80s"
+    assert clean_text(" ... ") == ""
+
+
+def test_normalization_for_word_accuracy():
+    assert normalized_words("Um, play my favourite 80s songs") == ["play", "my", "favorite", "1980s", "songs"]
+    assert normalized_words("music from the nineteen eighties") == normalized_words("music from the 80s")
+    assert normalized_words("go forward 10 meters") == ["go", "forward", "ten", "meters"]
+    assert normalized_words("something laid back") == ["something", "laidback"]
+    assert strict_words("um okay laid back") == ["um", "ok", "laidback"]
+    assert word_accuracy([("play some jazz", "play some jazz")]) == 1.0
+    assert word_accuracy([("play some jazz", "play jazz please"), ("yes", "yes")]) == pytest.approx(1 - 2 / 4)
+
+
+def test_the_model_files_are_pinned(tmp_path):
+    folder = model_dir()
+    assert set(MODEL_SHA256) <= {p.name for p in folder.iterdir()}
+    _verify(folder)  # the installed package matches the pinned hashes
+    for name in MODEL_SHA256:
+        (tmp_path / name).write_bytes(b"not the model")
+    with pytest.raises(VoiceError, match=r"has sha256 .* expected"):
+        _verify(tmp_path)
+    (tmp_path / "model.bin").unlink()
+    with pytest.raises(VoiceError, match="missing"):
+        _verify(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    return WhisperRecognizer()
+
+
+def test_real_recordings_are_heard(whisper):
+    """Five real recordings (tests/dialogue/data/real_speech, BSD-2 / public domain): Whisper hears real speech."""
+    pairs = []
+    for line in (CLIPS / "transcripts.tsv").read_text().splitlines():
+        if line and not line.startswith("#"):
+            file, said = line.split("\t")
+            samples, rate = read_wav(CLIPS / file)
+            heard = whisper.recognize(samples, rate)
+            assert 0.0 <= heard.confidence <= 1.0 and heard.engine == "whisper"
+            assert [t for t, _ in heard.alternatives][0] == heard.text
+            scores = [s for _, s in heard.alternatives]
+            assert scores == sorted(scores, reverse=True)  # n-best, best first
+            pairs.append((said, heard.text))
+    assert word_accuracy(pairs) >= 0.9, pairs  # 1.0 when measured
+
+
+def test_silence_is_not_a_request(whisper):
+    heard = whisper.recognize(np.zeros(16_000, np.float32), 16_000)
+    assert heard.text == "" or heard.no_speech > 0.5 or heard.confidence < 0.5
+
+
+@needs_espeak
+def test_synthesized_requests_are_transcribed(whisper):
+    from dialogue.speech.tts import synthesize
+
+    said = ["could you put on some jazz while i cook", "i need music to help me focus on my homework", "no thanks",
+            "give me energetic drum and bass for the gym"]
+    pairs = [(t, whisper.recognize(*synthesize(t, voice="en-us+f2", speed=160)).text) for t in said]
+    assert word_accuracy(pairs) >= 0.8, pairs
+
+
+def _rec(text, confidence, alternatives=(), engine="pocketsphinx"):
+    return Recognition(text, confidence, 0.1, 1.0, engine=engine, alternatives=tuple(alternatives))
+
+
+def test_candidates_are_scored_by_the_documented_features(catalog):
+    from dialogue.speech.asr import Recognizer
+
+    lm = Recognizer(catalog).language_model
+    ps = _rec("something calm for a rainy afternoon", 0.05)
+    wh = _rec("something come for a rainy afternoon", 0.6, [("something come for a rainy afternoon", -0.5),
+                                                           ("something calm for a rainy afternoon", -0.7)], "whisper")
+    cands = score_candidates(ps, wh, lm=lm, parses=lambda t: "calm" in t)
+    assert [c.text for c in cands] == ["something calm for a rainy afternoon", "something come for a rainy afternoon"]
+    best = cands[0].features
+    assert best == pytest.approx({"whisper": -0.7, "in_whisper": 1.0, "pocketsphinx": 0.05,
+                                  "agreement": 1.0, "domain_lm": lm.logprob("something calm for a rainy afternoon".split()) / 7,
+                                  "parses": 1.0})
+    assert cands[1].features["agreement"] == pytest.approx(1 - 1 / 6)  # one word of six differs from pocketsphinx's
+    assert cands[0].score == pytest.approx(sum(WEIGHTS[k] * v for k, v in best.items()))
+    # a pocketsphinx hypothesis Whisper did not propose: scored below Whisper's last by the margin
+    only = score_candidates(_rec("play some jazz", 0.3), _rec("please some chairs", 0.4, [("please some chairs", -0.9)], "whisper"),
+                            lm=None, parses=lambda t: True)
+    ps_only = next(c for c in only if c.text == "play some jazz")
+    assert ps_only.features["in_whisper"] == 0.0 and ps_only.features["whisper"] == pytest.approx(-1.1)
+    assert word_agreement("play some jazz", "please some chairs") == pytest.approx(1 / 3)
+    assert score_candidates(_rec("", 0.0), _rec("", 0.0, (), "whisper"), lm=None, parses=bool) == []
+
+
+def test_the_choice_keeps_real_speech_whisper_heard(catalog, whisper):
+    """Out of the domain, pocketsphinx's language model forces domain words; the choice keeps Whisper's."""
+    combined = CombinedRecognizer(catalog, whisper=whisper)
+    samples, rate = read_wav(CLIPS / "goforward_ten_meters.wav")
+    heard = combined.recognize(samples, rate)
+    assert normalized_words(heard.text) == ["go", "forward", "ten", "meters"]
+    assert heard.engine == "combined:whisper" and set(combined.last) == {"pocketsphinx", "whisper"}
+    best = combined.last_candidates[0].features
+    assert heard.confidence == pytest.approx(1 - (1 - math.exp(best["whisper"])) * (1 - best["pocketsphinx"]), abs=1e-4)
+
+
+def test_make_recognizer_names_and_fallback(catalog, monkeypatch):
+    with pytest.raises(VoiceError, match="--recognizer must be one of"):
+        make_recognizer("kaldi", catalog)
+    with pytest.raises(VoiceError, match="--no-bias"):
+        make_recognizer("whisper", catalog, biased=False)
+    import dialogue.speech.whisper as whisper_module
+
+    monkeypatch.setattr(whisper_module, "whisper_available", lambda: False)
+    notes = []
+    fallback = make_recognizer("auto", catalog, notice=notes.append)
+    assert fallback.name == "pocketsphinx" and notes and "pocketsphinx alone" in notes[0]
+    monkeypatch.undo()
+
+    def broken(**_):
+        raise VoiceError("the Whisper model file model.bin has sha256 0000, expected 1a5a")
+
+    monkeypatch.setattr(whisper_module, "WhisperRecognizer", broken)
+    notes.clear()
+    assert make_recognizer("auto", catalog, notice=notes.append).name == "pocketsphinx"  # said, and still listening
+    assert "sha256" in notes[0] and "pocketsphinx alone" in notes[0]
+    with pytest.raises(VoiceError, match="sha256"):  # asked for by name: the error itself
+        make_recognizer("combined", catalog)
