@@ -13,9 +13,9 @@ the model was converted with.
 
 *Short window*: Whisper's encoder is trained on 30-s windows. A request to
 Segue lasts 1-4 s, so the encoder is fed the utterance plus ``pad_seconds``
-(10 s) of silence instead of 30 s: the encoder's cost falls about 3x and its
-output is as good on such utterances (measured in ``benchmarks/voice.py``'s
-history, BENCHMARKS.md). Longer utterances are cut to 30 s.
+(10 s) of silence instead of 30 s: on the development set (3 voices, 120
+requests) word accuracy 0.793 against 0.795 with the full 30-s window, at 0.40
+against 1.00 times real time. Longer utterances are cut to 30 s.
 
 *Domain prompt*: the decoder is conditioned on a short previous-text prompt
 (Whisper's ``<|startofprev|>``): a few music words and answers. On the
@@ -115,8 +115,8 @@ _NOT_WORD = re.compile(r"[^\w'&\- ]+")
 def clean_text(text: str) -> str:
     """Whisper's transcript as Segue's recognizers write text: lower case, no punctuation, single spaces.
 
-    Digits and "&" stay ("80s", "r&b": the NLU reads them); "-" between words becomes a space ("lo-fi" stays
-    one token only when Whisper writes it so).
+    Digits, "&" and "-" inside a word stay ("80s", "r&b", "lo-fi": the NLU reads them); quotes and hyphens at a
+    word's edges go.
     """
     text = _NOT_WORD.sub(" ", text.lower().replace("\u2019", "'"))
     words = [w.strip("'-") for w in text.split()]
