@@ -52,6 +52,13 @@ def whisper():
     return WhisperRecognizer()
 
 
+@pytest.fixture(scope="module")
+def pocketsphinx(catalog):
+    from dialogue.speech.asr import Recognizer
+
+    return Recognizer(catalog)
+
+
 def test_real_recordings_are_heard(whisper):
     """Five real recordings (tests/dialogue/data/real_speech, BSD-2 / public domain): Whisper hears real speech."""
     pairs = []
@@ -87,10 +94,8 @@ def _rec(text, confidence, alternatives=(), engine="pocketsphinx"):
     return Recognition(text, confidence, 0.1, 1.0, engine=engine, alternatives=tuple(alternatives))
 
 
-def test_candidates_are_scored_by_the_documented_features(catalog):
-    from dialogue.speech.asr import Recognizer
-
-    lm = Recognizer(catalog).language_model
+def test_candidates_are_scored_by_the_documented_features(pocketsphinx):
+    lm = pocketsphinx.language_model
     ps = _rec("something calm for a rainy afternoon", 0.05)
     wh = _rec("something come for a rainy afternoon", 0.6, [("something come for a rainy afternoon", -0.5),
                                                            ("something calm for a rainy afternoon", -0.7)], "whisper")
@@ -111,9 +116,9 @@ def test_candidates_are_scored_by_the_documented_features(catalog):
     assert score_candidates(_rec("", 0.0), _rec("", 0.0, (), "whisper"), lm=None, parses=bool) == []
 
 
-def test_the_choice_keeps_real_speech_whisper_heard(catalog, whisper):
+def test_the_choice_keeps_real_speech_whisper_heard(catalog, whisper, pocketsphinx):
     """Out of the domain, pocketsphinx's language model forces domain words; the choice keeps Whisper's."""
-    combined = CombinedRecognizer(catalog, whisper=whisper)
+    combined = CombinedRecognizer(catalog, whisper=whisper, pocketsphinx=pocketsphinx)
     samples, rate = read_wav(CLIPS / "goforward_ten_meters.wav")
     heard = combined.recognize(samples, rate)
     assert normalized_words(heard.text) == ["go", "forward", "ten", "meters"]
@@ -123,24 +128,35 @@ def test_the_choice_keeps_real_speech_whisper_heard(catalog, whisper):
 
 
 def test_make_recognizer_names_and_fallback(catalog, monkeypatch):
+    import dialogue.speech.choose as choose
+    import dialogue.speech.whisper as whisper_module
+
     with pytest.raises(VoiceError, match="--recognizer must be one of"):
         make_recognizer("kaldi", catalog)
     with pytest.raises(VoiceError, match="--no-bias"):
         make_recognizer("whisper", catalog, biased=False)
-    import dialogue.speech.whisper as whisper_module
 
+    class Pocketsphinx:  # stands in for asr.Recognizer (its language model takes seconds to build)
+        name = "pocketsphinx"
+
+        def __init__(self, catalog, **options):
+            self.options = options
+
+    monkeypatch.setattr(choose, "Recognizer", Pocketsphinx)
     monkeypatch.setattr(whisper_module, "whisper_available", lambda: False)
     notes = []
     fallback = make_recognizer("auto", catalog, notice=notes.append)
-    assert fallback.name == "pocketsphinx" and notes and "pocketsphinx alone" in notes[0]
-    monkeypatch.undo()
+    assert isinstance(fallback, Pocketsphinx) and fallback.options["biased"] is True
+    assert notes and "pocketsphinx alone" in notes[0]
+    monkeypatch.setattr(whisper_module, "whisper_available", lambda: True)
 
     def broken(**_):
         raise VoiceError("the Whisper model file model.bin has sha256 0000, expected 1a5a")
 
     monkeypatch.setattr(whisper_module, "WhisperRecognizer", broken)
     notes.clear()
-    assert make_recognizer("auto", catalog, notice=notes.append).name == "pocketsphinx"  # said, and still listening
+    assert isinstance(make_recognizer("auto", catalog, notice=notes.append), Pocketsphinx)  # said, and still listening
     assert "sha256" in notes[0] and "pocketsphinx alone" in notes[0]
     with pytest.raises(VoiceError, match="sha256"):  # asked for by name: the error itself
         make_recognizer("combined", catalog)
+    assert make_recognizer("auto", catalog, biased=False).options["biased"] is False  # --no-bias: pocketsphinx's general model
