@@ -90,6 +90,17 @@ def test_synthesized_requests_are_transcribed(whisper):
     assert word_accuracy(pairs) >= 0.8, pairs
 
 
+@needs_espeak
+def test_narrow_band_speech_is_heard(whisper):
+    """../shared/cases/voice/voice_8k_upbeat.wav: 8 kHz speech was nonsense to pocketsphinx; Whisper hears it."""
+    from dialogue.speech.audio import resample
+    from dialogue.speech.tts import synthesize
+
+    x, rate = synthesize("something upbeat please", voice="en-us+f2", speed=150)
+    heard = whisper.recognize(resample(x, rate, 8_000), 8_000)
+    assert heard.text == "something upbeat please", heard.alternatives
+
+
 def _rec(text, confidence, alternatives=(), engine="pocketsphinx"):
     return Recognition(text, confidence, 0.1, 1.0, engine=engine, alternatives=tuple(alternatives))
 
