@@ -51,6 +51,8 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     import soundfile
 
     path = Path(path)
+    if path.is_dir():
+        raise VoiceError(f"--input-wav must be a WAV file, got the folder {path}")
     if not path.is_file():
         raise VoiceError(f"--input-wav file not found: {path}")
     try:

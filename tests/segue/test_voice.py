@@ -87,7 +87,9 @@ def test_mistakes_are_one_clear_message(tmp_path):
     assert kind.returncode == 2 and "--recognizer must be one of auto, combined, whisper, pocketsphinx, got 'kaldi'" in kind.stderr
     mixed = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--recognizer", "whisper", "--no-bias")
     assert mixed.returncode == 2 and "--no-bias" in mixed.stderr
-    for result in (missing, bad, flag, kind, mixed):
+    folder = run("voice", "--input-wav", str(tmp_path), "--no-dialogue")
+    assert folder.returncode == 2 and f"--input-wav must be a WAV file, got the folder {tmp_path}" in folder.stderr
+    for result in (missing, bad, flag, kind, mixed, folder):
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     silent = tmp_path / "silent.wav"
     write_wav(silent, np.zeros(16_000, np.float32), 16_000)
