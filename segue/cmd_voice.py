@@ -73,16 +73,13 @@ def voice(
 ) -> None:
     """Talk with Segue out loud: it listens (microphone or --input-wav), answers with speech and plays snippets."""
     from dialogue.speech.audio import Microphone, Speaker
-    from dialogue.speech.choose import RECOGNIZERS, make_recognizer
+    from dialogue.speech.choose import check_recognizer, make_recognizer
     from dialogue.speech.tts import synthesize
     from recommender.catalog import Catalog
 
     if as_json and not no_dialogue:
         raise ConfigError("--json needs --no-dialogue (the conversation itself is printed as text)")
-    if recognizer_kind not in RECOGNIZERS:
-        raise ConfigError(f"--recognizer must be one of {', '.join(RECOGNIZERS)}, got {recognizer_kind!r}")
-    if no_bias and recognizer_kind in ("combined", "whisper"):
-        raise ConfigError(f"--no-bias is pocketsphinx's general language model; it does not go with --recognizer {recognizer_kind}")
+    check_recognizer(recognizer_kind, biased=not no_bias)
     note = lambda message: err.print(f"[yellow]note:[/] {_escape(message)}")  # noqa: E731
     if output_wav is not None and output_wav.is_dir():
         raise ConfigError(f"--output-wav must be a file, got the folder {output_wav}")

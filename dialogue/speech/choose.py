@@ -46,7 +46,7 @@ from .asr import Recognition, Recognizer, TrigramLM
 from .audio import VoiceError
 
 __all__ = ["CombinedRecognizer", "Candidate", "score_candidates", "WEIGHTS", "UNSEEN_MARGIN", "make_recognizer",
-           "RECOGNIZERS", "word_agreement"]
+           "RECOGNIZERS", "word_agreement", "check_recognizer"]
 
 # Designed on the development set (see the module docstring); not tuned on any reported set.
 WEIGHTS = {"whisper": 1.0, "in_whisper": 0.5, "pocketsphinx": 1.0, "agreement": 1.0, "domain_lm": 0.2, "parses": 0.25}
@@ -163,6 +163,15 @@ class CombinedRecognizer:
                            alternatives=tuple((c.text, round(c.score, 4)) for c in candidates), no_speech=wh.no_speech)
 
 
+def check_recognizer(kind: str, *, biased: bool = True) -> None:
+    """Raise ``VoiceError`` for an unknown ``--recognizer`` kind or ``--no-bias`` with one that is not pocketsphinx
+    (checked before anything loads, so the command fails before it reads or listens)."""
+    if kind not in RECOGNIZERS:
+        raise VoiceError(f"--recognizer must be one of {', '.join(RECOGNIZERS)}, got {kind!r}")
+    if not biased and kind in ("combined", "whisper"):
+        raise VoiceError(f"--no-bias applies to pocketsphinx alone; it cannot be combined with --recognizer {kind}")
+
+
 def make_recognizer(kind: str, catalog, *, nlu=None, biased: bool = True, seed: int = 1, part: str = "all",
                     threads: int = 1, notice=None):
     """The recognizer ``segue voice --recognizer`` names: "combined" (both, chosen per utterance), "whisper",
@@ -174,11 +183,8 @@ def make_recognizer(kind: str, catalog, *, nlu=None, biased: bool = True, seed: 
     """
     from .whisper import WhisperRecognizer, whisper_available
 
-    if kind not in RECOGNIZERS:
-        raise VoiceError(f"--recognizer must be one of {', '.join(RECOGNIZERS)}, got {kind!r}")
+    check_recognizer(kind, biased=biased)
     if not biased:
-        if kind in ("combined", "whisper"):
-            raise VoiceError(f"--no-bias applies to pocketsphinx alone; it cannot be combined with --recognizer {kind}")
         return Recognizer(catalog, biased=False, seed=seed)
     if kind == "auto" and not whisper_available():
         if notice is not None:
