@@ -3,11 +3,22 @@ per test session and shared across the test packages)."""
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
-from recommender.catalog import Catalog
+from core.threads import quiet_openmp
+
+# As the CLI does before torch loads: waiting OpenMP threads sleep instead of spinning. The suite runs two test
+# processes on two cores, and a spinning torch thread of one steals the other's core (the session's embeddings took
+# 42 s instead of 22 s beside a busy core; training fixtures likewise).
+if "torch" in sys.modules:  # a plugin loaded it first: the variable comes too late for this process
+    warnings.warn("torch was imported before tests/conftest.py could set OMP_WAIT_POLICY=PASSIVE", stacklevel=1)
+quiet_openmp()
+
+from recommender.catalog import Catalog  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
