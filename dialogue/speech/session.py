@@ -49,7 +49,10 @@ class VoiceSession:
         self.speaker.play(samples, rate)
 
     def run(self, utterances: Iterable[tuple[np.ndarray, int]]) -> None:
-        """Talk until the person stops, the utterances run out, or the microphone vanishes (said, not raised)."""
+        """Talk until the person stops, the utterances run out, or the microphone vanishes (said, not raised).
+
+        Input that runs out before the conversation ends (WAV files with too few answers) is said as a "note".
+        """
         self.say(self.manager.greet().text)
         source = iter(utterances)
         while True:
@@ -59,6 +62,10 @@ class VoiceSession:
                 self.show("note", str(exc))
                 return
             if item is None:
+                if not self.manager.finished:
+                    n = len(self.heard)
+                    self.show("note", f"the input ran out after {n} utterance{'s' if n != 1 else ''}, before the "
+                                      "conversation ended: Segue's last question is unanswered (counted as abandoned)")
                 return
             samples, rate = item
             prompt = self.manager.prompt.prompt if self.manager.prompt is not None and not self.manager.finished else None

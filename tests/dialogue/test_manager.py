@@ -152,6 +152,44 @@ def test_voice_session_survives_a_microphone_that_vanishes(catalog, parts, tmp_p
     assert n == 1 and table.num_rows == 1
 
 
+class _Scripted:
+    """A recognizer that hears the given texts in order (the session's logic without speech)."""
+
+    name = "scripted"
+
+    def __init__(self, texts):
+        self.texts = list(texts)
+
+    def recognize(self, samples, rate, *, prompt=None):
+        from dialogue.speech.asr import Recognition
+
+        return Recognition(self.texts.pop(0), 0.95, 0.0, len(samples) / rate)
+
+
+@pytest.mark.parametrize("texts, ran_out", [(("I want jazz", "something lively"), True),
+                                            (("I want jazz", "something lively", "a happy mood", "I love it"), False)])
+def test_voice_input_that_runs_out_before_the_end_is_said(catalog, parts, tmp_path, texts, ran_out):
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed")
+    from dialogue.speech.audio import Speaker
+    from dialogue.speech.session import VoiceSession
+
+    m = manager(catalog, parts)
+    shown = []
+    session = VoiceSession(m, _Scripted(texts), Speaker(device=False), catalog=catalog, snippet_seconds=0.5,
+                           show=lambda who, t: shown.append((who, t)))
+    session.run((np.zeros(16000, np.float32), 16000) for _ in texts)
+    notes = [t for who, t in shown if who == "note"]
+    if ran_out:
+        assert notes == ["the input ran out after 2 utterances, before the conversation ended: Segue's last question "
+                         "is unanswered (counted as abandoned)"]
+        assert not m.finished
+    else:
+        assert notes == [] and m.finished and shown[-1][1].startswith("Enjoy! Playing")
+
+
 # ------------------------------------------------------------------ real people's words (issue 15)
 def _until_sample(m, turn, answers=("yes",), limit=12):
     for i in range(limit):
