@@ -36,8 +36,11 @@ the prompt and its words as Whisper's previous text.
 
 ``--design`` decodes the development set instead (60 other hand-written
 requests, ``benchmarks/data/voice_handwritten_dev.tsv``, and 60 template
-requests of seed 3) and grid-searches the choice's weights on it; what it
-prints is how ``choose.WEIGHTS`` was set. Prints one JSON object.
+requests of seed 3), grid-searches the choice's weights on it and fits the
+Platt scaling of pocketsphinx's posterior; what it prints is how
+``choose.WEIGHTS`` and ``asr.CALIBRATION`` were set. Each recognizer's
+``calibration`` (expected calibration error and Brier score of its confidence
+against an exactly heard sentence) is reported per set. Prints one JSON object.
 
     .venv/bin/python benchmarks/voice.py [--requests 60] [--voices en-us:140,...] [--sets template,handwritten,unseen]
     .venv/bin/python benchmarks/voice.py --design [--context 10]
@@ -153,12 +156,42 @@ def decode(combined, items: list[Item], voices, *, label: str, verbose: bool = F
             ps, wh = combined.last["pocketsphinx"], combined.last["whisper"]
             rows.append({"voice": f"{voice}:{speed}", "item": item, "said": said, "audio": chosen.audio_seconds,
                          "pocketsphinx": (ps.text, ps.decode_seconds), "whisper": (wh.text, wh.decode_seconds),
-                         "combined": (chosen.text, chosen.decode_seconds), "recognitions": (ps, wh)})
+                         "combined": (chosen.text, chosen.decode_seconds), "recognitions": (ps, wh),
+                         "confidence": {"pocketsphinx": ps.confidence, "whisper": wh.confidence,
+                                        "combined": chosen.confidence, "pocketsphinx_raw": _posterior(ps)}})
             if verbose and chosen.text != said:
                 print(f"  {label} {voice}:{speed} {said!r}: ps {ps.text!r} wh {wh.text!r} -> {chosen.text!r}",
                       file=sys.stderr)
         print(f"{label} {voice}:{speed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return rows
+
+
+def _posterior(ps) -> float:
+    """pocketsphinx's raw posterior (before calibration): its one alternative holds the log."""
+    return float(np.exp(ps.alternatives[0][1])) if ps.alternatives else ps.confidence
+
+
+def calibration(confidences, exact, bins: int = 10) -> dict:
+    """How well a confidence predicts an exactly heard sentence: expected calibration error (equal-width bins,
+    Naeini et al. 2015), Brier score, mean confidence and the exact rate."""
+    c, y = np.asarray(confidences, float), np.asarray(exact, float)
+    which = np.minimum((c * bins).astype(int), bins - 1)
+    ece = sum(abs(c[which == b].mean() - y[which == b].mean()) * np.mean(which == b) for b in range(bins) if np.any(which == b))
+    return {"ece": round(float(ece), 4), "brier": round(float(np.mean((c - y) ** 2)), 4),
+            "mean_confidence": round(float(c.mean()), 4), "exact": round(float(y.mean()), 4)}
+
+
+def fit_platt(posteriors, exact, floor: float = 1e-4, steps: int = 50) -> tuple[float, float]:
+    """Platt scaling: (a, b) of ``1 / (1 + exp(-(a log p + b)))`` maximizing the likelihood of ``exact`` (Newton)."""
+    x = np.log(np.maximum(np.asarray(posteriors, float), floor))
+    y = np.asarray(exact, float)
+    X = np.stack([x, np.ones_like(x)], 1)
+    w = np.zeros(2)
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-X @ w))
+        grad, hess = X.T @ (y - p), (X * (p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(2)
+        w = w + np.linalg.solve(hess, grad)
+    return round(float(w[0]), 4), round(float(w[1]), 4)
 
 
 def summarize(rows: list[dict], nlu, engine: str) -> dict:
@@ -183,6 +216,10 @@ def summarize(rows: list[dict], nlu, engine: str) -> dict:
                 "_errors": errors, "_words": words}
 
     out = block(rows)
+    exact = [normalized_words(r["said"]) == normalized_words(r[engine][0]) for r in rows]
+    out["calibration"] = calibration([r["confidence"][engine] for r in rows], exact)
+    if engine == "pocketsphinx":
+        out["calibration_raw_posterior"] = calibration([r["confidence"]["pocketsphinx_raw"] for r in rows], exact)
     out["per_voice"] = {v: {k: x for k, x in block([r for r in rows if r["voice"] == v]).items() if not k.startswith("_")}
                         for v in dict.fromkeys(r["voice"] for r in rows)}
     return out
@@ -353,6 +390,10 @@ def main() -> None:
             for r in decode(combined_for("all"), items, voices, label=name, verbose=args.verbose):
                 rows.append({**r, "set": name})
         result["design"] = design(rows, lambda r: ps_all.language_model, nlu)
+        heard = [r for r in rows if r["pocketsphinx"][0]]  # asr.CALIBRATION: fitted where pocketsphinx heard words
+        result["design"]["pocketsphinx_calibration"] = fit_platt(
+            [r["confidence"]["pocketsphinx_raw"] for r in heard],
+            [normalized_words(r["said"]) == normalized_words(r["pocketsphinx"][0]) for r in heard])
         for engine in ENGINES:
             result[engine] = {s: summarize([r for r in rows if r["set"] == s], nlu, engine)["word_accuracy"]
                               for s in ("handwritten_dev", "template_dev")}

@@ -14,8 +14,8 @@ extra knowledge sources). Each candidate gets a linear score of
 - ``whisper``: Whisper's length-normalized log probability of it (for a
   pocketsphinx hypothesis Whisper did not propose: the last n-best score minus
   ``UNSEEN_MARGIN``), and ``in_whisper`` (1 when Whisper proposed it);
-- ``pocketsphinx``: pocketsphinx's posterior when the candidate is its
-  hypothesis (0 otherwise);
+- ``pocketsphinx``: pocketsphinx's raw posterior (before ``asr.calibrate``)
+  when the candidate is its hypothesis (0 otherwise);
 - ``agreement``: 1 - word edit distance / length against the *other*
   recognizer's best (Whisper candidates against pocketsphinx's, pocketsphinx's
   against Whisper's);
@@ -81,6 +81,8 @@ def score_candidates(pocketsphinx: Recognition, whisper: Recognition, *, lm: Tri
     floor = (alternatives[-1][1] if alternatives else -5.0) - UNSEEN_MARGIN
     whisper_best = alternatives[0][0] if alternatives else ""
     proposed = dict(alternatives)
+    # the raw posterior, as the weights were designed with (its log is pocketsphinx's one alternative)
+    posterior = math.exp(pocketsphinx.alternatives[0][1]) if pocketsphinx.alternatives else pocketsphinx.confidence
     texts = [t for t, _ in alternatives] + ([pocketsphinx.text] if pocketsphinx.text and pocketsphinx.text not in proposed else [])
     out = []
     for text in texts:
@@ -89,7 +91,7 @@ def score_candidates(pocketsphinx: Recognition, whisper: Recognition, *, lm: Tri
         f = {
             "whisper": proposed.get(text, floor),
             "in_whisper": float(in_whisper),
-            "pocketsphinx": float(pocketsphinx.confidence) if text == pocketsphinx.text else 0.0,
+            "pocketsphinx": float(posterior) if text == pocketsphinx.text else 0.0,
             "agreement": word_agreement(text, pocketsphinx.text if in_whisper else whisper_best),
             "domain_lm": lm.logprob(words) / (len(words) + 1) if lm is not None else 0.0,
             "parses": float(bool(parses(text))),
