@@ -181,17 +181,37 @@ def calibration(confidences, exact, bins: int = 10) -> dict:
             "mean_confidence": round(float(c.mean()), 4), "exact": round(float(y.mean()), 4)}
 
 
-def fit_platt(posteriors, exact, floor: float = 1e-4, steps: int = 50) -> tuple[float, float]:
-    """Platt scaling: (a, b) of ``1 / (1 + exp(-(a log p + b)))`` maximizing the likelihood of ``exact`` (Newton)."""
-    x = np.log(np.maximum(np.asarray(posteriors, float), floor))
+def fit_platt(posteriors, lm_per_word, exact, floor: float = 1e-4, steps: int = 60) -> tuple[float, float, float]:
+    """Platt scaling on two inputs: (a, c, b) of ``1 / (1 + exp(-(a log p + c lm + b)))`` maximizing the likelihood
+    of ``exact`` (Newton's method); ``lm``: the hypothesis's log probability per word under the domain model."""
+    X = np.stack([np.log(np.maximum(np.asarray(posteriors, float), floor)), np.asarray(lm_per_word, float),
+                  np.ones(len(posteriors))], 1)
     y = np.asarray(exact, float)
-    X = np.stack([x, np.ones_like(x)], 1)
-    w = np.zeros(2)
+    w = np.zeros(3)
     for _ in range(steps):
         p = 1 / (1 + np.exp(-X @ w))
-        grad, hess = X.T @ (y - p), (X * (p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(2)
-        w = w + np.linalg.solve(hess, grad)
-    return round(float(w[0]), 4), round(float(w[1]), 4)
+        w = w + np.linalg.solve((X * (p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(3), X.T @ (y - p))
+    return round(float(w[0]), 4), round(float(w[1]), 4), round(float(w[2]), 4)
+
+
+def design_calibration(rows: list[dict], lm) -> dict:
+    """``asr.CALIBRATION`` fitted on the development rows where pocketsphinx heard words, and each half of them
+    (hand-written, template) fitted on the other to see that it carries over: calibration of raw and calibrated."""
+    from dialogue.speech.asr import calibrate
+
+    heard = [r for r in rows if r["pocketsphinx"][0]]
+    post = [r["confidence"]["pocketsphinx_raw"] for r in heard]
+    per_word = [lm.logprob(r["pocketsphinx"][0].split()) / (len(r["pocketsphinx"][0].split()) + 1) for r in heard]
+    exact = [normalized_words(r["said"]) == normalized_words(r["pocketsphinx"][0]) for r in heard]
+    out: dict = {"coefficients": fit_platt(post, per_word, exact), "transfer": {}}
+    for fit_on in ("handwritten_dev", "template_dev"):
+        i = [k for k, r in enumerate(heard) if r["set"] == fit_on]
+        j = [k for k, r in enumerate(heard) if r["set"] != fit_on]
+        coef = fit_platt([post[k] for k in i], [per_word[k] for k in i], [exact[k] for k in i])
+        out["transfer"][f"fit on {fit_on}"] = {
+            "calibrated": calibration([calibrate(post[k], per_word[k], coef) for k in j], [exact[k] for k in j]),
+            "raw": calibration([post[k] for k in j], [exact[k] for k in j])}
+    return out
 
 
 def summarize(rows: list[dict], nlu, engine: str) -> dict:
@@ -390,10 +410,7 @@ def main() -> None:
             for r in decode(combined_for("all"), items, voices, label=name, verbose=args.verbose):
                 rows.append({**r, "set": name})
         result["design"] = design(rows, lambda r: ps_all.language_model, nlu)
-        heard = [r for r in rows if r["pocketsphinx"][0]]  # asr.CALIBRATION: fitted where pocketsphinx heard words
-        result["design"]["pocketsphinx_calibration"] = fit_platt(
-            [r["confidence"]["pocketsphinx_raw"] for r in heard],
-            [normalized_words(r["said"]) == normalized_words(r["pocketsphinx"][0]) for r in heard])
+        result["design"]["pocketsphinx_calibration"] = design_calibration(rows, ps_all.language_model)
         for engine in ENGINES:
             result[engine] = {s: summarize([r for r in rows if r["set"] == s], nlu, engine)["word_accuracy"]
                               for s in ("handwritten_dev", "template_dev")}

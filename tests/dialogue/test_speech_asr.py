@@ -136,15 +136,14 @@ def test_confidence_is_lower_for_speech_outside_the_domain(recognizer):
     assert min(inside) > max(outside)
 
 
-def test_calibration_is_platt_scaling_of_the_posterior():
-    a, b = CALIBRATION
-    assert a > 0  # a higher posterior is never less likely to be right
-    for p in (1e-6, 0.01, 0.06, 0.3, 1.0):
-        assert calibrate(p) == pytest.approx(1 / (1 + math.exp(-(a * math.log(max(p, 1e-4)) + b))))
-    values = [calibrate(p) for p in np.linspace(0, 1, 101)]
+def test_calibration_is_platt_scaling_of_the_posterior_and_the_domain_model():
+    a, c, b = CALIBRATION
+    assert a > 0 and c > 0  # a higher posterior, or a likelier sentence, is never less likely to be right
+    for p, lm in ((1e-6, -3.0), (0.01, -1.0), (0.06, -2.5), (0.3, -0.5), (1.0, -8.0)):
+        assert calibrate(p, lm) == pytest.approx(1 / (1 + math.exp(-(a * math.log(max(p, 1e-4)) + c * lm + b))))
+    values = [calibrate(p, -2.0) for p in np.linspace(0, 1, 101)]
     assert all(x <= y for x, y in zip(values, values[1:])) and 0 < values[0] < values[-1] < 1
-    # on the development set posteriors of 0.1-0.5 were right 62-68% of the time: calibrated, they say so
-    assert 0.5 < calibrate(0.1) < calibrate(0.5) < 0.8
+    assert calibrate(0.3, -1.0) > calibrate(0.3, -4.0)
 
 
 @needs_espeak
@@ -153,7 +152,10 @@ def test_confidence_is_the_calibrated_posterior(recognizer):
 
     heard = recognizer.recognize(*synthesize("play some jazz", voice="en-us+f2"))
     assert heard.text and len(heard.alternatives) == 1 and heard.alternatives[0][0] == heard.text
-    assert heard.confidence == pytest.approx(calibrate(math.exp(heard.alternatives[0][1])), abs=2e-4)
+    words = heard.text.split()
+    per_word = recognizer.language_model.logprob(words) / (len(words) + 1)
+    assert heard.confidence == pytest.approx(calibrate(math.exp(heard.alternatives[0][1]), per_word), abs=2e-4)
+    assert heard.confidence > math.exp(heard.alternatives[0][1])  # the raw posterior understates it in the domain
 
 
 def test_prompt_corpora_hold_what_the_prompt_invites(catalog):
