@@ -64,6 +64,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dialogue.speech.asr import POSTERIOR_FLOOR, raw_posterior  # noqa: E402
 from dialogue.speech.wer import normalized_words, strict_words, word_errors  # noqa: E402
 
 VOICES = "en-us:140,en-us:180,en-us+f2:140,en-us+f2:180,en-us+m3:160,en-us+klatt4:160"
@@ -158,17 +159,12 @@ def decode(combined, items: list[Item], voices, *, label: str, verbose: bool = F
                          "pocketsphinx": (ps.text, ps.decode_seconds), "whisper": (wh.text, wh.decode_seconds),
                          "combined": (chosen.text, chosen.decode_seconds), "recognitions": (ps, wh),
                          "confidence": {"pocketsphinx": ps.confidence, "whisper": wh.confidence,
-                                        "combined": chosen.confidence, "pocketsphinx_raw": _posterior(ps)}})
+                                        "combined": chosen.confidence, "pocketsphinx_raw": raw_posterior(ps)}})
             if verbose and chosen.text != said:
                 print(f"  {label} {voice}:{speed} {said!r}: ps {ps.text!r} wh {wh.text!r} -> {chosen.text!r}",
                       file=sys.stderr)
         print(f"{label} {voice}:{speed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return rows
-
-
-def _posterior(ps) -> float:
-    """pocketsphinx's raw posterior (before calibration): its one alternative holds the log."""
-    return float(np.exp(ps.alternatives[0][1])) if ps.alternatives else ps.confidence
 
 
 def calibration(confidences, exact, bins: int = 10) -> dict:
@@ -181,7 +177,7 @@ def calibration(confidences, exact, bins: int = 10) -> dict:
             "mean_confidence": round(float(c.mean()), 4), "exact": round(float(y.mean()), 4)}
 
 
-def fit_platt(posteriors, lm_per_word, exact, floor: float = 1e-4, steps: int = 60) -> tuple[float, float, float]:
+def fit_platt(posteriors, lm_per_word, exact, floor: float = POSTERIOR_FLOOR, steps: int = 60) -> tuple[float, float, float]:
     """Platt scaling on two inputs: (a, c, b) of ``1 / (1 + exp(-(a log p + c lm + b)))`` maximizing the likelihood
     of ``exact`` (Newton's method); ``lm``: the hypothesis's log probability per word under the domain model."""
     X = np.stack([np.log(np.maximum(np.asarray(posteriors, float), floor)), np.asarray(lm_per_word, float),
@@ -201,7 +197,7 @@ def design_calibration(rows: list[dict], lm) -> dict:
 
     heard = [r for r in rows if r["pocketsphinx"][0]]
     post = [r["confidence"]["pocketsphinx_raw"] for r in heard]
-    per_word = [lm.logprob(r["pocketsphinx"][0].split()) / (len(r["pocketsphinx"][0].split()) + 1) for r in heard]
+    per_word = [lm.per_word(r["pocketsphinx"][0].split()) for r in heard]
     exact = [normalized_words(r["said"]) == normalized_words(r["pocketsphinx"][0]) for r in heard]
     out: dict = {"coefficients": fit_platt(post, per_word, exact), "transfer": {}}
     for fit_on in ("handwritten_dev", "template_dev"):

@@ -72,11 +72,17 @@ from ..prompts import ASK_PROMPTS
 from .audio import ASR_RATE, VoiceError, resample, to_pcm16
 
 __all__ = ["Recognizer", "Recognition", "TrigramLM", "domain_corpus", "write_arpa", "speakable", "PROMPT_GROUPS",
-           "CALIBRATION", "calibrate"]
+           "CALIBRATION", "POSTERIOR_FLOOR", "calibrate", "raw_posterior"]
 
 # Platt scaling of the domain model's posterior (see the module docstring): fitted on the development set.
 CALIBRATION = (0.4605, 0.6649, 3.2707)
-_POSTERIOR_FLOOR = 1e-4
+POSTERIOR_FLOOR = 1e-4
+
+
+def raw_posterior(recognition: "Recognition") -> float:
+    """pocketsphinx's uncalibrated posterior of a recognition it made (its one alternative holds the log); for a
+    recognition without alternatives, its confidence."""
+    return math.exp(recognition.alternatives[0][1]) if recognition.alternatives else recognition.confidence
 
 
 def calibrate(posterior: float, lm_per_word: float, coefficients: tuple[float, float, float] = CALIBRATION) -> float:
@@ -85,7 +91,7 @@ def calibrate(posterior: float, lm_per_word: float, coefficients: tuple[float, f
     ``1 / (1 + exp(-(a log max(posterior, 1e-4) + c lm_per_word + b)))`` with ``(a, c, b) = coefficients``
     (Platt scaling)."""
     a, c, b = coefficients
-    return 1.0 / (1.0 + math.exp(-(a * math.log(max(posterior, _POSTERIOR_FLOOR)) + c * lm_per_word + b)))
+    return 1.0 / (1.0 + math.exp(-(a * math.log(max(posterior, POSTERIOR_FLOOR)) + c * lm_per_word + b)))
 
 
 _SLOT = re.compile(r"\{(genre|energy|mood|decade|artist|activity|familiarity)\}")
@@ -325,6 +331,10 @@ class TrigramLM:
             total += math.log(p) if p > 0 else unknown
         return total
 
+    def per_word(self, words: list[str]) -> float:
+        """``logprob(words)`` per word, the sentence end counted as one: comparable across lengths."""
+        return self.logprob(words) / (len(words) + 1)
+
     def write(self, path: Path) -> None:
         prob, backoff = self.prob, self.backoff
 
@@ -432,9 +442,8 @@ class Recognizer:
         if not text:
             return Recognition("", 0.0, seconds, len(x) / ASR_RATE)
         if self.biased and self.language_model is not None:
-            words = text.split()
-            confidence = calibrate(posterior, self.language_model.logprob(words) / (len(words) + 1))
+            confidence = calibrate(posterior, self.language_model.per_word(text.split()))
         else:
             confidence = posterior
         return Recognition(text, round(confidence, 4), seconds, len(x) / ASR_RATE,
-                           alternatives=((text, round(math.log(max(posterior, _POSTERIOR_FLOOR)), 4)),))
+                           alternatives=((text, round(math.log(max(posterior, POSTERIOR_FLOOR)), 4)),))

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .asr import Recognition, Recognizer, TrigramLM
+from .asr import Recognition, Recognizer, TrigramLM, raw_posterior
 from .audio import VoiceError
 
 __all__ = ["CombinedRecognizer", "Candidate", "score_candidates", "WEIGHTS", "UNSEEN_MARGIN", "make_recognizer",
@@ -81,8 +81,7 @@ def score_candidates(pocketsphinx: Recognition, whisper: Recognition, *, lm: Tri
     floor = (alternatives[-1][1] if alternatives else -5.0) - UNSEEN_MARGIN
     whisper_best = alternatives[0][0] if alternatives else ""
     proposed = dict(alternatives)
-    # the raw posterior, as the weights were designed with (its log is pocketsphinx's one alternative)
-    posterior = math.exp(pocketsphinx.alternatives[0][1]) if pocketsphinx.alternatives else pocketsphinx.confidence
+    posterior = raw_posterior(pocketsphinx)  # uncalibrated, as the weights were designed with
     texts = [t for t, _ in alternatives] + ([pocketsphinx.text] if pocketsphinx.text and pocketsphinx.text not in proposed else [])
     out = []
     for text in texts:
@@ -93,7 +92,7 @@ def score_candidates(pocketsphinx: Recognition, whisper: Recognition, *, lm: Tri
             "in_whisper": float(in_whisper),
             "pocketsphinx": float(posterior) if text == pocketsphinx.text else 0.0,
             "agreement": word_agreement(text, pocketsphinx.text if in_whisper else whisper_best),
-            "domain_lm": lm.logprob(words) / (len(words) + 1) if lm is not None else 0.0,
+            "domain_lm": lm.per_word(words) if lm is not None else 0.0,
             "parses": float(bool(parses(text))),
         }
         out.append(Candidate(text, f, sum(weights.get(k, 0.0) * v for k, v in f.items())))
