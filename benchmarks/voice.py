@@ -37,10 +37,13 @@ the prompt and its words as Whisper's previous text.
 ``--design`` decodes the development set instead (60 other hand-written
 requests, ``benchmarks/data/voice_handwritten_dev.tsv``, and 60 template
 requests of seed 3), grid-searches the choice's weights on it and fits the
-Platt scaling of pocketsphinx's posterior; what it prints is how
-``choose.WEIGHTS`` and ``asr.CALIBRATION`` were set. Each recognizer's
-``calibration`` (expected calibration error and Brier score of its confidence
-against an exactly heard sentence) is reported per set. Prints one JSON object.
+Platt scaling of pocketsphinx's posterior and of the combined confidence; what
+it prints is how ``choose.WEIGHTS``, ``asr.CALIBRATION`` and
+``choose.MEANING_CALIBRATION`` were set. Each recognizer's ``calibration``
+(expected calibration error and Brier score of its confidence against an
+exactly heard sentence) is reported per set, and the combined one's
+``calibration_meaning`` against what its confidence predicts: the NLU reading
+the same acts in the hypothesis as in what was said. Prints one JSON object.
 
     .venv/bin/python benchmarks/voice.py [--requests 60] [--voices en-us:140,...] [--sets template,handwritten,unseen]
     .venv/bin/python benchmarks/voice.py --design [--context 10]
@@ -158,6 +161,7 @@ def decode(combined, items: list[Item], voices, *, label: str, verbose: bool = F
             rows.append({"voice": f"{voice}:{speed}", "item": item, "said": said, "audio": chosen.audio_seconds,
                          "pocketsphinx": (ps.text, ps.decode_seconds), "whisper": (wh.text, wh.decode_seconds),
                          "combined": (chosen.text, chosen.decode_seconds), "recognitions": (ps, wh),
+                         "confidence_inputs": combined.last_confidence_inputs,
                          "confidence": {"pocketsphinx": ps.confidence, "whisper": wh.confidence,
                                         "combined": chosen.confidence, "pocketsphinx_raw": raw_posterior(ps)}})
             if verbose and chosen.text != said:
@@ -177,17 +181,59 @@ def calibration(confidences, exact, bins: int = 10) -> dict:
             "mean_confidence": round(float(c.mean()), 4), "exact": round(float(y.mean()), 4)}
 
 
+def _logistic(X: np.ndarray, y, steps: int = 60, ridge: float = 1e-9) -> tuple[float, ...]:
+    """Weights of ``1 / (1 + exp(-X w))`` maximizing the likelihood of the 0/1 outcomes ``y`` (Newton's method;
+    ``X`` (n, k) with its last column the constant 1), rounded to 4 places."""
+    y = np.asarray(y, float)
+    w = np.zeros(X.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-X @ w))
+        w = w + np.linalg.solve((X * (p * (1 - p))[:, None]).T @ X + ridge * np.eye(X.shape[1]), X.T @ (y - p))
+    return tuple(round(float(v), 4) for v in w)
+
+
 def fit_platt(posteriors, lm_per_word, exact, floor: float = POSTERIOR_FLOOR, steps: int = 60) -> tuple[float, float, float]:
     """Platt scaling on two inputs: (a, c, b) of ``1 / (1 + exp(-(a log p + c lm + b)))`` maximizing the likelihood
     of ``exact`` (Newton's method); ``lm``: the hypothesis's log probability per word under the domain model."""
     X = np.stack([np.log(np.maximum(np.asarray(posteriors, float), floor)), np.asarray(lm_per_word, float),
                   np.ones(len(posteriors))], 1)
-    y = np.asarray(exact, float)
-    w = np.zeros(3)
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-X @ w))
-        w = w + np.linalg.solve((X * (p * (1 - p))[:, None]).T @ X + 1e-9 * np.eye(3), X.T @ (y - p))
-    return round(float(w[0]), 4), round(float(w[1]), 4), round(float(w[2]), 4)
+    return _logistic(X, exact, steps)  # type: ignore[return-value]
+
+
+def fit_meaning(inputs, same_meaning) -> tuple[float, float, float]:
+    """(a, d, b) of ``choose.meaning_confidence`` from (noisy_or, meaning_agreement) pairs and whether the NLU read
+    the chosen hypothesis as it reads what was said (Platt scaling, Newton's method)."""
+    noisy = np.clip(np.asarray([x for x, _ in inputs], float), 1e-4, 1 - 1e-4)
+    X = np.stack([np.log(noisy / (1 - noisy)), np.asarray([a for _, a in inputs], float), np.ones(len(noisy))], 1)
+    return _logistic(X, same_meaning, ridge=1e-6)  # type: ignore[return-value]
+
+
+def same_meaning(nlu, heard: str, said: str) -> bool:
+    """Whether the NLU reads the same acts in ``heard`` as in ``said`` (what the combined confidence predicts)."""
+    return {str(a) for a in nlu.parse(heard).acts} == {str(a) for a in nlu.parse(said).acts}
+
+
+def design_meaning_calibration(rows: list[dict], nlu) -> dict:
+    """``choose.MEANING_CALIBRATION`` fitted on the development rows the combined recognizer heard words in, and
+    each half (hand-written, template) fitted on the other: calibration against the same meaning, of the fit, of
+    logit(noisy_or) alone and of the raw noisy_or."""
+    from dialogue.speech.choose import meaning_confidence
+
+    heard = [r for r in rows if r["confidence_inputs"] is not None]
+    inputs = [r["confidence_inputs"] for r in heard]
+    right = [same_meaning(nlu, r["combined"][0], r["said"]) for r in heard]
+    out: dict = {"coefficients": fit_meaning(inputs, right), "same_meaning": round(float(np.mean(right)), 4),
+                 "transfer": {}}
+    for fit_on in ("handwritten_dev", "template_dev"):
+        i = [k for k, r in enumerate(heard) if r["set"] == fit_on]
+        j = [k for k, r in enumerate(heard) if r["set"] != fit_on]
+        coef = fit_meaning([inputs[k] for k in i], [right[k] for k in i])
+        alone = fit_meaning([(inputs[k][0], 0.0) for k in i], [right[k] for k in i])
+        out["transfer"][f"fit on {fit_on}"] = {
+            "calibrated": calibration([meaning_confidence(*inputs[k], coef) for k in j], [right[k] for k in j]),
+            "noisy_or_alone": calibration([meaning_confidence(inputs[k][0], 0.0, alone) for k in j], [right[k] for k in j]),
+            "raw": calibration([inputs[k][0] for k in j], [right[k] for k in j])}
+    return out
 
 
 def design_calibration(rows: list[dict], lm) -> dict:
@@ -236,6 +282,9 @@ def summarize(rows: list[dict], nlu, engine: str) -> dict:
     out["calibration"] = calibration([r["confidence"][engine] for r in rows], exact)
     if engine == "pocketsphinx":
         out["calibration_raw_posterior"] = calibration([r["confidence"]["pocketsphinx_raw"] for r in rows], exact)
+    if engine == "combined":  # what its confidence predicts: the NLU reads what was meant
+        out["calibration_meaning"] = calibration([r["confidence"][engine] for r in rows],
+                                                 [same_meaning(nlu, r[engine][0], r["said"]) for r in rows])
     out["per_voice"] = {v: {k: x for k, x in block([r for r in rows if r["voice"] == v]).items() if not k.startswith("_")}
                         for v in dict.fromkeys(r["voice"] for r in rows)}
     return out
@@ -407,6 +456,7 @@ def main() -> None:
                 rows.append({**r, "set": name})
         result["design"] = design(rows, lambda r: ps_all.language_model, nlu)
         result["design"]["pocketsphinx_calibration"] = design_calibration(rows, ps_all.language_model)
+        result["design"]["combined_meaning_calibration"] = design_meaning_calibration(rows, nlu)
         for engine in ENGINES:
             result[engine] = {s: summarize([r for r in rows if r["set"] == s], nlu, engine)["word_accuracy"]
                               for s in ("handwritten_dev", "template_dev")}

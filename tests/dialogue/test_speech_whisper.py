@@ -7,9 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dialogue.prompts import PromptId
 from dialogue.speech.asr import Recognition
 from dialogue.speech.audio import VoiceError, read_wav
-from dialogue.speech.choose import WEIGHTS, CombinedRecognizer, make_recognizer, score_candidates, word_agreement
+from dialogue.speech.choose import (
+    MEANING_CALIBRATION,
+    WEIGHTS,
+    CombinedRecognizer,
+    confidence_inputs,
+    make_recognizer,
+    meaning_confidence,
+    score_candidates,
+    word_agreement,
+)
 from dialogue.speech.wer import normalized_words, strict_words, word_accuracy
 from dialogue.speech.whisper import MODEL_SHA256, WhisperRecognizer, _verify, clean_text, model_dir
 
@@ -135,7 +145,45 @@ def test_the_choice_keeps_real_speech_whisper_heard(catalog, whisper, pocketsphi
     assert normalized_words(heard.text) == ["go", "forward", "ten", "meters"]
     assert heard.engine == "combined:whisper" and set(combined.last) == {"pocketsphinx", "whisper"}
     best = combined.last_candidates[0].features
-    assert heard.confidence == pytest.approx(1 - (1 - math.exp(best["whisper"])) * (1 - best["pocketsphinx"]), abs=1e-4)
+    noisy_or, agree = combined.last_confidence_inputs
+    assert noisy_or == pytest.approx(1 - (1 - math.exp(best["whisper"])) * (1 - best["pocketsphinx"]))
+    assert agree == 0.0  # no NLU given: the meaning-agreement input is 0
+    assert heard.confidence == pytest.approx(meaning_confidence(noisy_or, 0.0), abs=1e-4)
+
+
+def test_the_combined_confidence_is_the_chance_the_meaning_was_heard(catalog):
+    """Platt scaling of the noisy-or and of whether both recognizers' best hypotheses read as the same acts."""
+    from dialogue.nlu.embedded import EmbeddedNLU
+    from dialogue.state import CONFIDENT
+
+    a, d, b = MEANING_CALIBRATION
+    assert meaning_confidence(0.49, 1.0) == pytest.approx(1 / (1 + math.exp(-(a * math.log(0.49 / 0.51) + d + b))))
+    assert meaning_confidence(0.0, 0.0) == pytest.approx(1 / (1 + math.exp(-(a * math.log(1e-4 / (1 - 1e-4)) + b))))
+    grid = [meaning_confidence(p, g) for g in (0.0, 1.0) for p in (0.0, 0.1, 0.49, 0.9, 1.0)]
+    assert grid[:5] == sorted(grid[:5]) and grid[5:] == sorted(grid[5:])  # rises with the noisy-or
+    assert all(x < y for x, y in zip(grid[:5], grid[5:]))  # and with agreement
+    nlu = EmbeddedNLU.for_catalog(catalog)
+
+    def read(text):
+        return frozenset(map(str, nlu.parse(text).acts))
+
+    def choose(ps_text, ps_post, wh_text, wh_logp):
+        ps = _rec(ps_text, ps_post, [(ps_text, math.log(ps_post))])
+        wh = _rec(wh_text, math.exp(wh_logp), [(wh_text, wh_logp)], "whisper")
+        cands = score_candidates(ps, wh, lm=None, parses=lambda t: bool(read(t)))
+        return cands[0], confidence_inputs(ps, wh, cands[0], read)
+
+    # the newcomer's case: a correct "i want jazz" both recognizers heard read 0.49 before, under the state's CONFIDENT
+    best, (noisy_or, agree) = choose("i want jazz", 0.2, "i want some jazz", math.log(0.36))
+    assert agree == 1.0 and noisy_or == pytest.approx(0.36 if best.text == "i want some jazz" else 0.2)
+    heard = nlu.parse(best.text).heard_with(meaning_confidence(noisy_or, agree))
+    assert heard.confidence >= CONFIDENT, heard
+    # the recognizers read different meanings: no agreement, the same noisy-or gives less
+    _, (noisy_or2, agree2) = choose("i want jazz", 0.2, "i want chess", math.log(0.36))
+    assert agree2 == 0.0
+    assert meaning_confidence(noisy_or2, agree2) < meaning_confidence(noisy_or2, 1.0)
+    # nothing understood in either: no agreement either (an empty reading is no evidence)
+    assert choose("um", 0.3, "hmm", math.log(0.5))[1][1] == 0.0
 
 
 def test_make_recognizer_names_and_fallback(catalog, monkeypatch):
@@ -171,3 +219,28 @@ def test_make_recognizer_names_and_fallback(catalog, monkeypatch):
     with pytest.raises(VoiceError, match="sha256"):  # asked for by name: the error itself
         make_recognizer("combined", catalog)
     assert make_recognizer("auto", catalog, biased=False).options["biased"] is False  # --no-bias: pocketsphinx's general model
+
+
+@needs_espeak
+def test_a_spoken_request_both_recognizers_hear_is_acted_on(catalog, whisper, pocketsphinx):
+    """The newcomer's session: a spoken "I want jazz" heard right used to read 0.49 and be asked about again; now
+    the genre is settled at once, as when it is typed."""
+    from dialogue.acts import Slot
+    from dialogue.manager import DialogueManager
+    from dialogue.nlu.embedded import EmbeddedNLU
+    from dialogue.records import ConversationBuffer
+    from dialogue.speech.tts import synthesize
+    from policy.registry import load_policy
+    from recommender.scorer import BaselineScorer
+
+    nlu = EmbeddedNLU.for_catalog(catalog)
+    combined = CombinedRecognizer(catalog, nlu=nlu, whisper=whisper, pocketsphinx=pocketsphinx)
+    heard = combined.recognize(*synthesize("I want jazz", voice="en-us+f2", speed=160))
+    assert normalized_words(heard.text) == ["i", "want", "jazz"] and combined.last_confidence_inputs[1] == 1.0, heard
+    policy, variant = load_policy("rule", catalog=catalog)
+    m = DialogueManager(catalog, nlu=nlu, policy=policy, variant=variant, scorer=BaselineScorer(catalog), seed=0,
+                        sink=ConversationBuffer())
+    turn = m.respond(heard.text, speech_confidence=heard.confidence)
+    state = m.conversation.state
+    assert state.known(Slot.GENRE) == "jazz" and state.settled(Slot.GENRE), (heard, turn.nlu)
+    assert turn.prompt.prompt not in (PromptId.ASK_GENRE, PromptId.SUGGEST_GENRES)
