@@ -3,10 +3,12 @@ per test session and shared across the test packages)."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.threads import quiet_openmp
@@ -49,26 +51,75 @@ def small_histories(catalog):
     return histories_from_table(table, catalog, source="simulator population (700 users)")
 
 
+#: the arrays of an ``Embeddings`` that its save and load must keep
+EMBEDDING_ARRAYS = ("source", "target", "user_proj", "cold")
+
+
+def array_digest(array: np.ndarray) -> str:
+    """sha256 of an array's dtype, shape and bytes."""
+    import hashlib
+
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(f"{array.dtype}{array.shape}".encode() + array.tobytes()).hexdigest()
+
+
 @pytest.fixture(scope="session")
-def small_embeddings(catalog, small_histories, tmp_path_factory):
+def small_embeddings(catalog, small_histories, tmp_path_factory, worker_id):
     """Embeddings trained briefly (500 of small_histories' users, 200 others to evaluate, 100 steps; about 12 s),
-    saved once per session: (Embeddings, folder)."""
-    from recommender.embeddings import EmbeddingSettings, train_embeddings
+    saved once per test run and shared by the test processes (``built_once``): (Embeddings, folder, as trained)
+    with ``as trained`` the version, threshold and ``array_digest`` of each array as training returned them, before
+    saving (recorded where they were trained), and the Embeddings themselves as trained there, as loaded elsewhere."""
+    import json
 
-    settings = EmbeddingSettings(steps=100, train_users=500, eval_users=200, seed=3)
-    emb, _ = train_embeddings(catalog, settings, histories=small_histories)
-    folder = emb.save(tmp_path_factory.mktemp("emb") / "embeddings")
-    return emb, folder
+    from recommender.embeddings import Embeddings, EmbeddingSettings, train_embeddings
+
+    made = {}
+
+    def build(root: Path) -> None:
+        settings = EmbeddingSettings(steps=100, train_users=500, eval_users=200, seed=3)
+        emb, _ = train_embeddings(catalog, settings, histories=small_histories)
+        emb.save(root / "embeddings")
+        made["emb"] = emb
+        record = {"version": emb.version, "threshold": emb.threshold,
+                  **{name: array_digest(getattr(emb, name)) for name in EMBEDDING_ARRAYS}}
+        (root / "as_trained.json").write_text(json.dumps(record))
+
+    root = built_once(tmp_path_factory, worker_id, "emb", build)
+    folder = root / "embeddings"
+    emb = made.get("emb") or Embeddings.load(folder, catalog=catalog)
+    return emb, folder, json.loads((root / "as_trained.json").read_text())
+
+
+def built_once(tmp_path_factory, worker_id: str, name: str, build) -> Path:
+    """A folder ``build(folder)`` fills once per test run. Under pytest-xdist the first worker to ask builds it in the
+    run's shared temporary folder under a file lock and the others wait and reuse it (pytest-xdist's documented
+    recipe): the suite's two processes need the same expensive artefacts and used to build them twice."""
+    if worker_id == "master":  # no xdist: this process's own temporary folder
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    from filelock import FileLock
+
+    folder = tmp_path_factory.getbasetemp().parent / name
+    done = folder / ".built"
+    with FileLock(str(folder) + ".lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way is not reused
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
 
 
 @pytest.fixture(scope="session")
-def training_logs_folder(tmp_path_factory) -> Path:
+def training_logs_folder(tmp_path_factory, worker_id) -> Path:
     """3,000 logged conversations in 2 parts (seed 21): enough for short training runs to beat chance."""
     from logs.collect import CollectionSettings, collect
 
-    folder = tmp_path_factory.mktemp("train") / "logs"
-    collect(folder, CollectionSettings(conversations=3000, seed=21, part_size=1500), workers=2)
-    return folder
+    def build(folder: Path) -> None:
+        collect(folder / "logs", CollectionSettings(conversations=3000, seed=21, part_size=1500), workers=2)
+
+    return built_once(tmp_path_factory, worker_id, "train", build) / "logs"
 
 
 #: (learner, features, gradient steps) of the shared registry
@@ -76,31 +127,50 @@ TRAINED = (("cql", "base", 1500), ("bcq", "base", 600), ("bc", "base", 600), ("r
            ("cql", "history", 600), ("regressor", "history", 1))
 
 
+def probe_states(catalog) -> list[tuple]:
+    """The (history-variant features, mask) pairs a uniformly random policy visits in 25 simulated conversations
+    (seed 3): where each trained policy's as-trained decisions are recorded (``trained_registry``)."""
+    from simulator import MusicUserEnv
+    from tests.policy.conformance import collect_states
+
+    return collect_states(MusicUserEnv(catalog=catalog, features="history"), n_conversations=25, seed=3)
+
+
 @pytest.fixture(scope="session")
-def trained_registry(training_logs_folder, tmp_path_factory, catalog):
+def trained_registry(training_logs_folder, tmp_path_factory, worker_id, catalog):
     """One small policy per learner and feature variant on ``training_logs_folder``, saved in one registry shared by
-    every test package: (registry folder, {name: the policy as trained, before saving})."""
+    every test package and test process: (registry folder, {name: the policy's probabilities as trained, before
+    saving, float (n_probe_states, N_PROMPTS) on ``probe_states`` cut to its feature variant}).
+
+    The decisions are recorded where the policies are trained, so a process that reuses the registry still checks
+    a loaded policy against the policy as it came out of training (``tests/policy/test_learned.py``)."""
     from dialogue.features import Featurizer
     from dialogue.prompts import PROMPT_CATALOGUE_VERSION
     from logs import read_logs, to_transitions
     from policy.registry import PolicyRecord, save_policy
     from policy.train import TrainConfig, train
 
-    table = read_logs(training_logs_folder)
-    registry = tmp_path_factory.mktemp("registry")
-    made = {}
-    for algo, features, steps in TRAINED:
-        data = to_transitions(table, features=features)
-        name = f"{algo}-{features}"
-        staging = registry / f".{name}.staging"
-        staging.mkdir()
-        config = TrainConfig.make(algo, features=features, steps=steps, seed=0)
-        result = train(data, config, staging, name=name)
-        layout = Featurizer(catalog.genre_names, features).layout
-        record = PolicyRecord(name=name, algo=algo, features=features, feature_version=layout.version,
-                              prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config=config.to_dict(),
-                              logs={"path": str(training_logs_folder), "conversations": data.n_conversations},
-                              model_file=result.model_file, train_seconds=result.seconds, feature_names=list(layout.names))
-        save_policy(registry / name, record, result.model, staging=staging)
-        made[name] = result.policy
-    return registry, made
+    def build(root: Path) -> None:
+        table = read_logs(training_logs_folder)
+        registry = root / "registry"
+        registry.mkdir()
+        states, as_trained = probe_states(catalog), {}
+        for algo, features, steps in TRAINED:
+            data = to_transitions(table, features=features)
+            name = f"{algo}-{features}"
+            staging = registry / f".{name}.staging"
+            staging.mkdir()
+            config = TrainConfig.make(algo, features=features, steps=steps, seed=0)
+            result = train(data, config, staging, name=name)
+            layout = Featurizer(catalog.genre_names, features).layout
+            record = PolicyRecord(name=name, algo=algo, features=features, feature_version=layout.version,
+                                  prompt_catalogue_version=PROMPT_CATALOGUE_VERSION, config=config.to_dict(),
+                                  logs={"path": str(training_logs_folder), "conversations": data.n_conversations},
+                                  model_file=result.model_file, train_seconds=result.seconds, feature_names=list(layout.names))
+            as_trained[name] = np.stack([result.policy.probabilities(f[: layout.size], m) for f, m in states])
+            save_policy(registry / name, record, result.model, staging=staging)
+        np.savez(root / "as_trained.npz", **as_trained)
+
+    root = built_once(tmp_path_factory, worker_id, "registry", build)
+    with np.load(root / "as_trained.npz") as recorded:
+        return root / "registry", {name: recorded[name] for name in recorded.files}

@@ -26,7 +26,8 @@ from policy.registry import (
 )
 from policy.train import TrainConfig, train
 from simulator import MusicUserEnv
-from tests.policy.conformance import check_policy, collect_states
+from tests.conftest import probe_states
+from tests.policy.conformance import check_policy
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +42,9 @@ def trained(trained_registry):
 
 
 @pytest.fixture(scope="module")
-def env(catalog):
-    return MusicUserEnv(catalog=catalog, features="history")
-
-
-@pytest.fixture(scope="module")
-def states(env):
-    return collect_states(env, n_conversations=25, seed=3)
+def states(catalog):
+    """The states the shared registry recorded each policy's as-trained decisions on."""
+    return probe_states(catalog)
 
 
 def _variant_states(states, features):
@@ -57,19 +54,20 @@ def _variant_states(states, features):
 
 @pytest.mark.parametrize("name", ["cql-base", "bcq-base", "bc-base", "regressor-base", "cql-history", "regressor-history"])
 def test_every_learned_policy_conforms_and_round_trips(trained, states, catalog, name):
-    registry, made = trained
+    registry, as_trained = trained
     policy, features = load_policy(name, catalog=catalog, registry=registry)
     variant_states = _variant_states(states, features)
     check_policy(policy, variant_states, greedy=True)
-    original = made[name]
-    for f, m in variant_states:  # the saved and loaded policy decides as the trained one did
-        assert np.array_equal(policy.probabilities(f, m), original.probabilities(f, m))
+    original = as_trained[name]  # recorded from the policy as it came out of training, before saving
+    assert original.shape == (len(variant_states), N_PROMPTS)
+    for (f, m), before in zip(variant_states, original):  # the saved and loaded policy decides as the trained one did
+        assert np.array_equal(policy.probabilities(f, m), before)
     randomized, _ = load_policy(name, catalog=catalog, registry=registry, epsilon=0.2)
     check_policy(randomized, variant_states, greedy=False)
 
 
 def test_masks_are_honoured_even_where_the_network_prefers_an_invalid_prompt(trained, states, catalog):
-    registry, made = trained
+    registry, _ = trained
     policy, _ = load_policy("cql-base", catalog=catalog, registry=registry)
     q = policy.algo.impl._q_func_forwarder
     import torch

@@ -81,7 +81,7 @@ def test_without_history_it_is_the_baseline(scorer, catalog):
 def test_versions_flow_into_features_env_and_policies(small_embeddings, catalog, tmp_path):
     from simulator.env import MusicUserEnv
 
-    emb, folder = small_embeddings
+    emb, folder, _ = small_embeddings
     assert make_scorer("baseline", catalog).version == "baseline"
     env = MusicUserEnv(catalog=catalog, features="history", scorer=str(folder))
     assert str(env.featurizer.layout.version) == f"history-v1-g{len(catalog.genre_names)}-{emb.version}"

@@ -87,7 +87,7 @@ def test_bench_scorer_json_contract():
 
 
 def test_embeddings_show_and_errors(small_embeddings, tmp_path):
-    emb, folder = small_embeddings
+    emb, folder, _ = small_embeddings
     shown = run("embeddings", "show", str(folder), "--json")
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)

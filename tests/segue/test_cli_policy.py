@@ -96,7 +96,7 @@ def test_policy_command_mistakes(small_logs, registry, tmp_path, args, message):
 
 
 def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embeddings, tmp_path):
-    emb, folder = small_embeddings
+    emb, folder, _ = small_embeddings
     logs = tmp_path / "logs"
     sim = run("simulate", "--conversations", "120", "--seed", "3", "--out", str(logs), "--part-size", "60",
               "--scorer", str(folder), "--workers", "1", "--json")
