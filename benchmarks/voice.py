@@ -283,8 +283,11 @@ def summarize(rows: list[dict], nlu, engine: str) -> dict:
     if engine == "pocketsphinx":
         out["calibration_raw_posterior"] = calibration([r["confidence"]["pocketsphinx_raw"] for r in rows], exact)
     if engine == "combined":  # what its confidence predicts: the NLU reads what was meant
-        out["calibration_meaning"] = calibration([r["confidence"][engine] for r in rows],
-                                                 [same_meaning(nlu, r[engine][0], r["said"]) for r in rows])
+        meant = [same_meaning(nlu, r[engine][0], r["said"]) for r in rows]
+        out["calibration_meaning"] = calibration([r["confidence"][engine] for r in rows], meant)
+        # its uncalibrated input, the noisy-or (the combined confidence before MEANING_CALIBRATION), against the same
+        out["calibration_meaning_noisy_or"] = calibration(
+            [r["confidence_inputs"][0] if r["confidence_inputs"] is not None else 0.0 for r in rows], meant)
     out["per_voice"] = {v: {k: x for k, x in block([r for r in rows if r["voice"] == v]).items() if not k.startswith("_")}
                         for v in dict.fromkeys(r["voice"] for r in rows)}
     return out
