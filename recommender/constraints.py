@@ -44,11 +44,16 @@ class Constraints:
 
     def mask(self, catalog: Catalog, profile: HistoryProfile | None = None) -> np.ndarray:
         """Boolean mask (shape (n_tracks,)) of the tracks that satisfy every constraint."""
-        mask = np.ones(catalog.n, dtype=bool)
+        mask = None
         for slot in FILTER_SLOTS:
             value = getattr(self, slot)
             if value is not None:
-                mask &= catalog.mask(slot, value)
+                if mask is None:  # the first filter's (cached) mask, copied: no pass over an all-True array
+                    mask = catalog.mask(slot, value).copy()
+                else:
+                    mask &= catalog.mask(slot, value)
+        if mask is None:
+            mask = np.ones(catalog.n, dtype=bool)
         for genre in self.excluded_genres:
             mask &= ~catalog.mask("genre", genre)
         for artist in self.excluded_artists:

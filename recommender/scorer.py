@@ -150,16 +150,19 @@ class BaselineScorer:
                 hits = np.flatnonzero(mask[order])
             top = order[hits[:k]].astype(np.int64)
             return Ranking(top, scores[top], n_candidates)
-        masked = np.where(mask, scores, -np.inf)
-        if k <= 4:  # a few argmax passes beat a partition for the dialogue's small k
+        if k <= 4:  # a few argmax passes over the candidates' scores beat a partition for the dialogue's small k
+            rows = np.flatnonzero(mask)  # ascending, so the first maximum is the lowest row among ties
+            candidate = scores[rows]
             top = np.empty(k, dtype=np.int64)
             for i in range(k):
-                top[i] = int(np.argmax(masked))
-                masked[top[i]] = -np.inf
-        else:
-            kth = -np.partition(-masked, k - 1)[k - 1]
-            part = np.flatnonzero(masked >= kth)  # every tie at the k-th score, so ties go to the lower row
-            top = part[np.lexsort((part, -masked[part]))][:k].astype(np.int64)
+                j = int(np.argmax(candidate))
+                top[i] = rows[j]
+                candidate[j] = -np.inf
+            return Ranking(top, scores[top], n_candidates)
+        masked = np.where(mask, scores, -np.inf)
+        kth = -np.partition(-masked, k - 1)[k - 1]
+        part = np.flatnonzero(masked >= kth)  # every tie at the k-th score, so ties go to the lower row
+        top = part[np.lexsort((part, -masked[part]))][:k].astype(np.int64)
         return Ranking(top, scores[top], n_candidates)
 
     def genre_counts(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
