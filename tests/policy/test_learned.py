@@ -147,7 +147,8 @@ def test_registry_refusals(trained, catalog, tmp_path):
 
 
 def test_registry_listing_and_current(trained, tmp_path):
-    registry, _ = trained
+    registry = tmp_path / "registry"  # a private copy: the shared registry is read by the other test process meanwhile
+    shutil.copytree(trained[0], registry)
     names = [r.name for r in list_policies(registry)]
     assert names == sorted(["cql-base", "bcq-base", "bc-base", "regressor-base", "cql-history", "regressor-history"])
     assert current_policy(registry) == "rule"
