@@ -172,6 +172,14 @@ class BaselineScorer:
         style = np.bincount(cat.style_indices[mask[cat.style_rows]], minlength=len(cat.style_names))
         return genre, style
 
+    def offer_counts(self, mask: np.ndarray) -> np.ndarray:
+        """How many candidates in ``mask`` each genre value (coarse genres, then styles) would leave if the person
+        took it: int (n_genres + n_styles,). A coarse genre counts every track that has it, primary or not, as the
+        genre filter (``Catalog.mask``) does."""
+        cat = self.catalog
+        style = np.bincount(cat.style_indices[mask[cat.style_rows]], minlength=len(cat.style_names))
+        return np.concatenate([cat.genre_matrix[mask].sum(axis=0), style])
+
     def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
         if profile is not self._suggest_profile:
             self._suggest_profile, self._suggest_cache = profile, {}
@@ -189,7 +197,7 @@ class BaselineScorer:
         counts = None
         if weight is None:
             genre_n, style_n = self.genre_counts(mask)
-            counts = np.concatenate([genre_n, style_n])
+            counts = self.offer_counts(mask)
             weight = np.concatenate([genre_n, 0.5 * style_n]) / max(1, int(np.count_nonzero(mask)))
         blocked = {self._value_index[v] for v in (*constraints.excluded_genres, constraints.genre) if v in self._value_index}
         order = np.lexsort((np.arange(len(weight)), -weight))
@@ -199,8 +207,8 @@ class BaselineScorer:
             nonlocal counts
             if i in blocked:
                 return False
-            if counts is None and len(lazy) >= 6:  # many misses: count every value at once
-                counts = np.concatenate(self.genre_counts(mask))
+            if counts is None and len(lazy) >= 6:  # many misses: count every value at once (the same counts)
+                counts = self.offer_counts(mask)
             if counts is not None:
                 return bool(counts[i] >= self.min_candidates)
             if i not in lazy:

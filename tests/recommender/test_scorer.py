@@ -99,6 +99,25 @@ def test_suggestions_follow_history_and_constraints(catalog, scorer):
     assert catalog.artist_code(artist) in profile.artist_plays
 
 
+def test_a_genre_is_offered_by_the_candidates_its_filter_would_leave(catalog, scorer):
+    """offer_counts counts what accepting a value would filter (a coarse genre primary or not): it used to count
+    primary genres only once every value was counted, and every genre otherwise, so an offer depended on the order."""
+    names = catalog.genre_names + catalog.style_names
+    rng = np.random.default_rng(5)
+    for constraints in (Constraints(), Constraints(energy="upbeat"), Constraints(mood="happy", decade=catalog.decade_names[3])):
+        mask = constraints.mask(catalog)
+        counts = scorer.offer_counts(mask)
+        assert counts.tolist() == [int(np.count_nonzero(mask & catalog.mask("genre", v))) for v in names]
+    secondary = np.flatnonzero(catalog.genre_matrix.sum(axis=0) > np.bincount(catalog.primary_genre, minlength=len(catalog.genre_names)))
+    assert secondary.size  # some coarse genre is a secondary genre of some track: the case that differed
+    mask = rng.random(catalog.n) < 0.05
+    g = int(secondary[0])
+    assert scorer.offer_counts(mask)[g] == np.count_nonzero(mask & catalog.genre_matrix[:, g])
+    # with no history every value is counted at once; an offered genre leaves enough candidates under its own filter
+    for genre in scorer.suggest_genres(Constraints(mood="happy")):
+        assert np.count_nonzero(catalog.mask("genre", genre) & Constraints(mood="happy").mask(catalog)) >= scorer.min_candidates
+
+
 def test_the_popularity_scorer_offers_everyone_the_same_samples_within_their_constraints(catalog, scorer):
     from recommender.embedding_scorer import make_scorer
     from recommender.scorer import PopularityScorer
