@@ -203,7 +203,9 @@ def fit_platt(posteriors, lm_per_word, exact, floor: float = POSTERIOR_FLOOR, st
 def fit_meaning(inputs, same_meaning) -> tuple[float, float, float]:
     """(a, d, b) of ``choose.meaning_confidence`` from (noisy_or, meaning_agreement) pairs and whether the NLU read
     the chosen hypothesis as it reads what was said (Platt scaling, Newton's method)."""
-    noisy = np.clip(np.asarray([x for x, _ in inputs], float), 1e-4, 1 - 1e-4)
+    from dialogue.speech.choose import LOGIT_FLOOR
+
+    noisy = np.clip(np.asarray([x for x, _ in inputs], float), LOGIT_FLOOR, 1 - LOGIT_FLOOR)
     X = np.stack([np.log(noisy / (1 - noisy)), np.asarray([a for _, a in inputs], float), np.ones(len(noisy))], 1)
     return _logistic(X, same_meaning, ridge=1e-6)  # type: ignore[return-value]
 

@@ -168,17 +168,19 @@ class BaselineScorer:
     def genre_counts(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidate counts per primary coarse genre and per style, for a candidate mask."""
         cat = self.catalog
-        genre = np.bincount(cat.primary_genre[mask], minlength=len(cat.genre_names))
-        style = np.bincount(cat.style_indices[mask[cat.style_rows]], minlength=len(cat.style_names))
-        return genre, style
+        return np.bincount(cat.primary_genre[mask], minlength=len(cat.genre_names)), self._style_counts(mask)
 
-    def offer_counts(self, mask: np.ndarray) -> np.ndarray:
+    def _style_counts(self, mask: np.ndarray) -> np.ndarray:
+        """Candidates in ``mask`` per style (a track counts once for each of its styles)."""
+        cat = self.catalog
+        return np.bincount(cat.style_indices[mask[cat.style_rows]], minlength=len(cat.style_names))
+
+    def offer_counts(self, mask: np.ndarray, style: np.ndarray | None = None) -> np.ndarray:
         """How many candidates in ``mask`` each genre value (coarse genres, then styles) would leave if the person
         took it: int (n_genres + n_styles,). A coarse genre counts every track that has it, primary or not, as the
-        genre filter (``Catalog.mask``) does."""
+        genre filter (``Catalog.mask``) does. ``style``: the style counts when ``genre_counts`` already made them."""
         cat = self.catalog
-        style = np.bincount(cat.style_indices[mask[cat.style_rows]], minlength=len(cat.style_names))
-        return np.concatenate([cat.genre_matrix[mask].sum(axis=0), style])
+        return np.concatenate([cat.genre_matrix[mask].sum(axis=0), self._style_counts(mask) if style is None else style])
 
     def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
         if profile is not self._suggest_profile:
@@ -197,7 +199,7 @@ class BaselineScorer:
         counts = None
         if weight is None:
             genre_n, style_n = self.genre_counts(mask)
-            counts = self.offer_counts(mask)
+            counts = self.offer_counts(mask, style_n)
             weight = np.concatenate([genre_n, 0.5 * style_n]) / max(1, int(np.count_nonzero(mask)))
         blocked = {self._value_index[v] for v in (*constraints.excluded_genres, constraints.genre) if v in self._value_index}
         order = np.lexsort((np.arange(len(weight)), -weight))

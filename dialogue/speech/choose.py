@@ -59,7 +59,7 @@ from .audio import VoiceError
 
 __all__ = ["CombinedRecognizer", "Candidate", "score_candidates", "WEIGHTS", "UNSEEN_MARGIN", "make_recognizer",
            "RECOGNIZERS", "word_agreement", "check_recognizer", "MEANING_CALIBRATION", "confidence_inputs",
-           "meaning_confidence"]
+           "meaning_confidence", "LOGIT_FLOOR"]
 
 # Designed on the development set (see the module docstring); not tuned on any reported set.
 WEIGHTS = {"whisper": 1.0, "in_whisper": 0.5, "pocketsphinx": 1.0, "agreement": 1.0, "domain_lm": 0.2, "parses": 0.25}
@@ -67,7 +67,8 @@ UNSEEN_MARGIN = 0.2
 RECOGNIZERS = ("auto", "combined", "whisper", "pocketsphinx")
 #: (a, d, b) of ``meaning_confidence``; designed on the development set (module docstring), not on a reported set.
 MEANING_CALIBRATION = (0.611, 2.391, 0.897)
-_LOGIT_FLOOR = 1e-4
+#: ``meaning_confidence`` clips the noisy-or to [LOGIT_FLOOR, 1 - LOGIT_FLOOR] before its logit
+LOGIT_FLOOR = 1e-4
 
 
 def word_agreement(a: str, b: str) -> float:
@@ -133,7 +134,7 @@ def meaning_confidence(noisy_or: float, meaning_agreement: float,
     ``1 / (1 + exp(-(a logit(noisy_or) + d meaning_agreement + b)))`` with ``(a, d, b) = coefficients`` and
     ``noisy_or`` clipped to [1e-4, 1 - 1e-4] (Platt scaling; module docstring)."""
     a, d, b = coefficients
-    p = min(max(float(noisy_or), _LOGIT_FLOOR), 1.0 - _LOGIT_FLOOR)
+    p = min(max(float(noisy_or), LOGIT_FLOOR), 1.0 - LOGIT_FLOOR)
     return 1.0 / (1.0 + math.exp(-(a * math.log(p / (1.0 - p)) + d * float(meaning_agreement) + b)))
 
 
