@@ -22,7 +22,7 @@ Registry = Annotated[Path, typer.Option("--registry", help="Registry folder (pol
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 Workers = Annotated[Optional[int], typer.Option("--workers", help="Processes (default: all cores).")]
 Engine = Annotated[str, typer.Option("--engine", help="Where simulation and rollouts run: local (worker processes, the "
-                                                     "default) or ray (Ray tasks; pip install 'segue[ray]').")]
+                                                     "default) or ray (Ray tasks; pip install 'segue\\[ray]').")]
 Address = Annotated[Optional[str], typer.Option("--address", help="With --engine ray: the cluster ('auto', or host:port "
                                                                   "of a `ray start --head`); default: a Ray started on "
                                                                   "this machine for the run.")]
