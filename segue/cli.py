@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import typer
 from rich.markup import escape
 
 from core.errors import SegueError
@@ -14,7 +15,11 @@ quiet_openmp()  # before torch (or anything with OpenMP) is imported by a comman
 from . import cmd_chat, cmd_data, cmd_embed, cmd_eval, cmd_policy, cmd_voice  # noqa: E402,F401  (they register their commands)
 from .app import app, err  # noqa: E402
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "usage_error"]
+
+# typer >= 0.20 carries its own copy of click: its exception classes, whichever click typer uses
+UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+NoArgsIsHelpError = getattr(sys.modules[UsageError.__module__], "NoArgsIsHelpError", None)
 
 
 def main() -> None:
@@ -24,7 +29,15 @@ def main() -> None:
     the user gave (a folder that cannot be written, a full disk), reported with the path.
     """
     try:
-        app()  # click handles usage errors itself (usage line, exit code 2)
+        code = app(standalone_mode=False)  # click's usage errors come here too, as one line (``usage_error``)
+    except tuple(filter(None, [NoArgsIsHelpError])) as exc:  # ``segue logs`` alone: typer has printed its help
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        err.print(f"[bold red]error:[/] {escape(usage_error(exc, sys.argv[1:]))}", highlight=False)
+        sys.exit(2)
+    except typer.Abort:  # end of input at a prompt
+        err.print("aborted")
+        sys.exit(1)
     except SegueError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
@@ -35,6 +48,35 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    if code == 130:  # typer turns Ctrl-C into exit code 130
+        err.print("interrupted")
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def usage_error(exc: UsageError, argv: list[str]) -> str:
+    """One line for a command-line mistake click found: its message, the value given when click's message lacks
+    it (``--conversations ten``), and where the help is, e.g. ``Invalid value for '--conversations' / '-n': Input
+    should be a valid integer ..., got 'ten' (see 'segue simulate --help')``."""
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, typer.BadParameter) and exc.param is not None:
+        given = _given_value(exc.param, argv)
+        if given is not None and repr(given) not in message:
+            message += f", got {given!r}"
+    path = exc.ctx.command_path if exc.ctx is not None else "segue"
+    return f"{message} (see '{path} --help')"
+
+
+def _given_value(param, argv: list[str]) -> str | None:
+    """The last value given on the command line to ``param`` (``--opt value`` or ``--opt=value``), if it is there."""
+    names = getattr(param, "opts", []) + getattr(param, "secondary_opts", [])
+    found = None
+    for i, arg in enumerate(argv):
+        for name in names:
+            if arg == name and i + 1 < len(argv):
+                found = argv[i + 1]
+            elif name.startswith("--") and arg.startswith(name + "="):
+                found = arg[len(name) + 1:]
+    return found
 
 
 if __name__ == "__main__":

@@ -44,6 +44,11 @@ def test_simulate_json_contract(tmp_path):
         (("logs", "summary", "{tmp}/nothing"), "log folder not found"),
         (("catalog", "snippet", "no-such-track", "--out", "{tmp}/s.wav"), "no track with id 'no-such-track'"),
         (("catalog", "info", "--catalog", "{tmp}/none.csv"), "catalog file not found"),
+        # click's own usage errors too: one line, the value given, where the help is
+        (("simulate", "--conversations", "ten", "--out", "{tmp}/x"), "'--conversations' / '-n': Input should be a valid integer, unable to parse string as an integer, got 'ten' (see '"),
+        (("simulate", "--seed=1.5", "--out", "{tmp}/x"), "'--seed': Input should be a valid integer, unable to parse string as an integer, got '1.5'"),
+        (("simulate", "--bogus"), "No such option: --bogus"),
+        (("bogus",), "No such command 'bogus'"),
     ],
 )
 def test_user_mistakes_are_one_clear_line(tmp_path, args, message):
@@ -54,9 +59,10 @@ def test_user_mistakes_are_one_clear_line(tmp_path, args, message):
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
 
-def test_unknown_command_shows_usage():
-    result = run("bogus")
-    assert result.returncode == 2 and "Usage" in result.stderr and "Traceback" not in result.stderr
+def test_a_group_alone_shows_its_help():
+    result = run("logs")
+    assert result.returncode == 2 and "logs [OPTIONS] COMMAND" in result.stdout and "Traceback" not in result.stderr + result.stdout
+    assert "summary" in result.stdout
 
 
 def test_catalog_info_and_snippet(tmp_path):
