@@ -31,7 +31,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["INTERVALS", "JACKKNIFE_GROUPS", "percentile", "bca", "student_t", "bootstrap_t", "hcope_lower", "hcope_interval",
            "jackknife_groups", "Jackknife"]
@@ -100,6 +99,8 @@ def bca(draws: np.ndarray, estimate: float, jackknife: Jackknife | None, confide
         return None
     below = (np.count_nonzero(finite < estimate) + 0.5 * np.count_nonzero(finite == estimate)) / len(finite)
     below = min(max(below, 1 / (2 * len(finite))), 1 - 1 / (2 * len(finite)))
+    from scipy import stats  # here, not at import: scipy.stats takes ~0.6 s to import and most commands never need it
+
     z0 = stats.norm.ppf(below)
     a = jackknife.acceleration if jackknife is not None and jackknife.defined else 0.0
     alpha = (1 - confidence) / 2
@@ -117,6 +118,8 @@ def student_t(estimate: float, jackknife: Jackknife | None, confidence: float,
     the estimate over refitted Q models (``OPESettings.q_ensemble``), 0 without them."""
     if jackknife is None or not jackknife.defined or not np.isfinite(estimate):
         return None
+    from scipy import stats  # here, not at import (slow to import)
+
     se = np.sqrt(jackknife.standard_error**2 + max(float(model_variance), 0.0))
     half = stats.t.ppf(1 - (1 - confidence) / 2, len(jackknife.values) - 1) * se
     return (float(estimate - half), float(estimate + half))

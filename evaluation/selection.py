@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
 
 from .data import Metric
 from .results import PolicyEstimates
@@ -75,5 +74,7 @@ def select(candidate_scores: dict[str, float], truth: dict[str, float] | None = 
     if len(ranking) >= 3:
         a, b = [candidate_scores[p] for p in ranking], [truth[p] for p in ranking]
         if len(set(a)) > 1 and len(set(b)) > 1:
+            from scipy import stats  # here, not at import (slow to import)
+
             rho = float(stats.spearmanr(a, b).statistic)
     return Selection(ranking, dict(candidate_scores), rho, best - truth[ranking[0]], best - max(truth[p] for p in ranking[:k]), k)
