@@ -88,6 +88,7 @@ class EmbeddingSettings:
     train_users: int | None = None  # at most this many training users (drawn at random); None: all the others
     holdout_share: float = 0.2    # of each eval user's tracks
     cold_share: float = 0.05      # of the catalog, held out of every history
+    cold_epochs: int = 200        # passes of the cold-start network over the warm tracks
     seed: int = 0
     threads: int = 2
 
@@ -107,9 +108,10 @@ class EmbeddingSettings:
             (-1 <= self.m_neg < self.m_pos <= 1, "m_neg/m_pos", "-1 <= m_neg < m_pos <= 1"),
             (self.tcm_weight >= 0, "tcm_weight", ">= 0"),
             (1 <= self.threads <= 256, "threads", "between 1 and 256"),
+            (1 <= self.cold_epochs <= 100_000, "cold_epochs", "between 1 and 100,000"),
         ]
         options = {"dim": "--dim", "steps": "--steps", "train_users": "--users", "eval_users": "--eval-users",
-                   "threads": "--threads"}  # what `segue embeddings train` calls them
+                   "threads": "--threads", "cold_epochs": "--cold-epochs"}  # what `segue embeddings train` calls them
         for ok, name, rule in checks:
             if not ok:
                 label = options.get(name, f"embedding setting {name}")
@@ -503,7 +505,7 @@ def _cold_start(catalog, source, target, trainable, settings, progress):
     val = rng.random(len(warm)) < 0.1  # a tenth of the warm tracks checks the fit
     fit_rows, val_rows = torch.from_numpy(warm[~val]), torch.from_numpy(warm[val])
     teacher_t = torch.from_numpy(teacher)
-    epochs = 200
+    epochs = settings.cold_epochs
 
     def cosine_loss(rows):
         out = net(xn[rows])

@@ -65,9 +65,9 @@ def array_digest(array: np.ndarray) -> str:
 
 @pytest.fixture(scope="session")
 def small_embeddings(catalog, small_histories, tmp_path_factory, worker_id):
-    """Embeddings trained briefly (500 of small_histories' users, 200 others to evaluate, 100 steps; about 12 s),
-    saved once per test run and shared by the test processes (``built_once``): (Embeddings, folder, as trained)
-    with ``as trained`` the version, threshold and ``array_digest`` of each array as training returned them, before
+    """Embeddings trained briefly (500 of small_histories' users, 200 others to evaluate, 100 steps, 20 cold-start
+    epochs; about 5 s), saved once per test run and shared by the test processes (``built_once``): (Embeddings,
+    folder, as trained) with ``as trained`` the version, threshold and ``array_digest`` of each array as training returned them, before
     saving (recorded where they were trained), and the Embeddings themselves as trained there, as loaded elsewhere."""
     import json
 
@@ -76,7 +76,7 @@ def small_embeddings(catalog, small_histories, tmp_path_factory, worker_id):
     made = {}
 
     def build(root: Path) -> None:
-        settings = EmbeddingSettings(steps=100, train_users=500, eval_users=200, seed=3)
+        settings = EmbeddingSettings(steps=100, train_users=500, eval_users=200, seed=3, cold_epochs=20)
         emb, _ = train_embeddings(catalog, settings, histories=small_histories)
         emb.save(root / "embeddings")
         made["emb"] = emb

@@ -25,7 +25,7 @@ SEGUE = Path(sys.executable).parent / "segue"
 DEMO = {
     "CONVERSATIONS": "2000",
     "HISTORY_USERS": "1500",
-    "EMBEDDINGS_FLAGS": "--steps 60 --eval-users 300",
+    "EMBEDDINGS_FLAGS": "--steps 60 --eval-users 300 --cold-epochs 20",
     "PIPELINE_FLAGS": "--truth-conversations 500 --eval-conversations 200 --bootstrap 200 --fqe-steps 200 --steps 200",
 }
 

@@ -77,6 +77,8 @@ def test_training_needs_histories_and_enough_users(catalog, small_histories):
         make_split(catalog, EmbeddingSettings(eval_users=695), small_histories)
     with pytest.raises(ConfigError, match="--users must be >= 10"):
         EmbeddingSettings(train_users=3)
+    with pytest.raises(ConfigError, match=r"--cold-epochs must be between 1 and 100,000, got 0"):
+        EmbeddingSettings(cold_epochs=0)
 
 
 def test_topk_metrics_by_hand():
