@@ -123,8 +123,8 @@ def training_logs_folder(tmp_path_factory, worker_id) -> Path:
 
 
 #: (learner, features, gradient steps) of the shared registry
-TRAINED = (("cql", "base", 600), ("bcq", "base", 600), ("bc", "base", 600), ("regressor", "base", 1),
-           ("cql", "history", 600), ("regressor", "history", 1))
+TRAINED = (("cql", "base", 600), ("bcq", "base", 200), ("bc", "base", 200), ("regressor", "base", 1),
+           ("cql", "history", 300), ("regressor", "history", 1))
 
 
 def probe_states(catalog) -> list[tuple]:
