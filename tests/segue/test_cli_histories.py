@@ -42,7 +42,7 @@ def test_simulate_histories_writes_the_table(history_file, tmp_path):
 def test_train_on_a_history_file(history_file, tmp_path):
     out = tmp_path / "emb"
     result = run("embeddings", "train", "--histories", history_file, "--steps", "20", "--users", "60", "--eval-users", "40",
-                 "--out", out, "--json")
+                 "--cold-epochs", "5", "--out", out, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     hist = data["histories"]
@@ -50,11 +50,12 @@ def test_train_on_a_history_file(history_file, tmp_path):
     assert (hist["users"], hist["train_users"], hist["eval_users"]) == (150, 60, 40)
     assert data["heldout"]["model"]["recall@10"] >= 0 and "opis_user" in data
     shown = json.loads(run("embeddings", "show", out, "--json").stdout)
-    assert shown["histories"] == hist and shown["settings"]["train_users"] == 60
+    assert shown["histories"] == hist and shown["settings"]["train_users"] == 60 and shown["settings"]["cold_epochs"] == 5
 
 
 def test_train_without_histories_generates_the_population(tmp_path):
-    result = run("embeddings", "train", "--steps", "5", "--users", "30", "--eval-users", "20", "--out", tmp_path / "e", "--json")
+    result = run("embeddings", "train", "--steps", "5", "--users", "30", "--eval-users", "20", "--cold-epochs", "5",
+                 "--out", tmp_path / "e", "--json")
     assert result.returncode == 0, result.stderr
     assert "no --histories: the simulator population's listening histories for 50 users, made in memory" in result.stderr
     hist = json.loads(result.stdout)["histories"]
@@ -82,6 +83,8 @@ def test_cli_mistakes_are_one_clear_line(history_file, tmp_path):
                     "--histories file not found")
     _one_clear_line(run("embeddings", "train", "--histories", history_file, "--eval-users", "145", "--out", tmp_path / "e"),
                     "has 150 users: too few for 145 evaluation users and 10 training users")
+    _one_clear_line(run("embeddings", "train", "--histories", history_file, "--cold-epochs", "0", "--out", tmp_path / "e"),
+                    "--cold-epochs must be between 1 and 100,000, got 0")
     _one_clear_line(run("simulate-histories", "--users", "5", "--out", tmp_path), "is a folder")
     _one_clear_line(run("simulate-histories", "--users", "0", "--out", tmp_path / "h.parquet"), "--users must be between 1")
     assert not (tmp_path / "h.parquet").exists() and not (tmp_path / "e").exists()
