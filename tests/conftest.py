@@ -67,8 +67,9 @@ def array_digest(array: np.ndarray) -> str:
 def small_embeddings(catalog, small_histories, tmp_path_factory, worker_id):
     """Embeddings trained briefly (500 of small_histories' users, 200 others to evaluate, 100 steps, 20 cold-start
     epochs; about 5 s), saved once per test run and shared by the test processes (``built_once``): (Embeddings,
-    folder, as trained) with ``as trained`` the version, threshold and ``array_digest`` of each array as training returned them, before
-    saving (recorded where they were trained), and the Embeddings themselves as trained there, as loaded elsewhere."""
+    folder, as trained) with ``as trained`` the version, threshold and ``array_digest`` of each array as training
+    returned them, before saving (recorded where they were trained), and the Embeddings themselves as trained there,
+    as loaded elsewhere."""
     import json
 
     from recommender.embeddings import Embeddings, EmbeddingSettings, train_embeddings

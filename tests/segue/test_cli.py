@@ -45,8 +45,10 @@ def test_simulate_json_contract(tmp_path):
         (("catalog", "snippet", "no-such-track", "--out", "{tmp}/s.wav"), "no track with id 'no-such-track'"),
         (("catalog", "info", "--catalog", "{tmp}/none.csv"), "catalog file not found"),
         # click's own usage errors too: one line, the value given, where the help is
-        (("simulate", "--conversations", "ten", "--out", "{tmp}/x"), "'--conversations' / '-n': Input should be a valid integer, unable to parse string as an integer, got 'ten' (see '"),
-        (("simulate", "--seed=1.5", "--out", "{tmp}/x"), "'--seed': Input should be a valid integer, unable to parse string as an integer, got '1.5'"),
+        (("simulate", "--conversations", "ten", "--out", "{tmp}/x"),
+         "'--conversations' / '-n': Input should be a valid integer, unable to parse string as an integer, got 'ten' (see '"),
+        (("simulate", "--seed=1.5", "--out", "{tmp}/x"),
+         "'--seed': Input should be a valid integer, unable to parse string as an integer, got '1.5'"),
         (("simulate", "--bogus"), "No such option: --bogus"),
         (("bogus",), "No such command 'bogus'"),
     ],
