@@ -19,7 +19,7 @@ from recommender.catalog import Catalog
 from recommender.history import HistoryProfile
 from recommender.scorer import Scorer
 
-from .acts import Act, Slot
+from .acts import Act, DialogueAct, Slot
 from .choices import resolve_choice
 from .context import Conversation
 from .features import FeatureVariant, Featurizer
@@ -123,6 +123,8 @@ class DialogueManager:
             if said & {Act.AFFIRM, Act.ACCEPT} and not content:
                 return self._understood(replace(pending, confidence=max(pending.confidence, reply.confidence)), prompt_id)
             if said & {Act.DENY, Act.REJECT} and not content:
+                if Act.ACCEPT in {a.act for a in pending.acts}:  # "shall I play the whole track?" "no": turned down
+                    return self._understood(replace(reply, acts=(DialogueAct(Act.REJECT),)), prompt_id)
                 again = self.phraser.say(self.prompt, closeness=0.5) if self.prompt is not None else GREETING
                 track = self.prompt.track if self.prompt is not None and self.prompt.prompt is PromptId.PLAY_SAMPLE else None
                 return SystemTurn(f"OK, let's carry on. {again}", prompt=self.prompt, play_track=track, nlu=reply)

@@ -232,6 +232,14 @@ def test_a_doubtful_stop_restart_or_accept_is_confirmed(catalog, parts):
     played = m.respond("yes please")
     assert played.finished and m.sink.conversations[-1].played_track == turn.play_track
     m = manager(catalog, parts)
+    turn = _until_sample(m, m.respond("some jazz"))
+    assert "shall I play the whole track" in m.respond("I love it", speech_confidence=0.3).text
+    declined = m.respond("no")  # not this track: the sample is turned down, never offered again
+    state = m.conversation.state
+    assert not declined.finished and "carry on" not in declined.text and state.n_rejected == 1
+    assert turn.play_track in state.rejected_tracks and declined.play_track != turn.play_track
+    assert [a.act.value for a in m.draft.turns[-2].acts] == ["reject"]  # logged as the sample's answer
+    m = manager(catalog, parts)
     m.respond("some jazz")
     assert "start over" in m.respond("start over", speech_confidence=0.3).text
     assert m.respond("play some rock").prompt is not None  # something else: the answer is understood as such
