@@ -480,7 +480,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
                           if len(key) == 3 and _reads_q(key[1], names)}
     personas = sorted(set(data.persona.tolist()))
     by_persona = {p: run((data.persona == p).astype(np.float64)[None, :]) for p in personas} if len(personas) > 1 else {}
-    if settings.bootstrap:
+    if settings.bootstrap and inputs:  # no supported policy: nothing to resample
         result.jackknife = run(jackknife_groups(data.n_conversations, settings.jackknife_groups, settings.seed))
         if progress:
             progress("jackknife", 1, 1)

@@ -72,6 +72,8 @@ def print_evaluation(report) -> None:
     for policy, entry in report.policies.items():
         if not entry.supported:
             out.print(f"[bold]{escape(policy)}[/]: [red]{escape(entry.support.message)}[/]")
+            if entry.truth is not None:  # asked for and computed: shown, though there is no estimate to judge with it
+                out.print("  simulator truth: " + ", ".join(f"{m} {entry.truth.metrics[m]:.3f}" for m in METRICS), highlight=False)
             continue
         table = Table(title=f"{policy}: effective sample size {entry.diagnostics.ess:.0f} of {report.conversations:,} conversations")
         table.add_column("estimator")

@@ -7,6 +7,7 @@ tests run without ``../shared``; where the shared folders are there, the same ch
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -158,3 +159,11 @@ def test_near_deterministic_logs_give_no_confident_number(tmp_path):
         entry = next(iter(json.loads(result.stdout)["policies"].values()))
         assert entry["supported"] is False and entry["estimators"] == {}
         assert "below 0.001" in entry["support"]["message"]
+    # as the script runs it (text, --truth): the truth that was asked for is shown, and nothing is bootstrapped
+    text = run("evaluate", "--logs", tmp_path / "logs_near_deterministic", "--policy", tmp_path / "pol_const_play",
+               "--estimator", "is", "--bootstrap", "50", "--truth", "--truth-conversations", "100", "--registry", tmp_path / "noreg")
+    assert text.returncode == 0, text.stderr
+    shown = re.search(r"simulator truth: usefulness ([\d.]+), success_rate ([\d.]+), prompts ([\d.]+)", text.stdout)
+    assert shown is not None, text.stdout
+    assert 0 <= float(shown.group(2)) <= 1 and float(shown.group(3)) >= 1
+    assert "bootstrap" not in text.stderr and "Traceback" not in text.stderr
