@@ -92,7 +92,8 @@ class Phraser:
         text = text.format(genres[0], genres[1], artist=prompt.artist or "someone new",
                            track=self.describe(prompt.track) if prompt.track is not None else "",
                            genre=prompt.genres[0] if prompt.genres else "this")
-        rejected = any(a.act in (Act.REJECT, Act.DENY) for a in last_acts)
+        # a setback ("no"), not a turn down that says what instead ("I like it but jazzier", "no, rock please")
+        rejected = any(a.act in (Act.REJECT, Act.DENY) for a in last_acts) and not any(a.act is Act.INFORM for a in last_acts)
         tone = "low" if closeness < 0.4 or rejected else "high" if closeness > 0.68 else "mid"
         if pid is PromptId.OPEN and not last_acts:
             tone = "mid"
