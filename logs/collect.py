@@ -44,7 +44,7 @@ from .schema import LOG_SCHEMA_VERSION, file_metadata
 from .store import MANIFEST, part_path, write_part
 from .writer import conversations_table
 
-__all__ = ["CollectionSettings", "CollectionResult", "collect", "prepare", "simulate_part", "fallback_conversations", "MANIFEST",
+__all__ = ["CollectionSettings", "CollectionResult", "collect", "check", "prepare", "simulate_part", "fallback_conversations", "MANIFEST",
            "MAX_CONVERSATIONS", "FALLBACKS_KEY"]
 
 
@@ -154,30 +154,38 @@ def simulate_part(settings: CollectionSettings, index: int, envs: int = VECTOR_E
 
 
 # ----------------------------------------------------------------- driver
-def _check_manifest(folder: Path, settings: CollectionSettings) -> None:
+def _check_manifest(folder: Path, settings: CollectionSettings, *, write: bool = True, option: str = "--out") -> None:
+    """Refuse a folder made with other settings, or holding other files; ``write``: record the settings when new;
+    ``option``: what the user chose the folder with (the errors say to choose another)."""
     manifest = folder / MANIFEST
     wanted = settings.to_dict()
     if manifest.exists():
         try:
             found = json.loads(manifest.read_text())
         except json.JSONDecodeError as exc:
-            raise LogConflictError(f"{manifest} is not valid JSON ({exc}); remove the folder or choose another --out") from exc
+            raise LogConflictError(f"{manifest} is not valid JSON ({exc}); remove the folder or choose another {option}") from exc
         found_settings = found.get("settings", {})
         if found_settings != wanted:
             diffs = [k for k in sorted(set(wanted) | set(found_settings)) if wanted.get(k) != found_settings.get(k)]
-            detail = ", ".join(f"{k}: {found_settings.get(k)!r} there, {wanted.get(k)!r} now" for k in diffs)
-            raise LogConflictError(f"{folder} holds logs made with other settings ({detail}); choose another --out")
+            detail = ", ".join(f"{k}: {_shown(found_settings.get(k))} there, {_shown(wanted.get(k))} now" for k in diffs)
+            raise LogConflictError(f"{folder} holds logs made with other settings ({detail}); choose another {option}")
         return
     stray = sorted(folder.glob("part-*.parquet"))
     if stray:
-        raise LogConflictError(f"{folder} holds log parts but no {MANIFEST}; choose another --out")
+        raise LogConflictError(f"{folder} holds log parts but no {MANIFEST}; choose another {option}")
     others = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".part-"))
     if others:
         raise LogConflictError(f"{folder} holds other files ({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) "
-                               f"and no {MANIFEST}; logs go to a new or empty folder: choose another --out")
+                               f"and no {MANIFEST}; logs go to a new or empty folder: choose another {option}")
+    if not write:
+        return
     tmp = manifest.with_name(f".{MANIFEST}.tmp")
     tmp.write_text(json.dumps({"segue_log_schema_version": LOG_SCHEMA_VERSION, "settings": wanted}, indent=2, sort_keys=True))
     os.replace(tmp, manifest)
+
+
+def _shown(value) -> str:
+    return "unset" if value is None else repr(value)
 
 
 def _complete(path: Path, expected: int) -> bool:
@@ -191,6 +199,31 @@ def _complete(path: Path, expected: int) -> bool:
     if found is None or int(found) != expected:
         raise LogValidationError(f"existing part {path} holds {found} conversations, expected {expected}; delete it and re-run")
     return True
+
+
+def check(folder: str | Path, settings: CollectionSettings, *, option: str = "--out") -> None:
+    """Everything ``collect`` would refuse, checked without writing anything: ``folder`` is a folder made with the
+    same settings (or new, or empty) and the behaviour policy and scorer can be served. Raises ``ConfigError``,
+    ``LogConflictError`` or ``PolicyError``."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{option} {folder} exists and is not a folder")
+    if folder.is_dir():
+        _check_manifest(folder, settings, write=False, option=option)
+    _check_servable(settings)
+
+
+_SERVABLE: set[str] = set()  # settings (JSON) whose policy and scorer this process has already loaded once
+
+
+def _check_servable(settings: CollectionSettings) -> None:
+    """A policy or scorer that cannot be served fails here, in this process, before any folder is touched."""
+    if settings.policy == RULE and settings.fallback is None and settings.scorer is None:
+        return
+    key = json.dumps(settings.to_dict(), sort_keys=True)
+    if key not in _SERVABLE:
+        _Worker(settings, 1)
+        _SERVABLE.add(key)
 
 
 def prepare(folder: str | Path, settings: CollectionSettings) -> Path:
@@ -223,9 +256,31 @@ def collect(
     envs = VECTOR_ENVS if envs is None else envs
     if not 1 <= envs <= MAX_ENVS:
         raise ConfigError(f"--envs must be between 1 and {MAX_ENVS:,}, got {envs}")
+    _check_servable(settings)
+    target = Path(folder)
+    new_folder, new_manifest = not target.exists(), not (target / MANIFEST).exists()
     folder = prepare(folder, settings)
-    if settings.policy != RULE or settings.fallback is not None:
-        _Worker(settings, 1)  # a policy that cannot be served fails here, in this process, before any work
+    try:
+        return _collect_parts(folder, settings, workers, envs, engine, progress)
+    except BaseException:
+        if new_manifest and not list(folder.glob("part-*.parquet")):  # nothing was logged: leave no trace of this run
+            _forget(folder, remove_folder=new_folder)
+        raise
+
+
+def _forget(folder: Path, *, remove_folder: bool) -> None:
+    """Undo ``prepare`` for a run that logged nothing: its manifest, leftovers, and the folder it made."""
+    for leftover in folder.glob(".part-*.tmp"):
+        leftover.unlink(missing_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)
+    if remove_folder:
+        try:
+            folder.rmdir()
+        except OSError:  # something else was put there meanwhile: keep it
+            pass
+
+
+def _collect_parts(folder: Path, settings: CollectionSettings, workers, envs: int, engine, progress) -> CollectionResult:
     for leftover in folder.glob(".part-*.tmp"):  # a crashed run's half-written file
         leftover.unlink()
     todo = [i for i in range(settings.n_parts) if not _complete(part_path(folder, i), len(settings.part_range(i)))]

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .manifest import LogManifest
 
 __all__ = ["PART_GLOB", "MANIFEST", "part_path", "write_part", "list_parts", "unlisted_files", "read_part", "read_parts", "read_logs",
-           "validate_table", "read_manifest", "read_manifests", "common_manifest", "logs_fingerprint", "folder_manifest", "add_part_to_manifest",
+           "validate_table", "read_manifest", "read_manifests", "common_manifest", "logs_fingerprint", "folder_manifest", "add_part_to_manifest", "check_session_folder",
            "segue_metadata", "feature_names", "fixed_column", "Folders"]
 
 PART_GLOB = "part-*.parquet"
@@ -100,6 +100,14 @@ def folder_manifest(folder: Path) -> dict | None:
     if not isinstance(data, dict):
         raise LogValidationError(f"{path} is not a manifest (expected a JSON object)")
     return data
+
+
+def check_session_folder(folder: Path) -> None:
+    """Refuse to log chat or voice sessions into ``folder`` when it holds a simulated collection (its manifest has
+    collection settings): raises ``LogWriteError``, before anything is written."""
+    data = folder_manifest(folder) if Path(folder).is_dir() else None
+    if data is not None and "settings" in data:
+        raise LogWriteError(f"{folder} holds a simulated collection: chat and voice sessions are logged elsewhere (--log-dir)")
 
 
 def add_part_to_manifest(folder: Path, name: str) -> None:

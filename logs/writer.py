@@ -24,7 +24,7 @@ from .errors import LogWriteError
 from .ids import session_id
 from .manifest import LogManifest
 from .schema import file_metadata, log_schema
-from .store import PART_GLOB, add_part_to_manifest, part_path, write_part
+from .store import PART_GLOB, add_part_to_manifest, check_session_folder, part_path, write_part
 
 __all__ = ["conversations_table", "ConversationLog", "acts_json"]
 
@@ -124,6 +124,7 @@ class ConversationLog:
         folder = Path(self.folder)
         if folder.exists() and not folder.is_dir():
             raise LogWriteError(f"cannot log to {folder}: it is a file, not a folder")
+        check_session_folder(folder)  # before the part is written: a refused folder is left as it was
         folder.mkdir(parents=True, exist_ok=True)
         m = self.manifest
         ids = [session_id() for _ in self.conversations]

@@ -131,6 +131,10 @@ def evaluate(
     simulator's truth)."""
     from .workflows.evaluate import EvaluateSettings, evaluate_policies
 
+    if truth and truth_conversations == 0:  # asked for the truth and for none of it
+        from core.errors import ConfigError
+
+        raise ConfigError("--truth-conversations must be >= 1 with --truth, got 0 (leave out --truth for no truth)")
     use_engine(engine, address)
 
     settings = EvaluateSettings(tuple(logs), tuple(policies), registry, _ope(estimators, q_models, bootstrap, confidence, seed, fqe_steps, min_ess,

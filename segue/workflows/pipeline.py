@@ -25,6 +25,7 @@ from evaluation.ope import OPESettings
 from evaluation.qmodel import FQESettings
 from evaluation.report import write_report
 from evaluation.results import GateDecision
+from logs.collect import check
 from logs.manifest import CollectionSettings
 from policy.learners import TRAINABLE, learner_config
 from policy.registry import POLICY_FILE, current_policy, record_event, set_current
@@ -209,6 +210,7 @@ def run_pipeline(settings: PipelineSettings, reporter: Reporter | None = None) -
     reporter = reporter or Reporter.silent()
     started = time.perf_counter()
     runs, logs, registry = settings.runs, settings.logs, settings.registry
+    check(logs, settings.collection, option="--runs")  # a logs folder made with other settings: refused before stage 1
     with reporter.stage(f"1/5 simulate {settings.conversations:,} conversations -> {logs}"):
         simulation = simulate_logs(SimulateSettings(logs, settings.collection, settings.workers), reporter)
         if simulation.parts_reused and not simulation.parts_written:

@@ -15,6 +15,7 @@ from core.errors import ConfigError, SegueError
 from dialogue.features import FeatureVariant, FeatureVersion
 from dialogue.manager import DialogueManager
 from logs.manifest import LogManifest, LogSource, SessionSettings
+from logs.store import check_session_folder
 from logs.writer import ConversationLog
 from policy.registry import DEFAULT_REGISTRY, current_policy, load_policy, read_record, resolve
 from policy.serving import ExploringPolicy
@@ -60,6 +61,8 @@ class ServeSettings:
             raise ConfigError(f"--user-id must be >= 0, got {self.user_id}")
         if self.log and Path(self.log_dir).exists() and not Path(self.log_dir).is_dir():
             raise ConfigError(f"--log-dir must be a folder, got the file {self.log_dir}")
+        if self.log:  # refused before the conversation, not after it
+            check_session_folder(Path(self.log_dir))
 
 
 @dataclass

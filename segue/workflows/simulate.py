@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import ConfigError
-from logs.collect import collect, prepare
+from logs.collect import check, collect
 from logs.manifest import CollectionSettings
 from logs.summary import summarize
 
@@ -52,7 +52,7 @@ def simulate_logs(settings: SimulateSettings, reporter: Reporter | None = None) 
     ``ConfigError`` for bad settings. Interrupted, it keeps the finished parts: the same call resumes.
     """
     reporter = reporter or Reporter.silent()
-    prepare(settings.out, settings.collection)  # refuse a conflicting folder before any progress shows
+    check(settings.out, settings.collection)  # refuse a conflicting folder or policy before any progress shows
     start = time.perf_counter()
     with reporter.bar("simulating", settings.collection.conversations) as update:
         result = collect(settings.out, settings.collection, workers=settings.workers, envs=settings.envs, progress=update)

@@ -139,3 +139,31 @@ def test_d3rlpy_dataset(small_logs):
         assert np.array_equal(first.actions.ravel(), transitions.actions[: len(first.actions)])
     with pytest.raises(ConfigError, match="--features must be base or history, got .everything."):
         to_transitions(table, features="everything")
+
+
+def test_a_refused_collection_leaves_no_folder_behind(tmp_path):
+    """`segue simulate --scorer nosuchdir --out x1` is refused; x1 must not then hold a manifest that refuses the
+    corrected command as 'logs made with other settings'."""
+    out = tmp_path / "x1"
+    bad = subprocess.run([sys.executable, "-m", "segue.cli", "simulate", "-n", "10", "--scorer", str(tmp_path / "nosuchdir"),
+                          "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "no embeddings in" in bad.stderr and not out.exists()
+    good = subprocess.run([sys.executable, "-m", "segue.cli", "simulate", "-n", "10", "--workers", "1", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert good.returncode == 0, good.stderr
+    # a run that fails before any part lands takes back the manifest (and the folder) it made
+    class Boom(Exception):
+        pass
+
+    def explode(done, total):
+        raise Boom
+
+    fresh = tmp_path / "fresh"
+    with pytest.raises(Boom):
+        collect(fresh, CollectionSettings(conversations=10, seed=1, part_size=10), workers=1, progress=explode)
+    assert not fresh.exists()
+    kept = tmp_path / "kept"
+    collect(kept, CollectionSettings(conversations=10, seed=1, part_size=10), workers=1)
+    with pytest.raises(Boom):  # an existing collection keeps its manifest and parts
+        collect(kept, CollectionSettings(conversations=10, seed=1, part_size=10), workers=1, progress=explode)
+    assert (kept / MANIFEST).is_file() and list(kept.glob("part-*.parquet"))

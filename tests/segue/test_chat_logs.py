@@ -68,3 +68,15 @@ def test_two_sessions_never_share_a_conversation_id_and_a_randomized_share_is_lo
                       "--estimator", "is", "--bootstrap", "20", "--min-ess", "0", "--json")
     assert evaluated.returncode == 0, evaluated.stderr  # no "turns out of order": two conversations, two ids
     assert json.loads(evaluated.stdout)["conversations"] == 2
+
+
+def test_a_simulated_folder_is_refused_before_the_chat_starts(tmp_path):
+    """A newcomer's `segue chat --log-dir simA` on a folder `segue simulate` made: refused at once, and the folder is
+    left as it was (it used to run the whole chat, write a stray part into the collection, then refuse)."""
+    made = segue("simulate", "-n", "10", "--seed", "1", "--workers", "1", "--out", tmp_path / "sim")
+    assert made.returncode == 0, made.stderr
+    before = sorted(p.name for p in (tmp_path / "sim").iterdir())
+    result = chat(tmp_path, LEAD, "lead", "--log-dir", str(tmp_path / "sim"))  # the last --log-dir wins
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "holds a simulated collection" in result.stderr and "segue>" not in result.stdout  # no conversation
+    assert sorted(p.name for p in (tmp_path / "sim").iterdir()) == before

@@ -51,6 +51,8 @@ def test_simulate_json_contract(tmp_path):
          "'--seed': Input should be a valid integer, unable to parse string as an integer, got '1.5'"),
         (("simulate", "--bogus"), "No such option: --bogus"),
         (("bogus",), "No such command 'bogus'"),
+        (("evaluate", "--logs", "{tmp}/x", "--policy", "rule", "--truth", "--truth-conversations", "0"),
+         "--truth-conversations must be >= 1 with --truth, got 0"),
     ],
 )
 def test_user_mistakes_are_one_clear_line(tmp_path, args, message):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from rich.console import Console
 
 from core.errors import ConfigError
+from logs.errors import LogConflictError
 from segue.progress import Reporter
 from segue.workflows import PipelineSettings, auto_steps, run_pipeline
 from segue.workflows.pipeline import Candidate
@@ -64,6 +66,11 @@ def test_run_pipeline_in_process(tmp_path):
     again = run_pipeline(settings)
     assert again.simulation.parts_written == 0 and again.simulation.parts_reused == 1
     assert again.trained == {"cql-base": False, "regressor-base": False}
+    buffer = io.StringIO()
+    other = replace(settings, conversations=500)
+    with pytest.raises(LogConflictError, match=r"conversations: 400 there, 500 now\); choose another --runs$"):
+        run_pipeline(other, Reporter(Console(file=buffer, width=200, force_terminal=False), live=False))
+    assert buffer.getvalue() == ""  # refused before stage 1 starts: the error is the only thing said
 
 
 def test_progress_without_a_terminal_is_a_line_per_stage_with_its_time():
