@@ -81,7 +81,10 @@ class GateSettings:
     sim_conversations: int = 2_000
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "metric", Metric.parse(self.metric))
+        try:
+            object.__setattr__(self, "metric", Metric.parse(self.metric))
+        except ConfigError:  # the metrics the gate takes, not every metric there is
+            raise ConfigError(f"--metric must be one of success_rate, usefulness, got {self.metric!r}") from None
         if self.metric is Metric.PROMPTS:
             raise ConfigError("--metric prompts: fewer prompts is better, so the gate cannot use it as an improvement; "
                               "use success_rate or usefulness (prompts has its own --prompts-margin)")

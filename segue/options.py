@@ -44,7 +44,7 @@ ServeSeed = Annotated[int, typer.Option("--seed", help="Seed of the policy's sam
 
 # ------------------------------------------------------------------ evaluate, report, promote
 Estimators = Annotated[Optional[list[str]], typer.Option(
-    "--estimator", help="Estimator(s) to run (repeat): is, wis, pdis, wpdis, dm, dr, wdr (default: all).")]
+    "--estimator", help="Estimator(s) to run (repeat): is, wis, pdis, wpdis, dm, dr, wdr, switch-dr, dros (default: all).")]
 QModels = Annotated[Optional[list[str]], typer.Option(
     "--q-model", help="Q model(s) for dm/dr/wdr (repeat): fqe (d3rlpy DiscreteFQE, default), regressor (gradient-boosted trees).")]
 Bootstrap = Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples of conversations (0: no intervals).")]

@@ -109,7 +109,7 @@ def test_refuses_an_unsupported_candidate():
 
 
 def test_gate_settings_are_checked():
-    with pytest.raises(ConfigError, match="--metric"):
+    with pytest.raises(ConfigError, match=r"^--metric must be one of success_rate, usefulness, got .joy.$"):
         GateSettings(metric="joy")
     with pytest.raises(ConfigError, match="--max-prompt-share"):
         GateSettings(max_prompt_share=0)
