@@ -347,6 +347,15 @@ class _Resampling:
         return out
 
 
+def _below(value: float, minimum: float) -> str:
+    """``value`` with one decimal, or as many as show it is below ``minimum`` (9.96 of 10 is not "10.0")."""
+    for digits in range(1, 7):
+        text = f"{value:.{digits}f}"
+        if float(text) < minimum:
+            return text
+    return f"{value:.6g}"
+
+
 _RESAMPLING: _Resampling | None = None  # in an engine's worker process: the context its bootstrap blocks read
 
 
@@ -433,7 +442,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             entry.supported = False
             entry.support = SupportCheck(
                 False, 0, 0.0,
-                f"not estimable: the importance weights leave an effective sample size of {ess:.1f} conversations of "
+                f"not estimable: the importance weights leave an effective sample size of {_below(ess, settings.min_ess)} conversations of "
                 f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} " + (
                     "(the logs hold too few conversations; log more)" if data.n_conversations < 2 * settings.min_ess else
                     "(the logging policy rarely did what this policy does); log with more exploration, or from a policy "

@@ -56,7 +56,7 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 def synthetic_table(n_tracks: int, *, seed: int = 0, reference: Catalog | None = None) -> pa.Table:
     """A catalog table of ``n_tracks`` synthetic tracks (schema ``CATALOG_SCHEMA``)."""
     if not 1 <= n_tracks <= MAX_TRACKS:
-        raise ConfigError(f"synthetic catalog size must be between 1 and {MAX_TRACKS:,}, got {n_tracks}")
+        raise ConfigError(f"--tracks (the synthetic catalog's size) must be between 1 and {MAX_TRACKS:,}, got {n_tracks}")
     reference = reference or Catalog.load()
     dist = _distributions(reference)
     rng = np.random.default_rng(seed)

@@ -72,6 +72,8 @@ def simulate(
 
     from .workflows.simulate import SimulateSettings, simulate_logs
 
+    if not 0.0 <= nlu_error_rate <= 1.0:  # SimulatorConfig says nlu_error_rate: the option's name here
+        raise SegueError(f"--nlu-error-rate must be within [0, 1], got {nlu_error_rate}")
     use_engine(engine, address, workers)
 
     folder = resolve(policy, registry)

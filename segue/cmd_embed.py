@@ -107,6 +107,10 @@ def bench_scorer_cmd(
 
     if not 1 <= batch <= 65_536:
         raise SegueError(f"--batch must be between 1 and 65,536, got {batch}")
+    if not 1_000 <= tracks <= 50_000_000:  # checked again by bench_scorer; here so that a refusal is the only line
+        raise SegueError(f"--tracks must be between 1,000 and 50,000,000, got {tracks}")
+    if not 2 <= dim <= 4_096:
+        raise SegueError(f"--dim must be between 2 and 4,096, got {dim}")
     err.print(f"timing top-10 over {tracks:,} x {dim} ...")
     result = bench_scorer(tracks, dim, batch=batch, threads=threads)
     if as_json:

@@ -355,3 +355,11 @@ def test_dros_shrinks_towards_zero_weight_and_is_dr_without_shrinkage(tiny):
     assert DRos().modified(x, 1e-12).mean() == pytest.approx(_reference("dm", convs), abs=1e-9)  # every weight ~0
     for lam in (0.5, 3.0, 40.0):
         assert DRos().modified(x, lam).mean() == pytest.approx(_reference("dros", convs, lam), rel=1e-12)
+
+
+def test_an_ess_just_below_the_minimum_is_not_shown_as_the_minimum():
+    """A newcomer read "effective sample size of 10.0 conversations of 400, below the minimum of 10"."""
+    from evaluation.ope import _below
+
+    assert _below(9.96, 10) == "9.96" and _below(9.9996, 10) == "9.9996" and _below(6.43, 10) == "6.4"
+    assert _below(0.0, 10) == "0.0" and float(_below(9.999999, 10)) < 10

@@ -114,7 +114,7 @@ def test_synthetic_catalog_is_seeded_and_has_the_schema(catalog):
     assert syn.genre_names[0] == "electronic"
     assert set(syn.style_names) <= set(catalog.style_names)
     assert np.bincount(syn.energy, minlength=3).argmax() == 1  # medium dominates, as in the real catalog
-    with pytest.raises(ConfigError, match="synthetic catalog size"):
+    with pytest.raises(ConfigError, match=r"--tracks \(the synthetic catalog's size\) must be between 1 and 20,000,000, got 0"):
         synthetic_table(0, reference=catalog)
 
 
