@@ -182,7 +182,12 @@ def resolve(ref: str, registry: Path = DEFAULT_REGISTRY) -> Path | None:
         return path
     if (Path(registry) / ref / POLICY_FILE).is_file():
         return Path(registry) / ref
-    raise PolicyError(f"no policy {ref!r}: not 'rule', not a policy folder, and not a name in the registry {registry}")
+    hint = ""
+    if "@" in str(ref):  # "rule@nosuch": perhaps a scorer was meant after the @
+        policy, _, scorer = str(ref).rpartition("@")
+        hint = (f"; if {scorer!r} was meant as the scorer of {policy!r}: a scorer after @ is baseline, popularity or a "
+                f"folder holding embeddings.json")
+    raise PolicyError(f"no policy {ref!r}: not 'rule', not a policy folder, and not a name in the registry {registry}{hint}")
 
 
 def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -> None:

@@ -55,6 +55,8 @@ def test_simulate_json_contract(tmp_path):
         (("catalog", "synthetic", "--tracks", "0", "--out", "{tmp}/s.parquet"), "--tracks (the synthetic catalog's size) must be"),
         (("bench", "scorer", "--tracks", "0"), "--tracks must be between 1,000 and 50,000,000, got 0"),
         (("chat", "--script", "{tmp}", "--no-audio"), "is a folder, not a file"),
+        (("ab", "--policy", "rule@nosuch", "--conversations", "10"),
+         "if 'nosuch' was meant as the scorer of 'rule': a scorer after @ is baseline, popularity or a folder holding"),
         (("evaluate", "--logs", "{tmp}/x", "--policy", "rule", "--truth", "--truth-conversations", "0"),
          "--truth-conversations must be >= 1 with --truth, got 0"),
     ],
