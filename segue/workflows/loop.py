@@ -665,8 +665,14 @@ def run_loop(settings: LoopSettings, reporter: Reporter | None = None) -> LoopRe
             raise ConfigError(f"{saved} is not JSON ({exc}); remove it or choose another --runs") from None
         found = {k: v for k, v in found.items() if k not in ("runs", "workers")}
         if found != json.loads(json.dumps(wanted)):
-            diffs = sorted(k for k in set(found) | set(wanted) if found.get(k) != json.loads(json.dumps(wanted)).get(k))
-            raise ConfigError(f"{runs} holds a loop made with other settings ({', '.join(diffs)}); choose another --runs")
+            now = json.loads(json.dumps(wanted))
+            diffs = sorted(k for k in set(found) | set(now) if found.get(k) != now.get(k))
+
+            def shown(value) -> str:
+                return "unset" if value is None else repr(value)
+
+            detail = ", ".join(f"{k}: {shown(found.get(k))} there, {shown(now.get(k))} now" for k in diffs)
+            raise ConfigError(f"{runs} holds a loop made with other settings ({detail}); choose another --runs")
     else:
         saved.write_text(json.dumps(wanted, indent=2))
     registry = settings.registry

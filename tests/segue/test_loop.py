@@ -81,7 +81,7 @@ def test_the_same_command_resumes_with_the_same_decisions_and_other_settings_are
         return [(e["round"], e["step"], e.get("policy")) for e in entries if e["step"] not in ("start", "summary")]
     assert decisions(again.entries) == decisions(bad_canary.entries)
     assert any(e["step"] == "train" and e["reused"] for e in again.entries)
-    with pytest.raises(ConfigError, match="holds a loop made with other settings.*exploration"):
+    with pytest.raises(ConfigError, match=r"holds a loop made with other settings \(exploration: [0-9.]+ there, 0.5 now\); choose another --runs"):
         run_loop(_settings(bad_canary.settings.runs, 2, ("bad-canary@0",), exploration=0.5))
 
 
