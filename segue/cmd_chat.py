@@ -106,6 +106,9 @@ def chat(
             else:
                 text = next(lines, None)
                 if text is None:
+                    if not manager.finished and script is not None:  # as `segue voice` says of its input
+                        err.print("note: the script ended before the conversation did: Segue's last question is unanswered "
+                                  "(counted as abandoned)", highlight=False)
                     break
                 out.print("[bold]you>[/] " + escape(text[:200]), highlight=False)
             turn = manager.respond(text)

@@ -104,3 +104,17 @@ def test_chat_in_a_real_terminal(tmp_path):
         assert "jazz" in shown
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_a_script_that_ends_mid_conversation_says_so(tmp_path):
+    script = tmp_path / "short.txt"
+    script.write_text("something upbeat\n")
+    result = run("chat", "--script", str(script), "--registry", str(tmp_path / "none"), "--scorer", "baseline",
+                 "--log-dir", str(tmp_path / "chats"), "--no-audio")
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "note: the script ended before the conversation did" in result.stderr
+    assert pq.read_table(tmp_path / "chats" / "part-00000.parquet").num_rows == 1  # the unanswered prompt is logged
+    script.write_text("something upbeat\nstop\n")
+    done = run("chat", "--script", str(script), "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log",
+               "--no-audio")
+    assert done.returncode == 0 and "script ended" not in done.stderr
