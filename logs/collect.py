@@ -218,8 +218,8 @@ _SERVABLE: set[str] = set()  # settings (JSON) whose policy and scorer this proc
 
 def _check_servable(settings: CollectionSettings) -> None:
     """A policy or scorer that cannot be served fails here, in this process, before any folder is touched."""
-    if settings.policy == RULE and settings.fallback is None and settings.scorer is None:
-        return
+    if settings.policy == RULE and settings.fallback is None and settings.scorer in (None, "baseline", "popularity"):
+        return  # nothing to load that could fail
     key = json.dumps(settings.to_dict(), sort_keys=True)
     if key not in _SERVABLE:
         _Worker(settings, 1)
