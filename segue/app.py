@@ -6,9 +6,27 @@ import json
 import sys
 
 import typer
+import typer.core
 from rich.console import Console
 
 __all__ = ["app", "logs_app", "catalog_app", "policy_app", "embeddings_app", "bench_app", "nlu_app", "out", "err", "print_json"]
+
+def _flags_take_no_value() -> None:
+    """typer 0.29's rich help prints a flag's type (``--json <bool>``) as if the flag took a value; its plain help
+    does not (``TyperOption.get_help_record``: ``if not self.is_flag``). Flags show no type here either."""
+    option = getattr(typer.core, "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_segue_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) and self.metavar is None else shown(self, ctx)
+
+    display_type_rich._segue_flags = True
+    option.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Segue: a conversational music recommender with an offline-RL dialogue policy.")

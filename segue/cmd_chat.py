@@ -24,8 +24,10 @@ SERVE_DEFAULTS = ServeSettings()
 def _lines(script: Optional[Path]) -> Iterator[str] | None:
     """Script lines, piped stdin lines, or None for an interactive terminal."""
     if script is not None:
-        if not script.is_file():
-            raise SegueError(f"--script {script} is a folder, not a file" if script.is_dir() else f"--script file not found: {script}")
+        if script.is_dir():
+            raise SegueError(f"--script {script} is a folder, not a file")
+        if not script.exists():  # a pipe (``--script <(...)``) or a device is read like a file
+            raise SegueError(f"--script file not found: {script}")
         text = script.read_bytes().decode("utf-8", errors="replace")
         return iter(text.splitlines())
     if not sys.stdin.isatty():

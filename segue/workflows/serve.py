@@ -57,12 +57,21 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.exploration <= 1.0:
             raise ConfigError(f"--exploration must be within [0, 1], got {self.exploration}")
-        if self.user_id is not None and self.user_id < 0:
-            raise ConfigError(f"--user-id must be >= 0, got {self.user_id}")
+        users = _simulated_users()
+        if self.user_id is not None and not 0 <= self.user_id < users:
+            raise ConfigError(f"--user-id must be one of the simulated population's users, 0 to {users - 1}, "
+                              f"got {self.user_id}")
         if self.log and Path(self.log_dir).exists() and not Path(self.log_dir).is_dir():
             raise ConfigError(f"--log-dir must be a folder, got the file {self.log_dir}")
         if self.log:  # refused before the conversation, not after it
             check_session_folder(Path(self.log_dir))
+
+
+def _simulated_users() -> int:
+    """How many users the simulated population has (``SimulatorConfig.n_users``): the ids ``--user-id`` takes."""
+    from simulator.config import SimulatorConfig
+
+    return SimulatorConfig().n_users
 
 
 @dataclass

@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,22 @@ def test_piped_stdin_and_eof(tmp_path):
     assert result.returncode == 0 and "What would you like to listen to?" in result.stdout
     result = run("chat", "--script", str(tmp_path / "missing.txt"), "--no-log")
     assert result.returncode == 2 and "--script file not found" in result.stderr
+
+
+def test_a_script_through_a_pipe_is_read_and_a_user_outside_the_population_is_refused(tmp_path):
+    """``--script <(...)`` hands over a pipe, not a regular file: it is read like one."""
+    fifo = tmp_path / "lines"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"printf 'something upbeat\\nstop\\n' > {fifo}"])
+    result = run("chat", "--script", str(fifo), "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log",
+                 "--no-audio")
+    writer.wait(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "not found" not in result.stderr and "script ended" not in result.stderr
+    (tmp_path / "stop.txt").write_text("stop\n")
+    bad = run("chat", "--user-id", "10000", "--script", str(tmp_path / "stop.txt"), "--no-log")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "--user-id must be one of the simulated population's users, 0 to 9999, got 10000" in bad.stderr
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (make test installs it when it can)")

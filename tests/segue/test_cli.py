@@ -69,6 +69,14 @@ def test_user_mistakes_are_one_clear_line(tmp_path, args, message):
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
 
+def test_flags_show_no_value_in_the_help():
+    """typer's rich help printed ``--json <bool>`` as if a flag took a value; options that take one keep their type."""
+    text = run("simulate", "--help").stdout
+    assert "<bool>" not in text
+    assert any("--json" in line for line in text.splitlines())
+    assert any("--conversations" in line and "<int>" in line for line in text.splitlines())
+
+
 def test_a_group_alone_shows_its_help():
     result = run("logs")
     assert result.returncode == 2 and "logs [OPTIONS] COMMAND" in result.stdout and "Traceback" not in result.stderr + result.stdout
