@@ -88,7 +88,8 @@ class EmbeddingSettings:
     train_users: int | None = None  # at most this many training users (drawn at random); None: all the others
     holdout_share: float = 0.2    # of each eval user's tracks
     cold_share: float = 0.05      # of the catalog, held out of every history
-    cold_epochs: int = 200        # passes of the cold-start network over the warm tracks
+    cold_epochs: int = 200        # most passes of the cold-start network over the warm tracks
+    cold_patience: int = 0        # stop after this many passes without a better validation cosine; 0: never early
     seed: int = 0
     threads: int = 2
 
@@ -109,9 +110,11 @@ class EmbeddingSettings:
             (self.tcm_weight >= 0, "tcm_weight", ">= 0"),
             (1 <= self.threads <= 256, "threads", "between 1 and 256"),
             (1 <= self.cold_epochs <= 100_000, "cold_epochs", "between 1 and 100,000"),
+            (0 <= self.cold_patience <= 100_000, "cold_patience", "between 0 (never stop early) and 100,000"),
         ]
         options = {"dim": "--dim", "steps": "--steps", "train_users": "--users", "eval_users": "--eval-users",
-                   "threads": "--threads", "cold_epochs": "--cold-epochs"}  # what `segue embeddings train` calls them
+                   "threads": "--threads", "cold_epochs": "--cold-epochs",
+                   "cold_patience": "--cold-patience"}  # what `segue embeddings train` calls them
         for ok, name, rule in checks:
             if not ok:
                 label = options.get(name, f"embedding setting {name}")
@@ -486,6 +489,12 @@ def _train(catalog: Catalog, settings: EmbeddingSettings, split: HistorySplit, p
 
 
 def _cold_start(catalog, source, target, trainable, settings, progress):
+    """Fit the cold-start network (content features and artist means -> history-based embedding, by cosine) on the
+    warm tracks and write its outputs for the cold ones. A tenth of the warm tracks is held out; with
+    ``settings.cold_patience`` > 0 training stops once that many epochs pass without a better validation cosine and
+    keeps the best epoch's weights (early stopping: Prechelt, "Early Stopping - But When?", 1998). The validation
+    cosine reported is then the selected epoch's, so it is slightly optimistic; the evaluation's cold-start
+    recall is measured on tracks no step saw."""
     import torch
 
     d = source.shape[1]
@@ -513,7 +522,10 @@ def _cold_start(catalog, source, target, trainable, settings, progress):
         goal = [teacher_t[rows]] if settings.tied else [teacher_t[rows, :d], teacher_t[rows, d:]]
         return sum(1 - torch.nn.functional.cosine_similarity(p, g, dim=1).mean() for p, g in zip(parts, goal)) / len(parts)
 
-    for epoch in range(epochs):
+    patience = settings.cold_patience if len(val_rows) else 0  # no validation rows: nothing to stop on
+    best = (-math.inf, 0, None)  # validation cosine, epoch, weights
+    epoch = 0
+    for epoch in range(1, epochs + 1):
         perm = fit_rows[torch.randperm(len(fit_rows), generator=gen)]
         for chunk in perm.split(4096):
             loss = cosine_loss(chunk)
@@ -521,7 +533,18 @@ def _cold_start(catalog, source, target, trainable, settings, progress):
             loss.backward()
             opt.step()
         if progress is not None:
-            progress("cold start", epoch + 1, epochs)
+            progress("cold start", epoch, epochs)
+        if patience:
+            with torch.no_grad():
+                cos = 1 - float(cosine_loss(val_rows))
+            if cos > best[0]:
+                best = (cos, epoch, {k: v.clone() for k, v in net.state_dict().items()})
+            elif epoch - best[1] >= patience:
+                break
+    if progress is not None and epoch < epochs:
+        progress("cold start", epochs, epochs)  # stopped early: the stage is done
+    if best[2] is not None and best[1] != epoch:
+        net.load_state_dict(best[2])  # the epoch that generalized best
     with torch.no_grad():
         val_cos = 1 - float(cosine_loss(val_rows)) if len(val_rows) else math.nan
         out = net(xn).numpy()
@@ -533,4 +556,5 @@ def _cold_start(catalog, source, target, trainable, settings, progress):
     else:
         source[cold] = _normalize(out[cold, :d])
         target[cold] = _normalize(out[cold, d:])
-    return source, target, {"validation_cosine": round(val_cos, 4), "n_cold": int(cold.sum()), "n_features": int(x.shape[1])}
+    return source, target, {"validation_cosine": round(val_cos, 4), "n_cold": int(cold.sum()), "n_features": int(x.shape[1]),
+                            "epochs_run": epoch, "best_epoch": best[1] if best[2] is not None else epoch}

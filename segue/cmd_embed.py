@@ -52,7 +52,10 @@ def train(
              "10,000). With --histories: at most this many of the table's users train (default: all but the evaluation users)."),
     eval_users: int = typer.Option(2_000, "--eval-users", help="Evaluation users, drawn at random from the histories' users."),
     cold_epochs: int = typer.Option(EmbeddingSettings.cold_epochs, "--cold-epochs",
-                                    help="Epochs of the cold-start network (content -> embedding of unplayed tracks)."),
+                                    help="Most epochs of the cold-start network (content -> embedding of unplayed tracks)."),
+    cold_patience: int = typer.Option(EmbeddingSettings.cold_patience, "--cold-patience",
+                                      help="Stop the cold-start network after this many epochs without a better "
+                                           "validation cosine, keeping its best epoch (default 0: run every epoch)."),
     tcm: bool = typer.Option(True, "--tcm/--no-tcm", help="Threshold-consistent margin regularizer."),
     dual: bool = typer.Option(False, "--dual", help="Separate source and target embeddings per track (default: one)."),
     seed: int = typer.Option(0, "--seed", help="Training seed (also picks the evaluation users and cold tracks)."),
@@ -65,7 +68,7 @@ def train(
 
     settings = EmbeddingSettings(dim=dim, steps=steps, train_users=users if histories is not None else None,
                                  eval_users=eval_users, tcm=tcm, tied=not dual, seed=seed,
-                                 threads=threads, cold_epochs=cold_epochs)
+                                 threads=threads, cold_epochs=cold_epochs, cold_patience=cold_patience)
     job = EmbeddingsJob(settings, out_dir, histories, users if users is not None and histories is None else DEFAULT_SIMULATED_USERS,
                         catalog)
     emb, report = train_scorer_embeddings(job, Reporter())

@@ -125,3 +125,29 @@ def test_user_segments_are_segment_by_length_tercile(small_embeddings, small_his
     q = pairs(emb, make_split(catalog, settings, plain), catalog, np.random.default_rng(0))
     assert set(np.unique(q["user"])) == {0, 1, 2}  # no segment column: history-length terciles alone
     assert np.array_equal(q["user"], p["user"] % 3)
+
+
+def test_the_cold_start_network_stops_early_at_its_best_epoch(catalog):
+    """Early stopping keeps the epoch with the best validation cosine: the same weights as a plain run of that many
+    epochs (computed that other way here), and it stops ``cold_patience`` epochs after it."""
+    from recommender.embeddings import _cold_start
+
+    rng = np.random.default_rng(0)
+    x = content_features(catalog)
+    signal = x @ rng.normal(size=(x.shape[1], 16))
+    teacher = signal / np.linalg.norm(signal, axis=1, keepdims=True) + rng.normal(scale=0.5, size=signal.shape)
+    teacher = (teacher / np.linalg.norm(teacher, axis=1, keepdims=True)).astype(np.float32)
+    trainable = np.zeros(catalog.n, dtype=bool)
+    trainable[:1500] = True  # few warm tracks and noisy targets: it overfits within a few dozen epochs
+    early = EmbeddingSettings(dim=16, cold_epochs=300, cold_patience=8, seed=4)
+    src, tgt, info = _cold_start(catalog, teacher, teacher, trainable, early, None)
+    assert info["epochs_run"] == info["best_epoch"] + 8 < 300
+    plain = EmbeddingSettings(dim=16, cold_epochs=info["best_epoch"], cold_patience=0, seed=4)
+    src2, tgt2, info2 = _cold_start(catalog, teacher, teacher, trainable, plain, None)
+    assert info2["epochs_run"] == info["best_epoch"]
+    assert np.allclose(tgt, tgt2, atol=1e-6) and info2["validation_cosine"] == pytest.approx(info["validation_cosine"], abs=1e-4)
+    assert np.array_equal(tgt[trainable], teacher[trainable])  # warm tracks keep their history-based embeddings
+    longer = EmbeddingSettings(dim=16, cold_epochs=info["epochs_run"], cold_patience=0, seed=4)
+    assert _cold_start(catalog, teacher, teacher, trainable, longer, None)[2]["validation_cosine"] < info["validation_cosine"]
+    with pytest.raises(ConfigError, match=r"--cold-patience must be between 0 \(never stop early\) and 100,000, got -1"):
+        EmbeddingSettings(cold_patience=-1)
