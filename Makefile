@@ -36,7 +36,7 @@ system:
 
 # Two test processes, each a whole file at a time (a file's module fixtures are built once): CI has 2 cores.
 test: $(STAMP) system
-	$(PY) -m pytest -n 2 --dist loadfile tests
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # The main job: `segue pipeline` logs randomized conversations (resumable: a
 # second run reuses the parts already written), trains the default learner and

@@ -62,9 +62,9 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def local_logs(tmp_path_factory) -> Path:
-    """3,000 conversations in 3 parts of 1,000 (seed 4) with the local engine: the bytes to match."""
+    """1,500 conversations in 3 parts of 500 (seed 4) with the local engine: the bytes to match."""
     folder = tmp_path_factory.mktemp("local") / "logs"
-    result = segue("simulate", "--conversations", "3000", "--seed", "4", "--part-size", "1000", "--out", str(folder), "--json")
+    result = segue("simulate", "--conversations", "1500", "--seed", "4", "--part-size", "500", "--out", str(folder), "--json")
     assert result.returncode == 0, result.stderr
     return folder
 
@@ -75,7 +75,7 @@ def _parts(folder: Path) -> list[bytes]:
 
 def test_a_worker_killed_mid_part_is_retried_and_the_cluster_writes_the_local_bytes(cluster, local_logs, tmp_path):
     out = tmp_path / "logs"
-    command = [*SEGUE, "simulate", "--conversations", "3000", "--seed", "4", "--part-size", "1000", "--out", str(out),
+    command = [*SEGUE, "simulate", "--conversations", "1500", "--seed", "4", "--part-size", "500", "--out", str(out),
                "--engine", "ray", "--address", cluster, "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     killed = None
@@ -96,12 +96,12 @@ def test_a_worker_killed_mid_part_is_retried_and_the_cluster_writes_the_local_by
     assert _parts(out) == _parts(local_logs)  # every part exactly once, byte for byte the local engine's
     assert (out / "manifest.json").read_text() == (local_logs / "manifest.json").read_text()
     assert not list(out.glob(".*.tmp"))
-    assert json.loads(stdout)["conversations"] == 3000 and _nodes(cluster) == 2
+    assert json.loads(stdout)["conversations"] == 1500 and _nodes(cluster) == 2
 
 
 def test_a_driver_killed_mid_run_resumes_with_the_same_command(cluster, local_logs, tmp_path):
     out = tmp_path / "logs"
-    command = [*SEGUE, "simulate", "--conversations", "3000", "--seed", "4", "--part-size", "1000", "--out", str(out),
+    command = [*SEGUE, "simulate", "--conversations", "1500", "--seed", "4", "--part-size", "500", "--out", str(out),
                "--engine", "ray", "--address", cluster, "--json"]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     deadline = time.monotonic() + 120
@@ -117,7 +117,7 @@ def test_a_driver_killed_mid_run_resumes_with_the_same_command(cluster, local_lo
 
 
 def test_ab_on_the_cluster_is_the_local_report(cluster):
-    args = ["ab", "--policy", "rule", "--conversations", "200", "--seeds", "2", "--json"]
+    args = ["ab", "--policy", "rule", "--conversations", "120", "--seeds", "2", "--json"]
     local = segue(*args)
     remote = segue(*args, "--engine", "ray", "--address", cluster)
     assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
@@ -130,7 +130,7 @@ def test_duckdb_and_ray_data_read_the_logs_as_segue_counts_them(cluster, local_l
     summary = json.loads(segue("logs", "summary", str(local_logs), "--json").stdout)
     pattern = str(local_logs / "part-*.parquet")
     ((turns, conversations),) = duckdb.sql(f"select count(*), count(distinct conversation_id) from read_parquet('{pattern}')").fetchall()
-    assert (turns, conversations) == (summary["turns"], summary["conversations"]) == (summary["turns"], 3000)
+    assert (turns, conversations) == (summary["turns"], summary["conversations"]) == (summary["turns"], 1500)
     ray.init(address=cluster, log_to_driver=False, logging_level="ERROR")
     try:
         data = ray.data.read_parquet([str(p) for p in sorted(local_logs.glob("part-*.parquet"))])

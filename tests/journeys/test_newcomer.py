@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SEGUE = Path(sys.executable).parent / "segue"
 #: small enough for CI (under a minute on 2 cores); at this scale the gate may promote a candidate or refuse them all
 DEMO = {
-    "CONVERSATIONS": "2000",
+    "CONVERSATIONS": "1200",
     "HISTORY_USERS": "1500",
     "EMBEDDINGS_FLAGS": "--steps 60 --eval-users 300 --cold-epochs 20",
-    "PIPELINE_FLAGS": "--truth-conversations 500 --eval-conversations 200 --bootstrap 200 --fqe-steps 200 --steps 200",
+    "PIPELINE_FLAGS": "--truth-conversations 300 --eval-conversations 200 --bootstrap 100 --fqe-steps 200 --steps 200",
 }
 
 

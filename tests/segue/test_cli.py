@@ -5,6 +5,8 @@ import wave
 
 import pytest
 
+from tests.segue.in_process import segue_in_process
+
 SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
@@ -62,7 +64,7 @@ def test_simulate_json_contract(tmp_path):
     ],
 )
 def test_user_mistakes_are_one_clear_line(tmp_path, args, message):
-    result = run(*(a.format(tmp=tmp_path) for a in args))
+    result = segue_in_process(*(a.format(tmp=tmp_path) for a in args))  # the entry point, without a process start
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     assert message in result.stderr

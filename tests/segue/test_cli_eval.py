@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.segue.in_process import segue_in_process
+
 SEGUE = [sys.executable, "-m", "segue.cli"]
 # 200 logged conversations leave an effective sample size of about 1 to 7 for these policies, under the default
 # minimum of 10 (test_not_estimable_below_the_minimum_ess): the contract tests lower it
@@ -78,13 +80,13 @@ def test_evaluate_without_truth_reports_null(small_logs, registry):
     (["--policy", "nope"], "no policy 'nope'"),
 ])
 def test_evaluate_bad_input_is_one_clear_line(small_logs, registry, args, message):
-    result = run("evaluate", "--logs", small_logs, "--policy", "rule", "--registry", registry, *args)
+    result = segue_in_process("evaluate", "--logs", small_logs, "--policy", "rule", "--registry", registry, *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_evaluate_missing_logs(tmp_path, registry):
-    result = run("evaluate", "--logs", tmp_path / "none", "--policy", "rule", "--registry", registry)
+    result = segue_in_process("evaluate", "--logs", tmp_path / "none", "--policy", "rule", "--registry", registry)
     assert result.returncode == 2 and "log folder not found" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tests.conftest import TRAINED
+from tests.segue.in_process import segue_in_process
 
 SEGUE = [sys.executable, "-m", "segue.cli"]
 
@@ -89,7 +90,7 @@ def test_policy_list_and_show(registry):
     ],
 )
 def test_policy_command_mistakes(small_logs, registry, tmp_path, args, message):
-    result = run(*(a.format(logs=small_logs, tmp=tmp_path, registry=registry) for a in args))
+    result = segue_in_process(*(a.format(logs=small_logs, tmp=tmp_path, registry=registry) for a in args))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x").exists()
@@ -131,6 +132,6 @@ def test_simulate_serves_a_registry_policy(registry, tmp_path):
     (("report",), "give --logs and at least one --policy"),
 ])
 def test_loop_mistakes_are_one_clear_line(args, message, tmp_path):
-    result = run(*(a.format(tmp=tmp_path) for a in args), "--runs", tmp_path / "loop") if args[0] == "loop" else \
-        run(*(a.format(tmp=tmp_path) for a in args))
+    extra = ("--runs", tmp_path / "loop") if args[0] == "loop" else ()
+    result = segue_in_process(*(a.format(tmp=tmp_path) for a in args), *extra)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
