@@ -187,6 +187,12 @@ def resolve(ref: str, registry: Path = DEFAULT_REGISTRY) -> Path | None:
         policy, _, scorer = str(ref).rpartition("@")
         hint = (f"; if {scorer!r} was meant as the scorer of {policy!r}: a scorer after @ is baseline, popularity or a "
                 f"folder holding embeddings.json")
+    if not hint:
+        import difflib
+
+        names = sorted(p.parent.name for p in Path(registry).glob(f"*/{POLICY_FILE}")) if Path(registry).is_dir() else []
+        close = difflib.get_close_matches(str(ref), [RULE, *names], n=3, cutoff=0.75)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise PolicyError(f"no policy {ref!r}: not 'rule', not a policy folder, and not a name in the registry {registry}{hint}")
 
 
@@ -199,7 +205,9 @@ def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -
     if record.feature_version != layout.version:
         raise PolicyError(
             f"policy {folder} was trained with feature version {str(record.feature_version)!r}, "
-            f"this Segue builds {str(layout.version)!r}: retrain it on new logs"
+            f"this Segue builds {str(layout.version)!r}: serve it with the scorer it was trained with (its feature "
+            f"version names it: -emb-VERSION for embeddings, none for the baseline), or train a policy on logs "
+            f"simulated with this scorer (segue simulate --scorer ..., then segue train)"
         )
 
 

@@ -47,5 +47,22 @@ out = Console(width=None if sys.stdout.isatty() else 200)  # tables in a file or
 err = Console(stderr=True, soft_wrap=True)
 
 
+def unwrap_command_help(typer_app: typer.Typer | None = None) -> None:
+    """typer's rich command list keeps a docstring's line breaks (``rich_utils._make_command_help`` removes them only
+    outside rich markup), so ``segue --help`` broke "roll out or / back" mid-sentence. Each command's help becomes its
+    docstring with the first paragraph on one line, as the command's own help page already shows it."""
+    import inspect
+
+    typer_app = typer_app or app
+    for info in typer_app.registered_commands:
+        doc = info.help if info.help is not None else getattr(info.callback, "__doc__", None)
+        if doc:
+            first, *rest = inspect.cleandoc(doc).split("\n\n")
+            info.help = "\n\n".join([" ".join(first.split()), *rest])
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            unwrap_command_help(group.typer_instance)
+
+
 def print_json(data: dict) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")

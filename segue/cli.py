@@ -13,7 +13,9 @@ from core.threads import quiet_openmp
 quiet_openmp()  # before torch (or anything with OpenMP) is imported by a command: see core.threads
 
 from . import cmd_chat, cmd_data, cmd_embed, cmd_eval, cmd_policy, cmd_voice  # noqa: E402,F401  (they register their commands)
-from .app import app, err  # noqa: E402
+from .app import app, err, unwrap_command_help  # noqa: E402
+
+unwrap_command_help()  # every command is registered now
 
 __all__ = ["app", "main", "usage_error"]
 
@@ -30,8 +32,8 @@ def main() -> None:
     """
     try:
         code = app(standalone_mode=False)  # click's usage errors come here too, as one line (``usage_error``)
-    except tuple(filter(None, [NoArgsIsHelpError])) as exc:  # ``segue logs`` alone: typer has printed its help
-        sys.exit(exc.exit_code)
+    except tuple(filter(None, [NoArgsIsHelpError])):  # ``segue logs`` alone: typer has printed its help, as asked
+        sys.exit(0)
     except UsageError as exc:
         err.print(f"[bold red]error:[/] {escape(usage_error(exc, sys.argv[1:]))}", highlight=False)
         sys.exit(2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import wave
 from pathlib import Path
 from typing import Optional
@@ -261,8 +260,18 @@ def catalog_info(
         info["energy_source"] = {d["values"]: d["counts"] for d in pc.value_counts(cat.table["energy_source"]).to_pylist()}
     if as_json:
         print_json(info)
-    else:
-        out.print_json(json.dumps(info))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"catalog {info['name']} ({info['fingerprint']})", show_header=False)
+    table.add_row("tracks", f"{info['tracks']:,}")
+    table.add_row("artists", f"{info['artists']:,}")
+    table.add_row("styles", f"{info['styles']:,}")
+    for key in ("genres", "energy", "mood", "energy_source"):
+        if key in info:
+            table.add_row(key if key != "genres" else "genres (a track may have several)",
+                          ", ".join(f"{k} {v:,}" for k, v in sorted(info[key].items(), key=lambda kv: -kv[1])))
+    out.print(table)
 
 
 @catalog_app.command("snippet")

@@ -79,6 +79,7 @@ def print_evaluation(report) -> None:
         table.add_column("estimator")
         for metric in METRICS:
             table.add_column(str(metric), justify="right")
+        legend = set()
         for name, per_metric in entry.estimators.items():
             cells = []
             for metric in METRICS:
@@ -89,6 +90,9 @@ def print_evaluation(report) -> None:
                 error = (entry.errors or {}).get(name, {}).get(metric)
                 if error and error.relative_error is not None:
                     cell += f" {error.relative_error:+.1%}" + ("" if error.covered else " [red]x[/]")
+                    legend.add("error")
+                if e.estimate is not None and str(metric).endswith("_rate") and not 0 <= e.estimate <= 1:
+                    legend.add("unclipped")
                 cells.append(cell)
             table.add_row(name, *cells)
         bounds = [(entry.bounds.get(m) or {}).get("hcope") or {} for m in METRICS]
@@ -97,6 +101,12 @@ def print_evaluation(report) -> None:
                                            for b in bounds))
         if entry.truth is not None:
             table.add_row("[bold]simulator truth[/]", *(f"{entry.truth.metrics[m]:.3f}" for m in METRICS))
+        notes = []
+        if "error" in legend:
+            notes.append("+x%: the estimate's error relative to the simulator truth; x: the interval misses the truth")
+        if "unclipped" in legend:
+            notes.append("estimates are not clipped: with large importance weights a rate can read outside [0, 1]")
+        table.caption = "\n".join(notes) or None
         out.print(table)
         if entry.risk:
             out.print("  risk: " + "; ".join(

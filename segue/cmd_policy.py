@@ -139,11 +139,18 @@ def policy_show(
     as_json: Json = False,
 ) -> None:
     """Everything recorded about one policy."""
-    from policy.errors import PolicyError
     from policy.registry import read_record, resolve
 
-    if ref == RULE:
-        raise PolicyError("'rule' is the built-in rule-based baseline: it has no record (see policy/rule.py)")
+    if ref == RULE:  # nothing was trained or recorded: say what it is
+        described = {"name": RULE, "builtin": True, "features": "base", "source": "policy/rule.py",
+                     "description": "the built-in rule-based baseline: a fixed, semi-scripted order (an open question, the "
+                                    "genre, energy and mood, samples, an artist, a station) over base features; "
+                                    "not trained, so it has no record"}
+        if as_json:
+            print_json(described)
+        else:
+            out.print(f"{RULE}: {described['description']} (see {described['source']})", highlight=False)
+        return
     folder = resolve(ref, registry)
     record = read_record(folder)
     if as_json:

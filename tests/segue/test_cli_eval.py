@@ -71,6 +71,20 @@ def test_evaluate_without_truth_reports_null(small_logs, registry):
     assert entry["truth"] is None and set(entry["estimators"]) == {"is", "wpdis"}
 
 
+def test_the_text_tables_explain_their_marks(small_logs, registry):
+    """A newcomer met '+28.3% x' in the tables with no legend: each table that shows errors against the truth says
+    what they are (and that a rate estimate is not clipped to [0, 1], when one falls outside)."""
+    result = run("evaluate", "--logs", small_logs, "--policy", "always-play", "--registry", registry, "--estimator", "is",
+                 "--estimator", "wis", "--truth", "--truth-conversations", "40", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "error relative to the simulator truth; x: the interval misses the truth" in result.stdout
+    outside = "a rate can read outside [0, 1]" in result.stdout  # there exactly when a success rate reads so:
+    report = json.loads(run("evaluate", "--logs", small_logs, "--policy", "always-play", "--registry", registry,
+                            "--estimator", "is", "--estimator", "wis", "--json", *FAST).stdout)
+    rates = [e["success_rate"]["estimate"] for e in report["policies"]["always-play"]["estimators"].values()]
+    assert outside == any(r is not None and not 0 <= r <= 1 for r in rates)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--estimator", "magic"], "unknown estimator 'magic'"),
     (["--q-model", "oracle"], "--q-model must be among"),

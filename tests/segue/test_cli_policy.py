@@ -73,6 +73,9 @@ def test_policy_list_and_show(registry):
     assert shown.returncode == 0 and "regressor / history" in shown.stdout
     table = run("policy", "list", "--registry", registry)
     assert "current policy is rule" in table.stdout
+    rule = segue_in_process("policy", "show", "rule", "--json")  # listed as current, so it can be shown: no record
+    assert rule.returncode == 0 and json.loads(rule.stdout)["builtin"] is True
+    assert "built-in rule-based baseline" in segue_in_process("policy", "show", "rule").stdout
 
 
 @pytest.mark.parametrize(
@@ -86,7 +89,7 @@ def test_policy_list_and_show(registry):
         (("ab", "--policy", "nope", "--conversations", "5", "--seeds", "1", "--registry", "{registry}"), "no policy 'nope'"),
         (("ab", "--policy", "rule", "--policy", "rule", "--conversations", "5"), "each --policy once"),
         (("ab", "--policy", "rule", "--conversations", "0"), "--conversations must be between 1"),
-        (("policy", "show", "rule"), "built-in rule-based baseline"),
+        (("policy", "show", "regresor-history", "--registry", "{registry}"), "did you mean 'regressor-history'"),
     ],
 )
 def test_policy_command_mistakes(small_logs, registry, tmp_path, args, message):
