@@ -45,7 +45,10 @@ test: $(STAMP) system
 # simulator's truth beside the estimates, writes $(RUNS)/report.html (+ .md) and
 # promotes the best candidate that passes the gate. Before it, what `segue chat`
 # serves with is built when missing: the simulated population's listening
-# histories (a Parquet table) and the scorer's embeddings trained on them.
+# histories (a Parquet table) and the scorer's embeddings trained on them. The
+# chat ranks samples with those embeddings when its policy reads base features;
+# a history-feature policy reads the scorer its logs were simulated with (the
+# baseline scorer here), so it is served with that one.
 # Small runs: `make demo CONVERSATIONS=3000`; more knobs: PIPELINE_FLAGS, EMBEDDINGS_FLAGS.
 SEGUE := $(VENV)/bin/segue
 RUNS ?= runs
