@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -58,7 +59,21 @@ Cache = Annotated[str, typer.Option("--cache", help="Folder keeping each learned
 
 
 def _cache(text: str) -> Path | None:
-    return None if text.strip().lower() in ("off", "none", "") else Path(text)
+    """The --cache folder, or None for off/none. A folder that cannot be made or written is a warning, not an error
+    (the cache only saves time): said once, here, rather than ignored on every save."""
+    if text.strip().lower() in ("off", "none", ""):
+        return None
+    path = Path(text)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    problem = (f"{probe} is not a folder" if probe.exists() and not probe.is_dir()
+               else f"{probe} is not writable" if probe.exists() and not os.access(probe, os.W_OK | os.X_OK) else None)
+    if problem:
+        err.print(f"[yellow]warning:[/] --cache {escape(text)}: {escape(problem)}; nothing is cached (fits are "
+                  "recomputed each run)", highlight=False)
+        return None
+    return path
 
 
 Interval = Annotated[str, typer.Option("--interval", help="Interval shown with each estimate: percentile (bootstrap), bca, "

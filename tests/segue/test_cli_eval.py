@@ -158,3 +158,15 @@ def test_not_estimable_below_the_minimum_ess(small_logs, registry):
     assert entry["supported"] is False and entry["estimators"] == {}
     assert entry["support"]["message"].startswith("not estimable: the importance weights leave an effective sample size of")
     assert 0 < entry["diagnostics"]["ess"] < 10
+
+
+def test_a_cache_folder_that_cannot_be_written_is_said_once(tmp_path, capsys):
+    """--cache /dev/null/x ran and exited 0 with no word (a newcomer's finding): the fits were silently not kept."""
+    from segue.cmd_eval import _cache
+
+    (tmp_path / "file").write_text("")
+    assert _cache(str(tmp_path / "file" / "x")) is None
+    said = capsys.readouterr().err
+    assert said.count("warning:") == 1 and f"{tmp_path / 'file'} is not a folder; nothing is cached" in said
+    assert _cache(str(tmp_path / "new" / "cache")) == tmp_path / "new" / "cache" and not (tmp_path / "new").exists()
+    assert _cache("off") is None and capsys.readouterr().err == ""
