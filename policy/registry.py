@@ -203,12 +203,15 @@ def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -
             f"this Segue has {PROMPT_CATALOGUE_VERSION!r}: retrain it on new logs"
         )
     if record.feature_version != layout.version:
-        raise PolicyError(
-            f"policy {folder} was trained with feature version {str(record.feature_version)!r}, "
-            f"this Segue builds {str(layout.version)!r}: serve it with the scorer it was trained with (its feature "
-            f"version names it: -emb-VERSION for embeddings, none for the baseline), or train a policy on logs "
-            f"simulated with this scorer (segue simulate --scorer ..., then segue train)"
-        )
+        trained, built = str(record.feature_version), str(layout.version)
+        if trained.split("-emb-")[0] == built.split("-emb-")[0]:  # the same features of another scorer
+            scorer = (f"the embeddings emb-{trained.split('-emb-')[1]} (--scorer FOLDER)" if "-emb-" in trained
+                      else "the baseline scorer (--scorer baseline)")
+            how = (f"serve it with {scorer}, as it was trained, or train a policy on logs simulated with this scorer "
+                   f"(segue simulate --scorer ..., then segue train)")
+        else:  # the featurizer itself changed
+            how = "retrain it on new logs"
+        raise PolicyError(f"policy {folder} was trained with feature version {trained!r}, this Segue builds {built!r}: {how}")
 
 
 def load_policy(

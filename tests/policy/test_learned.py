@@ -191,6 +191,8 @@ def test_compiled_trees_predict_what_sklearn_predicts(trained, training_logs, ca
 
 def test_history_policy_refuses_another_scorer(trained, catalog):
     registry, _ = trained
-    with pytest.raises(PolicyError, match="trained with feature version 'history-v1-g9', this Segue builds 'history-v1-g9-emb-0123'"):
+    with pytest.raises(PolicyError, match="trained with feature version 'history-v1-g9', this Segue builds 'history-v1-g9-emb-0123': "
+                                          r"serve it with the baseline scorer \(--scorer baseline\), as it was trained, or train a policy "
+                                          "on logs simulated with this scorer"):
         load_policy("cql-history", catalog=catalog, registry=registry, scorer_version="emb-0123")
     load_policy("cql-base", catalog=catalog, registry=registry, scorer_version="emb-0123")  # base features do not use it
