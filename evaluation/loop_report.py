@@ -134,6 +134,10 @@ def write_loop_report(entries: list[dict], out: Path) -> tuple[Path, Path]:
             head.append(f"fault {f['kind']}@{f['round']} was not planted: {f['reason']}")
         for f in summary["faults"]:
             head.append(f"planted fault {f['kind']}@{f['round']}: caught by {f['caught_by'] or 'nothing'}")
+    else:  # stopped (or still running): say so rather than let the rounds so far pass for the whole loop
+        done = len(tables)
+        head = [f"the loop has not finished: no summary in its ledger yet ({done} round{'s' if done != 1 else ''} "
+                "recorded so far); re-run the same `segue loop` command to resume it"]
     plot = _plot(entries)
     parts = [f"<html><head><meta charset='utf-8'><title>Segue loop</title><style>{_CSS}</style></head><body>",
              "<h1>Segue: continuous improvement, round by round</h1>"]
@@ -150,6 +154,7 @@ def write_loop_report(entries: list[dict], out: Path) -> tuple[Path, Path]:
                 md += [f"### {_TITLES[key]}", "", _md_table(rows[0], rows[1:]), ""]
     parts.append("</body></html>")
     md_path = out.with_suffix(".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, "\n".join(parts))
     write_text_atomic(md_path, "\n".join(md) + "\n")
     return out, md_path

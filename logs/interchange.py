@@ -183,7 +183,7 @@ class _Rows:
         except json.JSONDecodeError as exc:
             raise self.fail(row, column, f"not valid JSON ({exc.msg})") from None
 
-    def number(self, column: str, row: int, default: float) -> float:
+    def number(self, column: str, row: int, default: float, within: tuple[float, float] | None = None) -> float:
         value = self.get(column, row, default)
         try:
             number = float(value)
@@ -191,7 +191,23 @@ class _Rows:
             raise self.fail(row, column, "must be a number") from None
         if not math.isfinite(number):
             raise self.fail(row, column, "must be a finite number")
+        if within is not None and not within[0] <= number <= within[1]:
+            raise self.fail(row, column, f"must be in [{within[0]:g}, {within[1]:g}]")
         return number
+
+    def flag(self, column: str, row: int) -> bool:
+        """A yes/no column: a boolean, 0 or 1, or true/false/yes/no in any case; empty means no."""
+        value = self.get(column, row, False)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in _FLAGS:
+            return _FLAGS[value.strip().lower()]
+        raise self.fail(row, column, "must be true or false (or 1 / 0)")
+
+
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def _acts(rows: _Rows, column: str, row: int) -> tuple[DialogueAct, ...]:
@@ -328,8 +344,8 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
     profile = profiles.get(int(user_id)) if user_id is not None else None
     conv = Conversation(catalog, scorer, profile)
     opening = _acts(rows, "opening_acts", first)
-    opening_sentiment = rows.number("opening_sentiment", first, 0.0)
-    opening_confidence = rows.number("opening_confidence", first, 1.0)
+    opening_sentiment = rows.number("opening_sentiment", first, 0.0, (-1.0, 1.0))
+    opening_confidence = rows.number("opening_confidence", first, 1.0, (0.0, 1.0))
     conv.observe(None, UserTurn(opening, sentiment=opening_sentiment, confidence=opening_confidence))
     played = track(first, "played_track")
     outcome = rows.get("outcome", first, "success" if played is not None else "abandoned")
@@ -341,12 +357,20 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
     for r in members:
         if track(r, "played_track") != played:
             raise rows.fail(r, "played_track", "must be the same on every row of a conversation")
+        for column, value in (("outcome", rows.get("outcome", first)), ("user_id", user_id)):
+            if rows.get(column, r) != value:
+                raise rows.fail(r, column, f"must be the same on every row of a conversation (row {first + 1} has {value!r})")
         prompt_id = rows.get("prompt", r)
         if prompt_id not in _PROMPT_IDS:
             raise rows.fail(r, "prompt", f"not a Segue prompt id ({', '.join(_PROMPT_IDS)})")
         genres = rows.json("prompt_genres", r, [])
         if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
             raise rows.fail(r, "prompt_genres", "must be a JSON list of genre names")
+        unknown = [g for g in genres if g not in catalog.genre_index and g not in catalog.style_index]
+        if unknown:
+            raise rows.fail(r, "prompt_genres", f"{unknown[0]!r} is not a genre or style of the catalog")
+        if prompt_id in (PromptId.PLAY_SAMPLE.value, PromptId.OFFER_STATION.value) and track(r, "prompt_track") is None:
+            raise rows.fail(r, "prompt_track", f"a {prompt_id} prompt names the track it played")
         artist = rows.get("prompt_artist", r)
         prompt = SystemPrompt(PromptId(prompt_id), genres=tuple(genres), artist=None if artist is None else str(artist),
                               track=track(r, "prompt_track"))
@@ -358,7 +382,7 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
         if not mask[prompt.index]:  # the other system asked what Segue would not: it was askable there all the same
             mask[prompt.index] = True
             unmasked[0] += 1
-        forced = bool(rows.get("forced", r, False))
+        forced = rows.flag("forced", r)
         distribution = np.zeros(N_PROMPTS, dtype=np.float32)
         if forced:
             distribution[prompt.index] = 1.0
@@ -367,11 +391,20 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
             if not isinstance(probs, dict) or any(k not in _PROMPT_IDS for k in probs):
                 raise rows.fail(r, "action_probs", "must be a JSON object of prompt id -> probability")
             for key, value in probs.items():
+                if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+                    raise rows.fail(r, "action_probs", f"the probability of {key!r} must be a number in [0, 1]")
                 distribution[_PROMPT_IDS.index(key)] = float(value)
+            if distribution.sum() > 1 + 1e-4:
+                raise rows.fail(r, "action_probs", f"the probabilities sum to {distribution.sum():.6g}, more than 1")
+            if abs(float(distribution[prompt.index]) - propensity) > 1e-5:
+                raise rows.fail(r, "action_probs", f"gives the logged prompt {prompt_id!r} probability "
+                                                   f"{float(distribution[prompt.index]):.6g}, but its propensity is "
+                                                   f"{propensity:.6g}")
         else:
             distribution[prompt.index] = propensity  # only the logged prompt's probability is known
         acts = _acts(rows, "user_acts", r)
-        sentiment, confidence = rows.number("sentiment", r, 0.0), rows.number("confidence", r, 1.0)
+        sentiment = rows.number("sentiment", r, 0.0, (-1.0, 1.0))
+        confidence = rows.number("confidence", r, 1.0, (0.0, 1.0))
         turns.append(TurnRecord(prompt, distribution, mask.copy(), 1.0 if forced else propensity, features.copy(), acts,
                                 sentiment, confidence, forced))
         conv.observe(prompt, UserTurn(acts, sentiment=sentiment, confidence=confidence))

@@ -64,10 +64,18 @@ def expected_schema(meta: dict[str, str], path: Path) -> pa.Schema:
     return log_schema(n_base, n_history, version=part_version(meta, path))
 
 
+#: float32 storage: ranges and the logged prompt's probability are checked up to this much
+_RANGE_SLACK = 1e-6
+_SUM_SLACK = 1e-4
+_PROPENSITY_SLACK = 1e-5  # as the OPE input's own check (evaluation.data)
+
+
 def validate_table(table: pa.Table, path: Path) -> None:
     """Check one part: every expected column present with its type (columns Segue does not know are allowed and
-    ignored), no null where a value is required, no NaN, propensities in (0, 1] (exactly 1 on a forced prompt),
-    known prompt ids, finite features, turns in order and each conversation contiguous, one outcome per conversation.
+    ignored), no null where a value is required, no NaN, propensities in (0, 1] (exactly 1 on a forced prompt) and
+    equal to the logged prompt's entry of ``action_probs`` (probabilities summing to at most 1: an imported table
+    may know only the logged prompt's), sentiments in [-1, 1] and confidences in [0, 1], known prompt ids, finite
+    features, turns in order and each conversation contiguous, one user and one outcome per conversation.
 
     Raises ``LogValidationError`` naming the part, and the row and column of the first problem.
     """
@@ -122,6 +130,26 @@ def validate_table(table: pa.Table, path: Path) -> None:
             names = feature_names(meta, column) if column != "action_probs" else _PROMPT_IDS
             name = names[col] if col < len(names) else str(col)
             raise _fail(path, row, f"NaN or infinite value in {column} ({name!r})")
+    for column, low in (("sentiment", -1.0), ("opening_sentiment", -1.0), ("nlu_confidence", 0.0), ("opening_confidence", 0.0)):
+        if column in table.column_names:
+            values = table[column].to_numpy(zero_copy_only=False).astype(np.float64)
+            bad = np.flatnonzero((values < low - _RANGE_SLACK) | (values > 1.0 + _RANGE_SLACK))
+            if bad.size:
+                raise _fail(path, int(bad[0]), f"{column} must be in [{low:g}, 1], found {float(values[bad[0]])!r}")
+    probs = pc.list_flatten(table["action_probs"]).to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, -1)
+    bad = np.flatnonzero(((probs < 0) | (probs > 1 + _RANGE_SLACK)).any(axis=1) | (probs.sum(axis=1) > 1 + _SUM_SLACK))
+    if bad.size:
+        row = int(bad[0])
+        raise _fail(path, row, f"action_probs must be probabilities (each in [0, 1], summing to at most 1), found sum "
+                               f"{probs[row].sum():.6g} and largest {probs[row].max():.6g}")
+    index_of = {p: i for i, p in enumerate(_PROMPT_IDS)}
+    logged = probs[np.arange(n), [index_of[p] for p in table["prompt"].to_pylist()]]
+    bad = np.flatnonzero(np.abs(logged - propensity) > _PROPENSITY_SLACK)
+    if bad.size:
+        row = int(bad[0])
+        raise _fail(path, row, f"propensity {float(propensity[row]):.6g} differs from the action_probs entry of the logged "
+                               f"prompt {table['prompt'][row].as_py()!r} ({float(logged[row]):.6g}): the importance weights "
+                               "would not be the behaviour policy's")
     reward = table["reward"].to_numpy(zero_copy_only=False)
     bad = np.flatnonzero((reward != 0) & (reward != 1))
     if bad.size:
@@ -149,6 +177,10 @@ def validate_table(table: pa.Table, path: Path) -> None:
         row = int(bad[0])
         raise _fail(path, row, f"n_prompts is {int(n_prompts[row])} but conversation {int(conv[row])} has {int(lengths[index[row]])} "
                                "prompts")
+    user = table["user_id"].to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(user != user[starts][index])
+    if bad.size:
+        raise _fail(path, int(bad[0]), f"column user_id changes within conversation {int(conv[bad[0]])}")
     for column in ("success", "abandoned", "truncated"):
         values = table[column].to_numpy(zero_copy_only=False).astype(bool)
         bad = np.flatnonzero(values != values[starts][index])

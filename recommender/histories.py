@@ -307,7 +307,8 @@ def read_histories(path: str | Path, catalog: Catalog) -> Histories:
 
 
 def write_histories(table: pa.Table, path: str | Path) -> Path:
-    """Write a history table to Parquet (zstd) atomically: a temporary file in the same folder, then
+    """Write a history table to Parquet (zstd), or to CSV when ``path`` ends in ``.csv``, atomically: a temporary
+    file in the same folder, then
     ``os.replace``; on any error nothing is left behind and an existing file is untouched.
 
     Only the presence of the required columns is checked here (track ids need a catalog: see
@@ -326,7 +327,12 @@ def write_histories(table: pa.Table, path: str | Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a history table is shared like the rest of the data
-        pq.write_table(table, tmp, compression="zstd")
+        if path.suffix.lower() == ".csv":  # what the name says: read_histories reads a .csv as CSV
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(table, tmp)
+        else:
+            pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)
         tmp = None
     except (OSError, pa.ArrowException) as exc:

@@ -125,6 +125,70 @@ def test_a_bad_table_is_one_error_naming_file_row_column_and_value(logged, tmp_p
     assert not (tmp_path / "out").exists()  # nothing written
 
 
+def test_values_that_would_mislead_training_or_the_estimators_are_refused(logged, tmp_path):
+    """Found by trying the import: a 'forced' of 'perhaps' became a forced prompt (propensity 1, one-hot), an
+    action_probs of {"open": 2} or one without the logged prompt was stored and then passed `logs validate`, a
+    sentiment of 42 reached the features, an outcome or user changing within a conversation was ignored. Each is
+    one error naming the row, the column and the value, and nothing is written."""
+    full = pq.read_table(_minimal(logged, tmp_path))  # writes full.parquet beside it
+    table = pq.read_table(tmp_path / "full.parquet").slice(0, 40)
+    conv = table["conversation_id"].to_pylist()
+    second = conv.index(conv[0], 1) if conv.count(conv[0]) > 1 else None
+    assert second is not None and full.num_rows == 40  # conversation 0 has at least two turns
+    prompt = table["prompt"].to_pylist()
+    other = next(p for p in PROMPT_IDS if p != prompt[1])
+    cases = [
+        ("forced", {1: "perhaps"}, r"row 2, column 'forced', value 'perhaps': must be true or false"),
+        ("action_probs", {1: json.dumps({prompt[1]: 2})}, rf"row 2, column 'action_probs', .*probability of '{prompt[1]}' must be a number in \[0, 1\]"),
+        ("action_probs", {1: json.dumps({other: 0.5})}, rf"row 2, column 'action_probs', .*gives the logged prompt '{prompt[1]}' probability 0, but its propensity"),
+        ("sentiment", {2: 42.0}, r"row 3, column 'sentiment', value 42.0: must be in \[-1, 1\]"),
+        ("confidence", {2: -3.0}, r"row 3, column 'confidence', value -3.0: must be in \[0, 1\]"),
+        ("prompt_genres", {0: json.dumps(["polka-metal"])}, r"row 1, column 'prompt_genres', .*'polka-metal' is not a genre or style"),
+        ("outcome", {second: "truncated" if table["outcome"][0].as_py() != "truncated" else "abandoned"},
+         rf"row {second + 1}, column 'outcome', .*must be the same on every row of a conversation"),
+        ("user_id", {second: 12345}, rf"row {second + 1}, column 'user_id', value 12345: must be the same on every row"),
+    ]
+    for column, edits, message in cases:
+        values = table[column].to_pylist()
+        if column == "forced":
+            values = ["true" if v else "false" for v in values]
+        for row, value in edits.items():
+            values[row] = value
+        bad = tmp_path / f"bad-{column}.parquet"
+        pq.write_table(table.set_column(table.column_names.index(column), column, pa.array(values)), bad)
+        with pytest.raises(LogValidationError, match=message):
+            import_logs(bad, tmp_path / "out")
+        assert not (tmp_path / "out").exists(), column
+    forced_text = table.set_column(table.column_names.index("forced"), "forced",
+                                   pa.array(["TRUE" if v else "no" for v in table["forced"].to_pylist()]))
+    pq.write_table(forced_text, tmp_path / "forced-text.parquet")
+    assert import_logs(tmp_path / "forced-text.parquet", tmp_path / "ok").turns == 40  # words for yes and no are read
+
+
+def test_validate_refuses_action_probs_that_contradict_the_propensity(logged):
+    """`logs validate` is where every source's logs are checked: a part whose logged distribution gives the logged
+    prompt another probability than its propensity would make the estimators weigh it wrongly."""
+    from logs.validate import validate_table
+
+    part = sorted(logged.glob("part-*.parquet"))[0]
+    table = pq.read_table(part)
+    validate_table(table, part)  # as simulated: consistent
+    probs = fixed_column(table, "action_probs").copy()
+    row = 3
+    probs[row] = np.roll(probs[row], 1)
+    if np.isclose(probs[row][PROMPT_IDS.index(table["prompt"][row].as_py())], table["propensity"][row].as_py(), atol=1e-5):
+        probs[row] = np.roll(probs[row], 1)
+    changed = table.set_column(table.column_names.index("action_probs"), table.schema.field("action_probs"),
+                               pa.FixedSizeListArray.from_arrays(pa.array(probs.ravel(), pa.float32()), probs.shape[1]))
+    with pytest.raises(LogValidationError, match=rf"propensity .* differs from the action_probs entry .* row {row} "):
+        validate_table(changed, part)
+    sentiment = table["sentiment"].to_numpy().copy()
+    sentiment[5] = 42.0
+    changed = table.set_column(table.column_names.index("sentiment"), table.schema.field("sentiment"), pa.array(sentiment, pa.float32()))
+    with pytest.raises(LogValidationError, match=r"sentiment must be in \[-1, 1\], found 42.0 in part-00000.parquet row 5 "):
+        validate_table(changed, part)
+
+
 def test_cli_import_and_export(logged, tmp_path):
     import subprocess
     import sys

@@ -62,6 +62,17 @@ def test_round_trip_write_read(catalog, tmp_path):
     assert hist.provenance == {"source": str(path), "sha256": hist.sha256, "users": 30, "plays": int(plays.sum())}
 
 
+def test_a_csv_name_is_written_as_csv_and_reads_back_the_same(catalog, tmp_path):
+    """`simulate-histories --out h.csv` wrote Parquet under a .csv name, which the trainer then read as broken CSV."""
+    table = _grid(catalog, segments=True)
+    csv = write_histories(table, tmp_path / "h.csv")
+    assert csv.read_text().splitlines()[0].replace('"', "").split(",")[:3] == ["user_id", "track_id", "plays"]
+    parquet = read_histories(write_histories(table, tmp_path / "h.parquet"), catalog)
+    again = read_histories(csv, catalog)
+    assert np.array_equal(again.users, parquet.users) and again.segment_names == parquet.segment_names
+    assert all(np.array_equal(a, b) for i in range(len(again)) for a, b in zip(again.row(i), parquet.row(i)))
+
+
 def test_duplicate_rows_are_summed_and_keep_the_fingerprint(catalog):
     rows = [5, 9, 5, 5, 9, 2]
     table = _table(catalog, [1, 1, 1, 2, 1, 2], rows, [1, 2, 3, 4, 5, 6])

@@ -73,6 +73,13 @@ def test_the_ledger_reads_back_and_the_report_draws_every_round(bad_canary, tmp_
     assert "## Round 0" in text and "## Round 1" in text and "Canary: sequential test" in text
     assert "r00-corrupted" in text and "rollback" in text and "planted fault bad-canary@0: caught by rollback in round 1" in text
     assert html_path.read_text().startswith("<html>") and "base64," in html_path.read_text()
+    assert "has not finished" not in text
+    # a loop stopped before its summary (cut after round 0), drawn into a folder that does not exist yet
+    cut = [e for e in entries if e["step"] != "summary" and (e["round"] is None or e["round"] == 0)]
+    _, md_path = write_loop_report(cut, tmp_path / "new" / "folder" / "loop.html")
+    text = md_path.read_text()
+    assert "## Round 0" in text and "## Round 1" not in text and "final policy" not in text
+    assert "the loop has not finished: no summary in its ledger yet (1 round recorded so far)" in text
 
 
 def test_the_same_command_resumes_with_the_same_decisions_and_other_settings_are_refused(bad_canary):
