@@ -141,13 +141,15 @@ def _write_table(table: pa.Table, out: Path) -> None:
 @dataclass(frozen=True)
 class ImportResult:
     """What an import wrote. ``outside_mask``: prompts the other system asked where Segue's replayed state would
-    not have (their mask entry is set: the prompt was evidently askable there)."""
+    not have (their mask entry is set: the prompt was evidently askable there). ``users_without_history``:
+    conversations whose ``user_id`` the ``histories`` table lacks (replayed as a listener with no history)."""
 
     folder: Path
     conversations: int
     turns: int
     parts: int
     outside_mask: int = 0
+    users_without_history: int = 0
 
 
 class _Rows:
@@ -259,12 +261,13 @@ def _profiles(histories_path: Path | None, catalog: Catalog) -> dict[int, Histor
 
 
 def import_logs(source: Path, out: Path, *, histories: Path | None = None, scorer: str = "baseline",
-                catalog_path: str | None = None, part_size: int = 2_500) -> ImportResult:
+                catalog_path: str | None = None, part_size: int = 2_500, progress=None) -> ImportResult:
     """Replay the interchange table ``source`` into Segue's parts in the new folder ``out`` (module docstring).
 
     ``histories``: a listening-history table (``recommender.histories``) whose users are the table's ``user_id``
     (their history features; without it, a conversation has no history). ``scorer``: the scorer whose rankings and
-    affinities the state saw (``baseline`` or an embeddings folder). Raises ``LogValidationError`` naming the file,
+    affinities the state saw (``baseline`` or an embeddings folder). ``progress``: optional ``progress(done, total)``
+    over the conversations (the replay takes minutes for thousands). Raises ``LogValidationError`` naming the file,
     row, column and value for a bad table, ``ConfigError`` for a bad option; nothing is written then.
     """
     from recommender.embedding_scorer import make_scorer
@@ -307,9 +310,11 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     for r in order:
         groups.setdefault(ids[r], []).append(r)
     records, record_ids, unmasked = [], [], [0]
-    for conversation, members in groups.items():
+    for done, (conversation, members) in enumerate(groups.items()):
         records.append(_replay(rows, members, catalog, scorer_obj, featurizer, profiles, track, has_distribution, unmasked))
         record_ids.append(imported_id(fingerprint, conversation))
+        if progress is not None and done % 50 == 0:
+            progress(done, len(groups))
     manifest = LogManifest(LogSource.IMPORTED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
                            logging_policy=f"imported from {source.name}", catalog_path=catalog_path,
                            scorer=scorer if scorer in ("baseline", "popularity") else str(Path(scorer).resolve()),
@@ -330,7 +335,8 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     write_text_atomic(out / MANIFEST, json.dumps({"segue_log_schema_version": LOG_SCHEMA_VERSION, "source": "imported",
                                                  "file": str(source), "parts": [part_path(out, i).name for i in range(len(tables))]},
                                                 indent=2, sort_keys=True))
-    return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables), unmasked[0])
+    lacking = sum(1 for rec in records if histories is not None and rec.user_id >= 0 and rec.user_id not in profiles)
+    return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables), unmasked[0], lacking)
 
 
 def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurizer: Featurizer,

@@ -190,15 +190,21 @@ def logs_import(
 
     if catalog is not None and not catalog.is_file():
         raise SegueError(f"--catalog file not found: {catalog}")
-    result = import_logs(table, out_dir, histories=histories, scorer=scorer,
-                         catalog_path=str(catalog.resolve()) if catalog else None, part_size=part_size)
+    with Reporter().bar("replaying conversations", None) as progress:
+        result = import_logs(table, out_dir, histories=histories, scorer=scorer,
+                             catalog_path=str(catalog.resolve()) if catalog else None, part_size=part_size,
+                             progress=progress)
     summary = {"folder": str(result.folder), "conversations": result.conversations, "turns": result.turns, "parts": result.parts,
-               "outside_mask": result.outside_mask}
+               "outside_mask": result.outside_mask, "users_without_history": result.users_without_history}
     if as_json:
         print_json(summary)
     else:
         out.print(f"imported {result.conversations:,} conversations ({result.turns:,} turns) into {result.folder} "
                   f"({result.parts} part(s))", highlight=False)
+        if result.users_without_history:
+            err.print(f"note: {result.users_without_history:,} of {result.conversations:,} conversations have a user_id "
+                      f"that {histories} does not hold: they were replayed as listeners with no history (give the "
+                      "histories of every user in the table)", highlight=False)
         if result.outside_mask:
             err.print(f"note: {result.outside_mask:,} prompt(s) were asked where Segue's replayed state would not ask them "
                       "(the table's system has other rules, or the replay lacks what it knew: the optional confidence "

@@ -165,6 +165,21 @@ def test_values_that_would_mislead_training_or_the_estimators_are_refused(logged
     assert import_logs(tmp_path / "forced-text.parquet", tmp_path / "ok").turns == 40  # words for yes and no are read
 
 
+def test_conversations_whose_user_the_histories_lack_are_counted(logged, catalog, tmp_path):
+    """With --histories, a user the table lacks was replayed silently as a listener with no history."""
+    from recommender.histories import write_histories
+    from simulator.config import SimulatorConfig
+    from simulator.histories import population_histories as make
+
+    _minimal(logged, tmp_path)
+    table = pq.read_table(tmp_path / "full.parquet").slice(0, 40)
+    pq.write_table(table, tmp_path / "forty.parquet")
+    few = write_histories(make(catalog, SimulatorConfig(), 50), tmp_path / "few.parquet")  # users 0..49
+    result = import_logs(tmp_path / "forty.parquet", tmp_path / "out", histories=few)
+    users = {c: u for c, u in zip(table["conversation_id"].to_pylist(), table["user_id"].to_pylist())}
+    assert result.users_without_history == sum(u >= 50 for u in users.values()) > 0
+
+
 def test_validate_refuses_action_probs_that_contradict_the_propensity(logged):
     """`logs validate` is where every source's logs are checked: a part whose logged distribution gives the logged
     prompt another probability than its propensity would make the estimators weigh it wrongly."""
