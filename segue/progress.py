@@ -100,7 +100,7 @@ class Reporter:
         finally:
             if self.enabled:
                 took = format_seconds(time.perf_counter() - start)
-                short = " ".join(title.split()[:2])
+                short = " ".join(title.split()[:2]).rstrip(":,;")  # "round 0/1: serve rule" -> "round 0/1"
                 self.console.print(f"[dim]  {'done in' if ok else 'stopped after'} {took} ({escape(short)})[/]", highlight=False)
 
     @contextmanager

@@ -88,6 +88,9 @@ def test_progress_without_a_terminal_is_a_line_per_stage_with_its_time():
     assert lines[1].startswith("  done in ") and lines[1].endswith("s (1/2 simulate)")
     assert lines[2] == "2/2 fail" and lines[3].startswith("  stopped after ")
     assert len(lines) == 4  # a step shorter than two seconds prints no lines of its own
+    with reporter.stage("round 0/1: serve rule"):
+        pass
+    assert buffer.getvalue().splitlines()[-1].endswith("s (round 0/1)")  # not "(round 0/1:)"
     silent = io.StringIO()
     quiet = Reporter(Console(file=silent), enabled=False)
     with quiet.stage("x"), quiet.bar("y", 3) as update:
