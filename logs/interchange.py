@@ -57,7 +57,7 @@ from .ids import imported_id
 from .manifest import ImportSettings, LogManifest, LogSource
 from .schema import LOG_SCHEMA_VERSION, file_metadata
 from .store import MANIFEST, Folders, atomic_file, part_path, read_parts, write_part, write_text_atomic
-from .validate import fixed_column, segue_metadata, validate_table
+from .validate import PROPENSITY_SLACK, SUM_SLACK, fixed_column, segue_metadata, validate_table
 from .writer import conversations_table
 
 __all__ = ["INTERCHANGE_COLUMNS", "OPTIONAL_COLUMNS", "export_logs", "import_logs", "ImportResult"]
@@ -375,11 +375,12 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
         unknown = [g for g in genres if g not in catalog.genre_index and g not in catalog.style_index]
         if unknown:
             raise rows.fail(r, "prompt_genres", f"{unknown[0]!r} is not a genre or style of the catalog")
-        if prompt_id in (PromptId.PLAY_SAMPLE.value, PromptId.OFFER_STATION.value) and track(r, "prompt_track") is None:
+        prompt_track = track(r, "prompt_track")
+        if prompt_id in (PromptId.PLAY_SAMPLE.value, PromptId.OFFER_STATION.value) and prompt_track is None:
             raise rows.fail(r, "prompt_track", f"a {prompt_id} prompt names the track it played")
         artist = rows.get("prompt_artist", r)
         prompt = SystemPrompt(PromptId(prompt_id), genres=tuple(genres), artist=None if artist is None else str(artist),
-                              track=track(r, "prompt_track"))
+                              track=prompt_track)
         propensity = rows.number("propensity", r, math.nan)
         if not 0 < propensity <= 1:
             raise rows.fail(r, "propensity", "must be in (0, 1]")
@@ -400,9 +401,9 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
                 if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
                     raise rows.fail(r, "action_probs", f"the probability of {key!r} must be a number in [0, 1]")
                 distribution[_PROMPT_IDS.index(key)] = float(value)
-            if distribution.sum() > 1 + 1e-4:
+            if distribution.sum() > 1 + SUM_SLACK:
                 raise rows.fail(r, "action_probs", f"the probabilities sum to {distribution.sum():.6g}, more than 1")
-            if abs(float(distribution[prompt.index]) - propensity) > 1e-5:
+            if abs(float(distribution[prompt.index]) - propensity) > PROPENSITY_SLACK:
                 raise rows.fail(r, "action_probs", f"gives the logged prompt {prompt_id!r} probability "
                                                    f"{float(distribution[prompt.index]):.6g}, but its propensity is "
                                                    f"{propensity:.6g}")

@@ -66,8 +66,8 @@ def expected_schema(meta: dict[str, str], path: Path) -> pa.Schema:
 
 #: float32 storage: ranges and the logged prompt's probability are checked up to this much
 _RANGE_SLACK = 1e-6
-_SUM_SLACK = 1e-4
-_PROPENSITY_SLACK = 1e-5  # as the OPE input's own check (evaluation.data)
+SUM_SLACK = 1e-4
+PROPENSITY_SLACK = 1e-5  # as the OPE input's own check (evaluation.data)
 
 
 def validate_table(table: pa.Table, path: Path) -> None:
@@ -137,14 +137,14 @@ def validate_table(table: pa.Table, path: Path) -> None:
             if bad.size:
                 raise _fail(path, int(bad[0]), f"{column} must be in [{low:g}, 1], found {float(values[bad[0]])!r}")
     probs = pc.list_flatten(table["action_probs"]).to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, -1)
-    bad = np.flatnonzero(((probs < 0) | (probs > 1 + _RANGE_SLACK)).any(axis=1) | (probs.sum(axis=1) > 1 + _SUM_SLACK))
+    bad = np.flatnonzero(((probs < 0) | (probs > 1 + _RANGE_SLACK)).any(axis=1) | (probs.sum(axis=1) > 1 + SUM_SLACK))
     if bad.size:
         row = int(bad[0])
         raise _fail(path, row, f"action_probs must be probabilities (each in [0, 1], summing to at most 1), found sum "
                                f"{probs[row].sum():.6g} and largest {probs[row].max():.6g}")
-    index_of = {p: i for i, p in enumerate(_PROMPT_IDS)}
-    logged = probs[np.arange(n), [index_of[p] for p in table["prompt"].to_pylist()]]
-    bad = np.flatnonzero(np.abs(logged - propensity) > _PROPENSITY_SLACK)
+    column = pc.index_in(prompts, value_set=pa.array(_PROMPT_IDS)).to_numpy(zero_copy_only=False)  # all known by now
+    logged = probs[np.arange(n), column]
+    bad = np.flatnonzero(np.abs(logged - propensity) > PROPENSITY_SLACK)
     if bad.size:
         row = int(bad[0])
         raise _fail(path, row, f"propensity {float(propensity[row]):.6g} differs from the action_probs entry of the logged "

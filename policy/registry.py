@@ -18,11 +18,11 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.records import check_keys
-from dialogue.features import FeatureLayout, FeatureVariant, FeatureVersion, Featurizer
+from dialogue.features import BASELINE_SCORER, FeatureLayout, FeatureVariant, FeatureVersion, Featurizer
 from dialogue.policy import Policy
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION
 from recommender.catalog import Catalog
@@ -203,15 +203,16 @@ def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -
             f"this Segue has {PROMPT_CATALOGUE_VERSION!r}: retrain it on new logs"
         )
     if record.feature_version != layout.version:
-        trained, built = str(record.feature_version), str(layout.version)
-        if trained.split("-emb-")[0] == built.split("-emb-")[0]:  # the same features of another scorer
-            scorer = (f"the embeddings emb-{trained.split('-emb-')[1]} (--scorer FOLDER)" if "-emb-" in trained
-                      else "the baseline scorer (--scorer baseline)")
+        trained, built = record.feature_version, layout.version
+        if replace(trained, scorer=built.scorer) == built:  # the same features, of another scorer
+            scorer = ("the baseline scorer (--scorer baseline)" if trained.scorer == BASELINE_SCORER
+                      else f"the embeddings {trained.scorer} (--scorer FOLDER)")
             how = (f"serve it with {scorer}, as it was trained, or train a policy on logs simulated with this scorer "
                    f"(segue simulate --scorer ..., then segue train)")
         else:  # the featurizer itself changed
             how = "retrain it on new logs"
-        raise PolicyError(f"policy {folder} was trained with feature version {trained!r}, this Segue builds {built!r}: {how}")
+        raise PolicyError(f"policy {folder} was trained with feature version {str(trained)!r}, this Segue builds "
+                          f"{str(built)!r}: {how}")
 
 
 def load_policy(
