@@ -97,10 +97,13 @@ def voice(
 
         catalog = Catalog.load()
         understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url)
-        recognizer = make_recognizer(recognizer_kind, catalog, nlu=understanding, biased=not no_bias, seed=seed, notice=note)
+        recognizer = None  # loaded at the first utterance: files with no speech in them load no model (~8 s)
         heard = []
         try:
             for samples, rate in utterances:
+                if recognizer is None:
+                    recognizer = make_recognizer(recognizer_kind, catalog, nlu=understanding, biased=not no_bias, seed=seed,
+                                                 notice=note)
                 recognition = recognizer.recognize(samples, rate)
                 result = Heard(recognition, understand(understanding, recognition)).to_json()
                 heard.append(result)

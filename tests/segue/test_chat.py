@@ -8,6 +8,8 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
+from tests.segue.in_process import segue_in_process
+
 SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
@@ -22,14 +24,14 @@ def test_nlu_parse_json_contract():
     assert {"act": "inform", "slot": "energy", "value": "laid_back"} in data["acts"]
     assert {"act": "inform", "slot": "genre", "value": "jazz"} in data["acts"]
     assert isinstance(data["sentiment"], float) and isinstance(data["confidence"], float)
-    bad = run("nlu", "parse", "yes", "--prompt", "nonsense")
+    bad = segue_in_process("nlu", "parse", "yes", "--prompt", "nonsense")
     assert bad.returncode == 2 and "--prompt must be one of" in bad.stderr and "Traceback" not in bad.stderr
-    bad = run("nlu", "parse", "yes", "--nlu", "gpt")
+    bad = segue_in_process("nlu", "parse", "yes", "--nlu", "gpt")
     assert bad.returncode == 2 and "--nlu must be embedded or rasa, got 'gpt'" in bad.stderr
 
 
 def test_rasa_backend_without_a_server_is_one_clear_error():
-    result = run("nlu", "parse", "jazz", "--nlu", "rasa", "--rasa-url", "http://127.0.0.1:9")
+    result = segue_in_process("nlu", "parse", "jazz", "--nlu", "rasa", "--rasa-url", "http://127.0.0.1:9")
     assert result.returncode == 2 and "no Rasa server answers at http://127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -69,7 +71,7 @@ def test_a_misspelt_genre_and_a_broken_name_in_a_scripted_chat(tmp_path):
 def test_piped_stdin_and_eof(tmp_path):
     result = run("chat", "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log", "--no-audio", stdin="")
     assert result.returncode == 0 and "What would you like to listen to?" in result.stdout
-    result = run("chat", "--script", str(tmp_path / "missing.txt"), "--no-log")
+    result = segue_in_process("chat", "--script", str(tmp_path / "missing.txt"), "--no-log")
     assert result.returncode == 2 and "--script file not found" in result.stderr
 
 
@@ -84,7 +86,7 @@ def test_a_script_through_a_pipe_is_read_and_a_user_outside_the_population_is_re
     assert result.returncode == 0, result.stderr
     assert "not found" not in result.stderr and "script ended" not in result.stderr
     (tmp_path / "stop.txt").write_text("stop\n")
-    bad = run("chat", "--user-id", "10000", "--script", str(tmp_path / "stop.txt"), "--no-log")
+    bad = segue_in_process("chat", "--user-id", "10000", "--script", str(tmp_path / "stop.txt"), "--no-log")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "--user-id must be one of the simulated population's users, 0 to 9999, got 10000" in bad.stderr
 

@@ -73,14 +73,14 @@ def test_user_mistakes_are_one_clear_line(tmp_path, args, message):
 
 def test_flags_show_no_value_in_the_help():
     """typer's rich help printed ``--json <bool>`` as if a flag took a value; options that take one keep their type."""
-    text = run("simulate", "--help").stdout
+    text = segue_in_process("simulate", "--help").stdout
     assert "<bool>" not in text
     assert any("--json" in line for line in text.splitlines())
     assert any("--conversations" in line and "<int>" in line for line in text.splitlines())
 
 
 def test_a_group_alone_shows_its_help():
-    result = run("logs")
+    result = segue_in_process("logs")
     assert result.returncode == 0 and "logs [OPTIONS] COMMAND" in result.stdout  # help, as asked: not a mistake and "Traceback" not in result.stderr + result.stdout
     assert "summary" in result.stdout
 
@@ -110,7 +110,7 @@ def test_bench_scorer_json_contract():
     assert data["cpu"]["recall"] == 1.0 and data["cpu"]["precision"] in ("fp32", "bf16") and data["cpu"]["single_p99_ms"] > 0
     roof = data["cpu_roofline"]
     assert roof["batch_roofline_qps"]["fp32"] > 0 and 0 < roof["fraction_of_fp32_roofline"]
-    bad = run("bench", "scorer", "--tracks", "10", "--json")
+    bad = segue_in_process("bench", "scorer", "--tracks", "10", "--json")
     assert bad.returncode == 2 and "--tracks must be between 1,000 and 50,000,000, got 10" in bad.stderr
     assert "Traceback" not in bad.stderr
 
@@ -121,9 +121,9 @@ def test_embeddings_show_and_errors(small_embeddings, tmp_path):
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["version"] == emb.version and data["evaluation"]["heldout"]["model"]["recall@10"] > 0
-    missing = run("embeddings", "show", str(tmp_path / "nope"))
+    missing = segue_in_process("embeddings", "show", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "no embeddings in" in missing.stderr and "Traceback" not in missing.stderr
-    bad = run("embeddings", "train", "--dim", "0", "--out", str(tmp_path / "e"))
+    bad = segue_in_process("embeddings", "train", "--dim", "0", "--out", str(tmp_path / "e"))
     assert bad.returncode == 2 and "dim must be between 1 and 1024, got 0" in bad.stderr
     assert not (tmp_path / "e").exists()
 

@@ -117,7 +117,7 @@ def test_gate_refuses_a_policy_that_always_asks_the_same_prompt(small_logs, regi
 
 
 def test_rollback_without_promotion_is_a_clear_error(tmp_path):
-    result = run("policy", "rollback", "--registry", tmp_path)
+    result = segue_in_process("policy", "rollback", "--registry", tmp_path)
     assert result.returncode == 2 and "nothing to roll back" in result.stderr
 
 
@@ -144,7 +144,7 @@ def test_report_is_self_contained_and_renders(small_logs, registry, tmp_path):
 
 
 def test_report_refuses_a_non_html_name(small_logs, registry, tmp_path):
-    result = run("report", "--logs", small_logs, "--policy", "rule", "--registry", registry, "--out", tmp_path / "r.pdf")
+    result = segue_in_process("report", "--logs", small_logs, "--policy", "rule", "--registry", registry, "--out", tmp_path / "r.pdf")
     assert result.returncode == 2 and "--out must name an .html file" in result.stderr
 
 

@@ -5,6 +5,8 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
+from tests.segue.in_process import segue_in_process
+
 SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
@@ -73,18 +75,18 @@ def test_train_without_histories_generates_the_population(tmp_path):
 def test_bad_history_file_is_one_clear_line(tmp_path, content, message):
     bad = tmp_path / "bad.csv"
     bad.write_text(content)
-    result = run("embeddings", "train", "--histories", bad, "--steps", "5", "--out", tmp_path / "e")
+    result = segue_in_process("embeddings", "train", "--histories", bad, "--steps", "5", "--out", tmp_path / "e")
     _one_clear_line(result, f"history table {bad}: {message}")
     assert not (tmp_path / "e").exists()
 
 
 def test_cli_mistakes_are_one_clear_line(history_file, tmp_path):
-    _one_clear_line(run("embeddings", "train", "--histories", tmp_path / "none.parquet", "--out", tmp_path / "e"),
+    _one_clear_line(segue_in_process("embeddings", "train", "--histories", tmp_path / "none.parquet", "--out", tmp_path / "e"),
                     "--histories file not found")
-    _one_clear_line(run("embeddings", "train", "--histories", history_file, "--eval-users", "145", "--out", tmp_path / "e"),
+    _one_clear_line(segue_in_process("embeddings", "train", "--histories", history_file, "--eval-users", "145", "--out", tmp_path / "e"),
                     "has 150 users: too few for 145 evaluation users and 10 training users")
-    _one_clear_line(run("embeddings", "train", "--histories", history_file, "--cold-epochs", "0", "--out", tmp_path / "e"),
+    _one_clear_line(segue_in_process("embeddings", "train", "--histories", history_file, "--cold-epochs", "0", "--out", tmp_path / "e"),
                     "--cold-epochs must be between 1 and 100,000, got 0")
-    _one_clear_line(run("simulate-histories", "--users", "5", "--out", tmp_path), "is a folder")
-    _one_clear_line(run("simulate-histories", "--users", "0", "--out", tmp_path / "h.parquet"), "--users must be between 1")
+    _one_clear_line(segue_in_process("simulate-histories", "--users", "5", "--out", tmp_path), "is a folder")
+    _one_clear_line(segue_in_process("simulate-histories", "--users", "0", "--out", tmp_path / "h.parquet"), "--users must be between 1")
     assert not (tmp_path / "h.parquet").exists() and not (tmp_path / "e").exists()

@@ -112,7 +112,7 @@ def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embedd
     assert trained.returncode == 0, trained.stderr
     record = json.loads((tmp_path / "p" / "reg-emb" / "policy.json").read_text())
     assert record["feature_version"].endswith(emb.version)
-    ab = run("ab", "--policy", str(tmp_path / "p" / "reg-emb"), "--conversations", "20", "--seeds", "1", "--json")
+    ab = segue_in_process("ab", "--policy", tmp_path / "p" / "reg-emb", "--conversations", "20", "--seeds", "1", "--json")
     assert ab.returncode == 2 and "this Segue builds 'history-v1-g9'" in ab.stderr  # served with the baseline scorer: refused
     ab = run("ab", "--policy", str(tmp_path / "p" / "reg-emb"), "--conversations", "20", "--seeds", "1",
              "--scorer", str(folder), "--workers", "1", "--json")

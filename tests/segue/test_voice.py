@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dialogue.speech.audio import read_wav, write_wav
+from tests.segue.in_process import segue_in_process
 
 SEGUE = [sys.executable, "-m", "segue.cli"]
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
@@ -76,24 +77,26 @@ def test_spoken_conversation_writes_the_reply_audio_and_the_log(tmp_path):
 
 
 def test_mistakes_are_one_clear_message(tmp_path):
-    missing = run("voice", "--input-wav", str(tmp_path / "nope.wav"), "--no-dialogue")
+    """Refused before any model loads, and a file with no speech loads none: run in the test process (the
+    spoken tests above and below go through a real process)."""
+    missing = segue_in_process("voice", "--input-wav", str(tmp_path / "nope.wav"), "--no-dialogue")
     assert missing.returncode == 2 and "--input-wav file not found" in missing.stderr
     (tmp_path / "bad.wav").write_text("hello")
-    bad = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--no-dialogue")
+    bad = segue_in_process("voice", "--input-wav", str(tmp_path / "bad.wav"), "--no-dialogue")
     assert bad.returncode == 2 and "is not a WAV file soundfile can read" in bad.stderr
-    flag = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--json")
+    flag = segue_in_process("voice", "--input-wav", str(tmp_path / "bad.wav"), "--json")
     assert flag.returncode == 2 and "--json needs --no-dialogue" in flag.stderr
-    kind = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--recognizer", "kaldi")
+    kind = segue_in_process("voice", "--input-wav", str(tmp_path / "bad.wav"), "--recognizer", "kaldi")
     assert kind.returncode == 2 and "--recognizer must be one of auto, combined, whisper, pocketsphinx, got 'kaldi'" in kind.stderr
-    mixed = run("voice", "--input-wav", str(tmp_path / "bad.wav"), "--recognizer", "whisper", "--no-bias")
+    mixed = segue_in_process("voice", "--input-wav", str(tmp_path / "bad.wav"), "--recognizer", "whisper", "--no-bias")
     assert mixed.returncode == 2 and "--no-bias" in mixed.stderr
-    folder = run("voice", "--input-wav", str(tmp_path), "--no-dialogue")
+    folder = segue_in_process("voice", "--input-wav", str(tmp_path), "--no-dialogue")
     assert folder.returncode == 2 and f"--input-wav must be a WAV file, got the folder {tmp_path}" in folder.stderr
     for result in (missing, bad, flag, kind, mixed, folder):
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     silent = tmp_path / "silent.wav"
     write_wav(silent, np.zeros(16_000, np.float32), 16_000)
-    quiet = run("voice", "--input-wav", str(silent), "--no-dialogue", "--json")
+    quiet = segue_in_process("voice", "--input-wav", str(silent), "--no-dialogue", "--json")
     assert quiet.returncode == 0 and json.loads(quiet.stdout) == {"utterances": []}
     assert "no speech found" in quiet.stderr
 
@@ -106,7 +109,7 @@ def test_without_a_microphone_one_message_says_what_to_do():
             pytest.skip("this machine has a microphone")
     except Exception:
         pass
-    result = run("voice", "--no-log")
+    result = segue_in_process("voice", "--no-log")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--input-wav" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
