@@ -59,7 +59,7 @@ demo: $(STAMP)
 	@mkdir -p $(RUNS)
 	test -f $(RUNS)/histories.parquet || $(SEGUE) simulate-histories --users $(HISTORY_USERS) --out $(RUNS)/histories.parquet
 	test -f $(RUNS)/embeddings/embeddings.json || $(SEGUE) embeddings train --histories $(RUNS)/histories.parquet --out $(RUNS)/embeddings $(EMBEDDINGS_FLAGS)
-	$(SEGUE) pipeline --conversations $(CONVERSATIONS) --seed 1 --runs $(RUNS) $(PIPELINE_FLAGS)
+	MAKE_DEMO=1 $(SEGUE) pipeline --conversations $(CONVERSATIONS) --seed 1 --runs $(RUNS) $(PIPELINE_FLAGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py --conversations 50000 --seed 1

@@ -36,7 +36,7 @@ from .estimators import DEFAULT_ESTIMATORS, ESTIMATORS, PDIS, LinearEstimator, M
 from .intervals import INTERVALS, JACKKNIFE_GROUPS, Jackknife, bca, bootstrap_t, hcope_interval, jackknife_groups, percentile, student_t
 from .qmodel import Q_MODELS, FQESettings, fit_q
 from .results import Estimate, Improvement, PolicyEstimates, SegmentEstimates, SupportCheck, WeightDiagnostics
-from .risk import RISKS, risk_values
+from .risk import RISK_RANGES, RISKS, clip_interval, risk_values
 
 __all__ = ["MIN_PROPENSITY", "MIN_ESS", "OPESettings", "OPEResult", "target_probabilities", "check_support", "weight_diagnostics", "evaluate_targets",
            "estimator_names"]
@@ -255,8 +255,10 @@ def _number(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
-def _estimate(result: OPEResult, key: tuple, settings: OPESettings, detail: dict | None) -> Estimate:
-    """The estimate of ``key`` with every interval of ``CI_METHODS`` (``ci`` is the settings' one)."""
+def _estimate(result: OPEResult, key: tuple, settings: OPESettings, detail: dict | None,
+              limits: tuple[float, float] | None = None) -> Estimate:
+    """The estimate of ``key`` with every interval of ``CI_METHODS`` (``ci`` is the settings' one); ``limits``: the
+    range the quantity lies in, which every interval is cut to (``evaluation.risk.clip_interval``)."""
     point = result.point[key]
     draws = result.draws.get(key)
     jack = Jackknife(result.jackknife[key]) if key in result.jackknife else None
@@ -271,6 +273,8 @@ def _estimate(result: OPEResult, key: tuple, settings: OPESettings, detail: dict
         if se_key in result.draws:
             intervals["bootstrap-t"] = bootstrap_t(draws, result.draws[se_key], point, result.point[se_key], confidence)
     se = _number(float(np.nanstd(draws, ddof=1))) if draws is not None and np.isfinite(draws).sum() > 1 else None
+    if limits is not None:
+        intervals = {method: clip_interval(interval, *limits) for method, interval in intervals.items()}
     return Estimate(_number(point), intervals.get(settings.interval), se, intervals, detail)
 
 
@@ -507,7 +511,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             x = per_policy[(metric, None)]
             result.hcope[(policy, metric)] = bound = _hcope(x, data, metric, settings)
             entry.bounds[metric] = {"hcope": bound}
-        entry.risk = {name: _estimate(result, (policy, "risk", name), settings, None)
+        entry.risk = {name: _estimate(result, (policy, "risk", name), settings, None, RISK_RANGES[name])
                       for name in RISKS if (policy, "risk", name) in result.point}
         entry.personas = {
             p: SegmentEstimates(int((data.persona == p).sum()),

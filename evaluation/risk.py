@@ -14,17 +14,32 @@
   tail: a long conversation is the bad one), by the same weighted distribution.
 
 Both are functions of count vectors over conversations (B, c), so the bootstrap resamples of
-``evaluation.ope`` give their intervals.
+``evaluation.ope`` give their intervals. Each risk lies in a known range (``RISK_RANGES``: a share in [0, 1],
+prompts and per-prompt 0/1 labels summed over a conversation are >= 0), and its intervals are cut to that range
+(``clip_interval``): an interval built around the estimate (a t interval, say) can reach past it, and the
+part outside can hold no value of the risk, so cutting it off keeps the coverage.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RISKS", "CVAR_ALPHA", "abandoned_share", "cvar", "risk_values"]
+__all__ = ["RISKS", "RISK_RANGES", "CVAR_ALPHA", "abandoned_share", "clip_interval", "cvar", "risk_values"]
 
 RISKS = ("abandoned", "cvar_usefulness", "cvar_prompts")
 CVAR_ALPHA = 0.1
+#: the values each risk can take: (lowest, highest)
+RISK_RANGES: dict[str, tuple[float, float]] = {"abandoned": (0.0, 1.0), "cvar_usefulness": (0.0, float("inf")),
+                                              "cvar_prompts": (0.0, float("inf"))}
+
+
+def clip_interval(interval: tuple[float, float] | None, lowest: float, highest: float) -> tuple[float, float] | None:
+    """``interval`` (lower, upper) cut to [lowest, highest]; None stays None. An interval wholly outside the range
+    (possible only for an estimate outside it) becomes the nearest end point, (b, b)."""
+    if interval is None:
+        return None
+    lower, upper = (min(max(float(x), lowest), highest) for x in interval)
+    return (lower, upper)
 
 
 def abandoned_share(counts: np.ndarray, weights: np.ndarray, abandoned: np.ndarray) -> np.ndarray:

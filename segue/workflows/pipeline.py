@@ -210,7 +210,8 @@ def run_pipeline(settings: PipelineSettings, reporter: Reporter | None = None) -
     reporter = reporter or Reporter.silent()
     started = time.perf_counter()
     runs, logs, registry = settings.runs, settings.logs, settings.registry
-    check(logs, settings.collection, option="--runs")  # a logs folder made with other settings: refused before stage 1
+    # a logs folder made with other settings: refused before stage 1 (`make demo` sets MAKE_DEMO: there it is RUNS=DIR)
+    check(logs, settings.collection, option="RUNS=DIR (make demo's --runs)" if os.environ.get("MAKE_DEMO") else "--runs")
     with reporter.stage(f"1/5 simulate {settings.conversations:,} conversations -> {logs}"):
         simulation = simulate_logs(SimulateSettings(logs, settings.collection, settings.workers), reporter)
         if simulation.parts_reused and not simulation.parts_written:

@@ -67,3 +67,15 @@ def test_risks_through_the_sums_match_the_direct_forms():
     assert np.allclose(got["cvar_usefulness"], cvar(counts, weights, usefulness, 0.1))
     assert np.allclose(got["cvar_prompts"], -cvar(counts, weights, -prompts, 0.1))
     assert np.allclose(got["abandoned"], abandoned_share(counts, weights, abandoned.astype(float)))
+
+
+def test_risk_intervals_are_cut_to_the_values_a_risk_can_take():
+    """A t interval of an abandonment share near 0 read [-0.080, 0.425] in a report; a share is never below 0."""
+    from evaluation.risk import RISK_RANGES, clip_interval
+
+    assert clip_interval((-0.080, 0.425), *RISK_RANGES["abandoned"]) == (0.0, 0.425)
+    assert clip_interval((0.7, 1.3), *RISK_RANGES["abandoned"]) == (0.7, 1.0)
+    assert clip_interval((-2.0, 14.5), *RISK_RANGES["cvar_prompts"]) == (0.0, 14.5)
+    assert clip_interval((1.2, 1.5), 0.0, 1.0) == (1.0, 1.0)  # wholly outside: the nearest end
+    assert clip_interval(None, 0.0, 1.0) is None
+    assert clip_interval((0.1, 0.2), 0.0, 1.0) == (0.1, 0.2)  # inside: unchanged

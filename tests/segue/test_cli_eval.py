@@ -52,6 +52,9 @@ def test_evaluate_json_contract(small_logs, registry):
             lo, hi = bounds["hcope"]["interval"]
             assert 0 <= lo <= hi, metric
         assert set(entry["risk"]) == {"abandoned", "cvar_usefulness", "cvar_prompts"}
+        for name, risk in entry["risk"].items():  # every interval within what the risk can be
+            for interval in filter(None, risk["intervals"].values()):
+                assert 0.0 <= interval[0] <= interval[1] and (name != "abandoned" or interval[1] <= 1.0), (name, interval)
         assert set(entry["truth_detail"]["risk"]) == {"abandoned", "cvar_usefulness", "cvar_prompts"}
         assert set(entry["truth"]) == {"usefulness", "success_rate", "prompts"}
         assert all(isinstance(v, float) for v in entry["truth"].values())

@@ -48,7 +48,7 @@ def test_auto_steps_follow_the_size_of_the_logs():
     assert auto_steps(50_000, 256) == 3_100    # rounded to hundreds
 
 
-def test_run_pipeline_in_process(tmp_path):
+def test_run_pipeline_in_process(tmp_path, monkeypatch):
     """The main job as a function: every stage's output is in the result and on disk; a second run reuses them."""
     settings = PipelineSettings(conversations=400, runs=tmp_path / "runs", train_steps=100, eval_conversations=0,
                                 truth_conversations=100, bootstrap=20, fqe_steps=20, workers=1,
@@ -71,6 +71,9 @@ def test_run_pipeline_in_process(tmp_path):
     with pytest.raises(LogConflictError, match=r"conversations: 400 there, 500 now\); choose another --runs$"):
         run_pipeline(other, Reporter(Console(file=buffer, width=200, force_terminal=False), live=False))
     assert buffer.getvalue() == ""  # refused before stage 1 starts: the error is the only thing said
+    monkeypatch.setenv("MAKE_DEMO", "1")  # as `make demo` runs it: the folder is the make variable RUNS
+    with pytest.raises(LogConflictError, match=r"500 now\); choose another RUNS=DIR \(make demo's --runs\)$"):
+        run_pipeline(other)
 
 
 def test_progress_without_a_terminal_is_a_line_per_stage_with_its_time():
