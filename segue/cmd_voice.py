@@ -115,6 +115,8 @@ def voice(
         except KeyboardInterrupt:
             err.print("interrupted")
         except SegueError as exc:  # the microphone vanished mid-run: report what was heard so far
+            if recognizer is None:  # nothing heard yet (or the recognizer did not load): the error is the answer
+                raise
             err.print(f"[yellow]{_escape(str(exc))}[/]")
         if as_json:
             print_json({"utterances": heard})
