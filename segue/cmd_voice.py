@@ -74,12 +74,13 @@ def voice(
     """Talk with Segue out loud: it listens (microphone or --input-wav), answers with speech and plays snippets."""
     from dialogue.speech.audio import Microphone, Speaker
     from dialogue.speech.choose import check_recognizer, make_recognizer
-    from dialogue.speech.tts import synthesize
+    from dialogue.speech.tts import check_voice, synthesize
     from recommender.catalog import Catalog
 
     if as_json and not no_dialogue:
         raise ConfigError("--json needs --no-dialogue (the conversation itself is printed as text)")
     check_recognizer(recognizer_kind, biased=not no_bias)
+    check_voice(speak_voice, speed)  # with --no-dialogue too: a mistaken option is said, not silently unused
     note = lambda message: err.print(f"[yellow]note:[/] {_escape(message)}")  # noqa: E731
     if output_wav is not None and output_wav.is_dir():
         raise ConfigError(f"--output-wav must be a file, got the folder {output_wav}")

@@ -14,7 +14,16 @@ from core.errors import ConfigError
 
 from .audio import VoiceError
 
-__all__ = ["synthesize"]
+__all__ = ["synthesize", "check_voice"]
+
+
+def check_voice(voice: str, speed: int) -> None:
+    """Raise ``ConfigError`` naming the option for a ``--speed`` outside 80-450 words per minute or a ``--voice``
+    that is not an espeak-ng voice name (before anything is spoken, and where nothing will be)."""
+    if not 80 <= int(speed) <= 450:
+        raise ConfigError(f"--speed must be between 80 and 450 words per minute, got {speed}")
+    if not re.fullmatch(r"[A-Za-z0-9_+\-]{1,40}", voice):
+        raise ConfigError(f"--voice must be an espeak-ng voice name such as en-us or en-us+f2, got {voice!r}")
 
 
 def synthesize(text: str, *, voice: str = "en-us", speed: int = 160, pitch: int | None = None) -> tuple[np.ndarray, int]:
@@ -23,10 +32,7 @@ def synthesize(text: str, *, voice: str = "en-us", speed: int = 160, pitch: int 
     if exe is None:
         raise VoiceError("espeak-ng is not installed (Debian: apt-get install espeak-ng; `make test` installs it "
                          "when run as root)")
-    if not 80 <= int(speed) <= 450:
-        raise ConfigError(f"--speed must be between 80 and 450 words per minute, got {speed}")
-    if not re.fullmatch(r"[A-Za-z0-9_+\-]{1,40}", voice):
-        raise ConfigError(f"--voice must be an espeak-ng voice name such as en-us or en-us+f2, got {voice!r}")
+    check_voice(voice, speed)
     clean = re.sub(r"[\x00-\x1f\x7f]", " ", text)[:2000].strip() or "."
     args = [exe, "-v", voice, "-s", str(int(speed)), "--stdout"]
     if pitch is not None:

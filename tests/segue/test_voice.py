@@ -92,7 +92,9 @@ def test_mistakes_are_one_clear_message(tmp_path):
     assert mixed.returncode == 2 and "--no-bias" in mixed.stderr
     folder = segue_in_process("voice", "--input-wav", str(tmp_path), "--no-dialogue")
     assert folder.returncode == 2 and f"--input-wav must be a WAV file, got the folder {tmp_path}" in folder.stderr
-    for result in (missing, bad, flag, kind, mixed, folder):
+    slow = segue_in_process("voice", "--input-wav", str(tmp_path / "bad.wav"), "--no-dialogue", "--speed", "10")
+    assert slow.returncode == 2 and "--speed must be between 80 and 450 words per minute, got 10" in slow.stderr  # unused there, still said
+    for result in (missing, bad, flag, kind, mixed, folder, slow):
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     silent = tmp_path / "silent.wav"
     write_wav(silent, np.zeros(16_000, np.float32), 16_000)
