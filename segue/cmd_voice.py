@@ -97,12 +97,16 @@ def voice(
         from dialogue.speech.session import Heard, understand
 
         catalog = Catalog.load()
-        understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url)
-        recognizer = None  # loaded at the first utterance: files with no speech in them load no model (~8 s)
+        # the models load at the first utterance: a file with no speech in it loads none (recognizers ~8 s, the
+        # embedded NLU ~2 s of training); a Rasa NLU is made now, so that a server that does not answer is said first
+        understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url) if nlu != "embedded" else None
+        recognizer = None
         heard = []
         try:
             for samples, rate in utterances:
                 if recognizer is None:
+                    if understanding is None:
+                        understanding = make_nlu(nlu, catalog=catalog, rasa_url=rasa_url)
                     recognizer = make_recognizer(recognizer_kind, catalog, nlu=understanding, biased=not no_bias, seed=seed,
                                                  notice=note)
                 recognition = recognizer.recognize(samples, rate)
