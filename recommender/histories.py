@@ -282,6 +282,10 @@ def _is_csv(path: Path) -> bool:
     return name.endswith((".csv", ".csv.gz", ".csv.bz2", ".csv.zst"))
 
 
+#: a compressed CSV's codec by its last suffix, as pyarrow detects it when reading
+_CSV_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
+
+
 def read_histories(path: str | Path, catalog: Catalog) -> Histories:
     """Read a history table from Parquet, or CSV (by the ``.csv`` suffix, optionally compressed), and
     validate it against ``catalog`` (see :func:`histories_from_table`); ``source`` is the path.
@@ -307,9 +311,9 @@ def read_histories(path: str | Path, catalog: Catalog) -> Histories:
 
 
 def write_histories(table: pa.Table, path: str | Path) -> Path:
-    """Write a history table to Parquet (zstd), or to CSV when ``path`` ends in ``.csv``, atomically: a temporary
-    file in the same folder, then
-    ``os.replace``; on any error nothing is left behind and an existing file is untouched.
+    """Write a history table to Parquet (zstd), or to CSV when ``path`` names one as :func:`read_histories` reads
+    it (``.csv``, optionally ``.gz``, ``.bz2`` or ``.zst`` compressed), atomically: a temporary file in the same
+    folder, then ``os.replace``; on any error nothing is left behind and an existing file is untouched.
 
     Only the presence of the required columns is checked here (track ids need a catalog: see
     :func:`read_histories`). Raises ``HistoryError``: a required column is missing, ``path`` is a
@@ -327,10 +331,9 @@ def write_histories(table: pa.Table, path: str | Path) -> Path:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a history table is shared like the rest of the data
-        if path.suffix.lower() == ".csv":  # what the name says: read_histories reads a .csv as CSV
-            import pyarrow.csv as pcsv
-
-            pcsv.write_csv(table, tmp)
+        if _is_csv(path):  # what the name says: read_histories reads it as CSV
+            with pa.output_stream(tmp, compression=_CSV_CODECS.get(path.suffix.lower())) as stream:
+                pacsv.write_csv(table, stream)
         else:
             pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, path)

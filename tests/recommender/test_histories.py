@@ -71,6 +71,10 @@ def test_a_csv_name_is_written_as_csv_and_reads_back_the_same(catalog, tmp_path)
     again = read_histories(csv, catalog)
     assert np.array_equal(again.users, parquet.users) and again.segment_names == parquet.segment_names
     assert all(np.array_equal(a, b) for i in range(len(again)) for a, b in zip(again.row(i), parquet.row(i)))
+    for name, magic in (("h.csv.gz", b"\x1f\x8b"), ("h.csv.bz2", b"BZh"), ("h.csv.zst", b"\x28\xb5\x2f\xfd")):
+        packed = write_histories(table, tmp_path / name)  # compressed as named, and read back the same
+        assert packed.read_bytes()[: len(magic)] == magic, name
+        assert read_histories(packed, catalog).sha256 == parquet.sha256, name
 
 
 def test_duplicate_rows_are_summed_and_keep_the_fingerprint(catalog):
