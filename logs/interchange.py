@@ -310,10 +310,10 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     for r in order:
         groups.setdefault(ids[r], []).append(r)
     records, record_ids, unmasked = [], [], [0]
-    for done, (conversation, members) in enumerate(groups.items()):
+    for done, (conversation, members) in enumerate(groups.items(), 1):
         records.append(_replay(rows, members, catalog, scorer_obj, featurizer, profiles, track, has_distribution, unmasked))
         record_ids.append(imported_id(fingerprint, conversation))
-        if progress is not None and done % 50 == 0:
+        if progress is not None and (done % 50 == 0 or done == len(groups)):  # conversations replayed so far
             progress(done, len(groups))
     manifest = LogManifest(LogSource.IMPORTED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
                            logging_policy=f"imported from {source.name}", catalog_path=catalog_path,
@@ -360,10 +360,11 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
     if (outcome == "success") != (played is not None):
         raise rows.fail(first, "played_track", "a track is played exactly when the outcome is success")
     turns = []
+    same = (("outcome", rows.get("outcome", first)), ("user_id", user_id))  # as the conversation's first row has them
     for r in members:
         if track(r, "played_track") != played:
             raise rows.fail(r, "played_track", "must be the same on every row of a conversation")
-        for column, value in (("outcome", rows.get("outcome", first)), ("user_id", user_id)):
+        for column, value in same:
             if rows.get(column, r) != value:
                 raise rows.fail(r, column, f"must be the same on every row of a conversation (row {first + 1} has {value!r})")
         prompt_id = rows.get("prompt", r)

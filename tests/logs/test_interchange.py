@@ -52,8 +52,11 @@ def test_round_trip_gives_the_same_features_and_rewards(logged, population_histo
         table = tmp_path / f"exported.{suffix}"
         rows = export_logs(logged, table)
         assert rows == original.num_rows
-        result = import_logs(table, tmp_path / f"imported-{suffix}", histories=population_histories, part_size=700)
+        said = []
+        result = import_logs(table, tmp_path / f"imported-{suffix}", histories=population_histories, part_size=700,
+                             progress=lambda done, total, said=said: said.append((done, total)))
         assert (result.conversations, result.turns, result.parts) == (2000, original.num_rows, 3)
+        assert said[0] == (50, 2000) and said[-1] == (2000, 2000) and len(said) == 40  # conversations replayed so far
         imported = read_logs(tmp_path / f"imported-{suffix}")
         order = _aligned(original, imported)
         for column in ("features", "history_features", "action_probs"):
