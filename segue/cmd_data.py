@@ -103,7 +103,7 @@ def simulate(
 def simulate_histories(
     users: int = typer.Option(12_000, "--users", help="Simulated users, ids 0..N-1 (12,000: the 10,000 training and "
                                                        "2,000 evaluation users of `segue embeddings train`)."),
-    out_file: Path = typer.Option(..., "--out", help="File to write: Parquet, or CSV when it ends in .csv (atomically; a folder is refused)."),
+    out_file: Path = typer.Option(..., "--out", help="File to write: Parquet, or CSV when it ends in .csv (.csv.gz, .csv.bz2, .csv.zst: compressed) (atomically; a folder is refused)."),
     population_seed: int = typer.Option(2021, "--population-seed", "--seed",
                                         help="Seed of the population: who the users are (same seed, same table)."),
     catalog: Optional[Path] = typer.Option(None, "--catalog", help="Catalog file (default: the vendored one)."),
