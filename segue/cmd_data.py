@@ -153,8 +153,9 @@ def logs_validate(
         ignored = unlisted_files(folder)
         if ignored:
             err.print(f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): {escape(', '.join(ignored))}")
-        out.print(f"{folder}: {len(list_parts(folder))} parts, all valid", highlight=False)
-    out.print(f"{len(parts)} parts, {rows:,} turns, all valid" + (" (conversation ids unique across them)" if len(parts) > 1 else ""),
+        n = len(list_parts(folder))
+        out.print(f"{folder}: {n} part{'' if n == 1 else 's'}, all valid", highlight=False)
+    out.print(f"{len(parts)} part{'' if len(parts) == 1 else 's'}, {rows:,} turns, all valid" + (" (conversation ids unique across them)" if len(parts) > 1 else ""),
               highlight=False)
 
 

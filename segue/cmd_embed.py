@@ -72,7 +72,7 @@ def train(
     job = EmbeddingsJob(settings, out_dir, histories, users if users is not None and histories is None else DEFAULT_SIMULATED_USERS,
                         catalog)
     emb, report = train_scorer_embeddings(job, Reporter())
-    err.print(f"saved {emb.version} to {out_dir} ({emb.meta['train_seconds']} s)")
+    err.print(f"saved {emb.version} to {out_dir} (trained in {emb.meta['train_seconds']} s)")
     if as_json:
         print_json({"version": emb.version, "path": str(out_dir), "histories": emb.meta["histories"], **report})
     else:

@@ -38,7 +38,7 @@ def test_a_prompt_the_person_forced_is_logged_as_forced(tmp_path):
     assert probs.tolist().count(1.0) == 1 and probs.sum() == 1.0  # one-hot on the forced prompt
     assert not any(table["forced"].to_pylist()[1:])  # the policy chose the rest
     validated = segue("logs", "validate", tmp_path / "chats")
-    assert validated.returncode == 0 and "all valid" in validated.stdout, validated.stderr
+    assert validated.returncode == 0 and "1 part, all valid" in validated.stdout, validated.stderr  # one session, one part
     evaluated = segue("evaluate", "--logs", tmp_path / "chats", "--policy", "rule", "--registry", tmp_path / "noreg",
                       "--estimator", "is", "--bootstrap", "20", "--min-ess", "0", "--json")
     assert evaluated.returncode == 0, evaluated.stderr
