@@ -8,8 +8,10 @@ conversation's index. The same conversation in two runs of the same collection
 keeps its id (so reading both is refused as a duplicate, as it should be);
 another collection gets other ids. A conversation with a person (chat, voice)
 gets 62 random bits (``session_id``), and an imported one a hash of the import
-and its id in the source table (``imported_id``). The reader refuses an id seen
-in two parts, naming both.
+and its id in the source table (``imported_id``), except a Segue id that
+``segue logs export`` wrote (a decimal in [2**32, 2**63): ``exported_id``),
+which is kept, so logs exported and imported back are the same conversations
+to the reader. The reader refuses an id seen in two parts, naming both.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import hashlib
 import json
 import secrets
 
-__all__ = ["collection_key", "simulated_id", "session_id", "imported_id", "INDEX_BITS"]
+__all__ = ["collection_key", "simulated_id", "session_id", "imported_id", "exported_id", "INDEX_BITS"]
 
 INDEX_BITS = 32
 _KEY_FIELDS = ("seed", "exploration", "temperature", "simulator", "catalog_path", "scorer", "policy", "fallback", "fault_rate")
@@ -47,3 +49,13 @@ def session_id() -> int:
 def imported_id(namespace: str, source_id: str) -> int:
     """A stable id for conversation ``source_id`` of an imported table (``namespace``: the import's fingerprint)."""
     return _hash63(f"{namespace}\x00{source_id}")
+
+
+def exported_id(source_id: str) -> int | None:
+    """The Segue conversation id ``source_id`` names, when it is one as ``segue logs export`` writes it: the decimal
+    of an int in [2**32, 2**63) (a simulated id has a non-zero collection key above its 32 index bits; a chat's 62
+    random bits are below 2**32 with probability 2**-30). None for any other id (then ``imported_id`` applies)."""
+    if not (source_id.isascii() and source_id.isdigit()) or source_id != str(int(source_id)):
+        return None
+    value = int(source_id)
+    return value if 2**INDEX_BITS <= value < 2**63 else None

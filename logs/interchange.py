@@ -28,7 +28,10 @@ Importing replays Segue's state tracker over each conversation (the opening, the
 the simulator and the dialogue manager drive it, to compute the state features and the valid-prompt mask at every
 prompt; the usefulness labeller gives the rewards. A prompt the replayed state would not allow (another system's
 rules differ) is kept, and marked valid in that row's mask; the import counts them. The result is validated and
-written as Segue's own parts with a manifest. Exporting Segue's logs and importing them back gives the same features and rewards (tested to 1e-6).
+written as Segue's own parts with a manifest. Exporting Segue's logs and importing them back gives the same features
+and rewards (tested to 1e-6), and the same conversation ids (``logs.ids.exported_id``): read beside the logs they
+came from, they are refused as the duplicates they are, not counted twice. Any other source id is hashed with the
+file's fingerprint (``logs.ids.imported_id``).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from recommender.catalog import Catalog
 from recommender.history import HistoryProfile
 
 from .errors import LogValidationError
-from .ids import imported_id
+from .ids import exported_id, imported_id
 from .manifest import ImportSettings, LogManifest, LogSource
 from .schema import LOG_SCHEMA_VERSION, file_metadata
 from .store import MANIFEST, Folders, atomic_file, part_path, read_parts, write_part, write_text_atomic
@@ -141,7 +144,9 @@ def _write_table(table: pa.Table, out: Path) -> None:
 @dataclass(frozen=True)
 class ImportResult:
     """What an import wrote. ``outside_mask``: prompts the other system asked where Segue's replayed state would
-    not have (their mask entry is set: the prompt was evidently askable there). ``users_without_history``:
+    not have (their mask entry is set: the prompt was evidently askable there); ``outside_mask_without_history``:
+    how many of them asked about familiarity in a conversation replayed with no listening history (no
+    ``histories``, no ``user_id``, or a user the table lacks), where Segue never asks it. ``users_without_history``:
     conversations whose ``user_id`` the ``histories`` table lacks (replayed as a listener with no history)."""
 
     folder: Path
@@ -150,6 +155,7 @@ class ImportResult:
     parts: int
     outside_mask: int = 0
     users_without_history: int = 0
+    outside_mask_without_history: int = 0
 
 
 class _Rows:
@@ -309,10 +315,11 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
     groups: dict[str, list[int]] = {}
     for r in order:
         groups.setdefault(ids[r], []).append(r)
-    records, record_ids, unmasked = [], [], [0]
+    records, record_ids, unmasked = [], [], [0, 0]
     for done, (conversation, members) in enumerate(groups.items(), 1):
         records.append(_replay(rows, members, catalog, scorer_obj, featurizer, profiles, track, has_distribution, unmasked))
-        record_ids.append(imported_id(fingerprint, conversation))
+        kept = exported_id(conversation)  # Segue's own id, exported: the same conversation, the same id
+        record_ids.append(kept if kept is not None else imported_id(fingerprint, conversation))
         if progress is not None and (done % 50 == 0 or done == len(groups)):  # conversations replayed so far
             progress(done, len(groups))
     manifest = LogManifest(LogSource.IMPORTED, layout.version, layout.names, layout.n_base, catalog.fingerprint,
@@ -336,7 +343,7 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
                                                  "file": str(source), "parts": [part_path(out, i).name for i in range(len(tables))]},
                                                 indent=2, sort_keys=True))
     lacking = sum(1 for rec in records if histories is not None and rec.user_id >= 0 and rec.user_id not in profiles)
-    return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables), unmasked[0], lacking)
+    return ImportResult(out, len(records), sum(t.num_rows for t in tables), len(tables), unmasked[0], lacking, unmasked[1])
 
 
 def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurizer: Featurizer,
@@ -390,6 +397,7 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
         if not mask[prompt.index]:  # the other system asked what Segue would not: it was askable there all the same
             mask[prompt.index] = True
             unmasked[0] += 1
+            unmasked[1] += profile is None and prompt.prompt is PromptId.ASK_FAMILIARITY  # never valid without a history
         forced = rows.flag("forced", r)
         distribution = np.zeros(N_PROMPTS, dtype=np.float32)
         if forced:

@@ -237,7 +237,8 @@ def _check_unique_ids(parts: list[tuple[Path, pa.Table]]) -> None:
     if same.size:
         a, b = order[same[0]], order[same[0] + 1]
         raise LogValidationError(f"conversation {int(ids[a])} is in {parts[owner[a]][0]} and in {parts[owner[b]][0]}: "
-                                 "a conversation id must be in one part only (a copied part, or logs read twice)")
+                                 "a conversation id must be in one part only (a copied part, logs read twice, or logs read beside "
+                                 "their own export imported back)")
 
 
 def read_parts(folders: Folders, *, validate: bool = True) -> list[tuple[Path, pa.Table]]:

@@ -196,7 +196,8 @@ def logs_import(
                              catalog_path=str(catalog.resolve()) if catalog else None, part_size=part_size,
                              progress=progress)
     summary = {"folder": str(result.folder), "conversations": result.conversations, "turns": result.turns, "parts": result.parts,
-               "outside_mask": result.outside_mask, "users_without_history": result.users_without_history}
+               "outside_mask": result.outside_mask, "outside_mask_without_history": result.outside_mask_without_history,
+               "users_without_history": result.users_without_history}
     if as_json:
         print_json(summary)
     else:
@@ -207,9 +208,17 @@ def logs_import(
                       f"that {histories} does not hold: they were replayed as listeners with no history (give the "
                       "histories of every user in the table)", highlight=False)
         if result.outside_mask:
+            without = result.outside_mask_without_history
+            why = ("the table's system has other rules, or the replay lacks what it knew: the optional confidence and "
+                   "opening_* columns")
+            fix = "give these users' histories too" if histories else "give --histories with the table's users"
+            if without == result.outside_mask:
+                why = (f"all ask_familiarity, in conversations replayed with no listening history, where Segue never "
+                       f"asks it: {fix} if the table's system had them")
+            elif without:
+                why += f"; {without:,} of them ask_familiarity with no listening history ({fix})"
             err.print(f"note: {result.outside_mask:,} prompt(s) were asked where Segue's replayed state would not ask them "
-                      "(the table's system has other rules, or the replay lacks what it knew: the optional confidence "
-                      "and opening_* columns, or --histories); they are kept, marked valid")
+                      f"({why}); they are kept, marked valid", highlight=False)
 
 
 # ------------------------------------------------------------------ catalog

@@ -15,6 +15,7 @@ from logs.errors import LogValidationError
 from logs.interchange import export_logs, import_logs
 from logs.manifest import CollectionSettings, LogSource
 from logs.store import fixed_column, read_logs, read_manifest
+from tests.segue.in_process import segue_in_process
 
 PROMPT_IDS = [p.id.value for p in PROMPTS]
 
@@ -67,6 +68,8 @@ def test_round_trip_gives_the_same_features_and_rewards(logged, population_histo
             assert original[column].take(pa.array(order)).equals(imported[column]), (suffix, column)
         manifest = read_manifest(tmp_path / f"imported-{suffix}")
         assert manifest.source is LogSource.IMPORTED and manifest.imported.distribution_logged
+        # the same conversations keep their ids (logs.ids.exported_id): beside the originals they are duplicates
+        assert set(imported["conversation_id"].to_pylist()) == set(original["conversation_id"].to_pylist())
         assert len(np.unique(imported["conversation_id"].to_numpy())) == 2000
 
 
@@ -98,6 +101,9 @@ def test_the_minimal_table_imports_without_the_optional_columns(logged, tmp_path
     imported = read_logs(tmp_path / "minimal")
     assert result.turns == imported.num_rows == 40 and result.conversations == len(set(imported["conversation_id"].to_pylist()))
     assert result.outside_mask > 0  # without the users' histories some prompts were asked where Segue would not
+    # of them, every ask_familiarity (never valid with no history; no conversation has one here), counted apart
+    familiarity = pq.read_table(table)["prompt"].to_pylist().count("ask_familiarity")
+    assert 0 < result.outside_mask_without_history == familiarity <= result.outside_mask
     assert fixed_column(imported, "valid_mask")[np.arange(40), [PROMPT_IDS.index(p) for p in imported["prompt"].to_pylist()]].all()
     probs = fixed_column(imported, "action_probs")
     assert np.count_nonzero(probs, axis=1).max() == 1  # only the logged prompt's probability is known
@@ -181,6 +187,8 @@ def test_conversations_whose_user_the_histories_lack_are_counted(logged, catalog
     result = import_logs(tmp_path / "forty.parquet", tmp_path / "out", histories=few)
     users = {c: u for c, u in zip(table["conversation_id"].to_pylist(), table["user_id"].to_pylist())}
     assert result.users_without_history == sum(u >= 50 for u in users.values()) > 0
+    asked = [(p, u) for p, u in zip(table["prompt"].to_pylist(), table["user_id"].to_pylist()) if p == "ask_familiarity"]
+    assert result.outside_mask_without_history == sum(u >= 50 for _, u in asked)  # only where the history is missing
 
 
 def test_validate_refuses_action_probs_that_contradict_the_propensity(logged):
@@ -219,8 +227,26 @@ def test_cli_import_and_export(logged, tmp_path):
     imported = subprocess.run([*segue, "logs", "import", str(tmp_path / "t.csv"), "--out", str(tmp_path / "in"), "--json"],
                               capture_output=True, text=True)
     assert imported.returncode == 0, imported.stderr
-    assert json.loads(imported.stdout)["conversations"] == 2000
-    summary = subprocess.run([*segue, "logs", "summary", str(logged), str(tmp_path / "in"), "--json"], capture_output=True, text=True)
+    said = json.loads(imported.stdout)
+    assert said["conversations"] == 2000
+    # no --histories: the logged ask_familiarity prompts are the ones outside the replayed mask, and said to be
+    assert said["outside_mask"] == said["outside_mask_without_history"] > 0 and said["users_without_history"] == 0
+    summary = subprocess.run([*segue, "logs", "summary", str(tmp_path / "in"), "--json"], capture_output=True, text=True)
     assert summary.returncode == 0, summary.stderr
-    sources = json.loads(summary.stdout)["sources"]
-    assert sources["simulated"]["conversations"] == sources["imported"]["conversations"] == 2000
+    assert json.loads(summary.stdout)["sources"]["imported"]["conversations"] == 2000
+    # beside the logs it came from, the re-import is the same 2,000 conversations again: refused, not counted twice
+    both = segue_in_process("logs", "summary", logged, tmp_path / "in", "--json")
+    assert both.returncode == 2 and "Traceback" not in both.stderr, both.stderr
+    said = " ".join(both.stderr.split())
+    assert "is in" in said and "their own export imported back" in said, both.stderr
+
+
+def test_only_an_id_segue_wrote_is_kept_on_import():
+    """A Segue id (the decimal export_logs writes, 2**32 <= id < 2**63) is kept; any other id is hashed with the file."""
+    from logs.ids import collection_key, exported_id, simulated_id
+
+    segue_id = simulated_id(collection_key({"seed": 1}), 7)
+    assert exported_id(str(segue_id)) == segue_id and exported_id(str(2**32)) == 2**32
+    for other in ("12", str(2**32 - 1), str(2**63), "-4294967296", "04294967296", "4294967296.0", " 4294967296",
+                  "\u0664294967296", "abc", ""):
+        assert exported_id(other) is None, other
