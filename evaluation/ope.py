@@ -20,6 +20,7 @@ conversations. Forced turns (the person led) are no decision (``OPEData.decided`
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -351,6 +352,17 @@ class _Resampling:
         return out
 
 
+def _ess_advice(ess: float, n: int, minimum: float) -> str:
+    """What to do about an effective sample size ``ess`` of ``n`` conversations below ``minimum``: how many logged
+    conversations like these would reach it (the ESS of i.i.d. conversations grows in proportion to their number)."""
+    if not ess > 0:
+        return ("(no logged conversation is one this policy would have had); log with more exploration, or from a policy "
+                "closer to this one")
+    needed = math.ceil(minimum * n / ess)
+    return (f"(an effective {ess / n:.1%} of them: about {needed:,} conversations logged like these would reach "
+            f"{minimum:g}); log more, or with more exploration, or from a policy closer to this one")
+
+
 def _below(value: float, minimum: float) -> str:
     """``value`` with one decimal, or as many as show it is below ``minimum`` (9.96 of 10 is not "10.0")."""
     for digits in range(1, 7):
@@ -447,10 +459,7 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
             entry.support = SupportCheck(
                 False, 0, 0.0,
                 f"not estimable: the importance weights leave an effective sample size of {_below(ess, settings.min_ess)} conversations of "
-                f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} " + (
-                    "(the logs hold too few conversations; log more)" if data.n_conversations < 2 * settings.min_ess else
-                    "(the logging policy rarely did what this policy does); log with more exploration, or from a policy "
-                    "closer to this one"))
+                f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} " + _ess_advice(ess, data.n_conversations, settings.min_ess))
             continue
         per_policy = {}
         for q in (settings.q_models if settings.needs_q else ()):

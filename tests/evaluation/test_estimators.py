@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -305,6 +307,8 @@ def test_near_deterministic_logs_are_not_estimable():
     entry = result.policies["half"]
     assert not entry.supported and entry.diagnostics.ess == pytest.approx(3.0)
     assert "not estimable" in entry.support.message and "below the minimum of 10" in entry.support.message
+    needed = math.ceil(10 * data.n_conversations / entry.diagnostics.ess)  # the ESS grows with the conversations
+    assert f"about {needed:,} conversations logged like these would reach 10" in entry.support.message, entry.support.message
     assert entry.estimators == {}
 
 
