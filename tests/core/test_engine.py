@@ -64,9 +64,9 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def local_logs(tmp_path_factory) -> Path:
-    """1,500 conversations in 3 parts of 500 (seed 4) with the local engine: the bytes to match."""
+    """900 conversations in 3 parts of 300 (seed 4) with the local engine: the bytes to match."""
     folder = tmp_path_factory.mktemp("local") / "logs"
-    result = segue("simulate", "--conversations", "1500", "--seed", "4", "--part-size", "500", "--out", str(folder), "--json")
+    result = segue("simulate", "--conversations", "900", "--seed", "4", "--part-size", "300", "--out", str(folder), "--json")
     assert result.returncode == 0, result.stderr
     return folder
 
@@ -77,7 +77,7 @@ def _parts(folder: Path) -> list[bytes]:
 
 def test_a_worker_killed_mid_part_is_retried_and_the_cluster_writes_the_local_bytes(cluster, local_logs, tmp_path):
     out = tmp_path / "logs"
-    command = [*SEGUE, "simulate", "--conversations", "1500", "--seed", "4", "--part-size", "500", "--out", str(out),
+    command = [*SEGUE, "simulate", "--conversations", "900", "--seed", "4", "--part-size", "300", "--out", str(out),
                "--engine", "ray", "--address", cluster, "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     killed = None
@@ -98,12 +98,12 @@ def test_a_worker_killed_mid_part_is_retried_and_the_cluster_writes_the_local_by
     assert _parts(out) == _parts(local_logs)  # every part exactly once, byte for byte the local engine's
     assert (out / "manifest.json").read_text() == (local_logs / "manifest.json").read_text()
     assert not list(out.glob(".*.tmp"))
-    assert json.loads(stdout)["conversations"] == 1500 and _nodes(cluster) == 2
+    assert json.loads(stdout)["conversations"] == 900 and _nodes(cluster) == 2
 
 
 def test_a_driver_killed_mid_run_resumes_with_the_same_command(cluster, local_logs, tmp_path):
     out = tmp_path / "logs"
-    command = [*SEGUE, "simulate", "--conversations", "1500", "--seed", "4", "--part-size", "500", "--out", str(out),
+    command = [*SEGUE, "simulate", "--conversations", "900", "--seed", "4", "--part-size", "300", "--out", str(out),
                "--engine", "ray", "--address", cluster, "--json"]
     driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
     deadline = time.monotonic() + 120
@@ -119,7 +119,7 @@ def test_a_driver_killed_mid_run_resumes_with_the_same_command(cluster, local_lo
 
 
 def test_ab_on_the_cluster_is_the_local_report(cluster):
-    args = ["ab", "--policy", "rule", "--conversations", "120", "--seeds", "2", "--json"]
+    args = ["ab", "--policy", "rule", "--conversations", "60", "--seeds", "2", "--json"]
     local = segue(*args)
     remote = segue(*args, "--engine", "ray", "--address", cluster)
     assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
@@ -132,7 +132,7 @@ def test_duckdb_and_ray_data_read_the_logs_as_segue_counts_them(cluster, local_l
     summary = json.loads(segue("logs", "summary", str(local_logs), "--json").stdout)
     pattern = str(local_logs / "part-*.parquet")
     ((turns, conversations),) = duckdb.sql(f"select count(*), count(distinct conversation_id) from read_parquet('{pattern}')").fetchall()
-    assert (turns, conversations) == (summary["turns"], summary["conversations"]) == (summary["turns"], 1500)
+    assert (turns, conversations) == (summary["turns"], summary["conversations"]) == (summary["turns"], 900)
     # Ray Data in a process of its own: a driver in the test process leaves Ray's threads behind (its metrics
     # queries), and CPython 3.11.7's parser is not safe beside them (a later ast.parse in this process raised
     # "SystemError: AST constructor recursion depth mismatch" in tests/test_layout.py)

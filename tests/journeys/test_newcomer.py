@@ -24,9 +24,9 @@ SEGUE = Path(sys.executable).parent / "segue"
 #: small enough for CI (under a minute on 2 cores); at this scale the gate may promote a candidate or refuse them all
 DEMO = {
     "CONVERSATIONS": "1200",
-    "HISTORY_USERS": "1500",
-    "EMBEDDINGS_FLAGS": "--steps 60 --eval-users 300 --cold-epochs 20",
-    "PIPELINE_FLAGS": "--truth-conversations 300 --eval-conversations 200 --bootstrap 100 --fqe-steps 200 --steps 200",
+    "HISTORY_USERS": "1000",
+    "EMBEDDINGS_FLAGS": "--steps 40 --eval-users 200 --cold-epochs 5",
+    "PIPELINE_FLAGS": "--truth-conversations 150 --eval-conversations 50 --bootstrap 50 --fqe-steps 100 --steps 100",
 }
 
 
