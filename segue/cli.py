@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 
 import typer
@@ -22,6 +23,7 @@ __all__ = ["app", "main", "usage_error"]
 # typer >= 0.20 carries its own copy of click: its exception classes, whichever click typer uses
 UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 NoArgsIsHelpError = getattr(sys.modules[UsageError.__module__], "NoArgsIsHelpError", None)
+NoSuchOption = getattr(sys.modules[UsageError.__module__], "NoSuchOption", None)
 
 
 def main() -> None:
@@ -60,12 +62,36 @@ def usage_error(exc: UsageError, argv: list[str]) -> str:
     it (``--conversations ten``), and where the help is, e.g. ``Invalid value for '--conversations' / '-n': Input
     should be a valid integer ..., got 'ten' (see 'segue simulate --help')``."""
     message = " ".join(exc.format_message().split())
+    if NoSuchOption is not None and isinstance(exc, NoSuchOption) and exc.ctx is not None:
+        message = _no_such_option(exc.option_name, exc.ctx.command)
     if isinstance(exc, typer.BadParameter) and exc.param is not None:
         given = _given_value(exc.param, argv)
         if given is not None and repr(given) not in message:
             message += f", got {given!r}"
     path = exc.ctx.command_path if exc.ctx is not None else "segue"
     return f"{message} (see '{path} --help')"
+
+
+def _no_such_option(name: str, command) -> str:
+    """"No such option: NAME", with the command's options close to it: a spelling at least 70% alike
+    (difflib's ratio, leading dashes left out) or one name the start of the other. click's own list compares the
+    names with their dashes at 60%, which offered --out for --bogus."""
+    typed = name.lstrip("-")
+    scored = []
+    for param in command.params:
+        for option in (*getattr(param, "opts", ()), *getattr(param, "secondary_opts", ())):
+            if not option.startswith("--"):
+                continue
+            bare = option[2:]
+            ratio = difflib.SequenceMatcher(None, typed, bare).ratio()
+            prefix = min(len(typed), len(bare)) >= 3 and (typed.startswith(bare) or bare.startswith(typed))
+            if ratio >= 0.7 or prefix:
+                scored.append((-ratio, option))
+    close = [option for _, option in sorted(set(scored))][:3]
+    if not close:
+        return f"No such option: {name}"
+    return f"No such option: {name} (did you mean {close[0]}?)" if len(close) == 1 else \
+        f"No such option: {name} (possible options: {', '.join(close)})"
 
 
 def _given_value(param, argv: list[str]) -> str | None:

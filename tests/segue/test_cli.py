@@ -51,7 +51,9 @@ def test_simulate_json_contract(tmp_path):
          "'--conversations' / '-n': Input should be a valid integer, unable to parse string as an integer, got 'ten' (see '"),
         (("simulate", "--seed=1.5", "--out", "{tmp}/x"),
          "'--seed': Input should be a valid integer, unable to parse string as an integer, got '1.5'"),
-        (("simulate", "--bogus"), "No such option: --bogus"),
+        (("simulate", "--bogus"), "No such option: --bogus (see '"),  # nothing close: click had offered --out
+        (("simulate", "--conversation", "5"), "No such option: --conversation (did you mean --conversations?)"),
+        (("evaluate", "--polcy", "rule"), "No such option: --polcy (did you mean --policy?)"),
         (("bogus",), "No such command 'bogus'"),
         (("simulate", "-n", "10", "--nlu-error-rate", "-0.1", "--out", "{tmp}/x"), "--nlu-error-rate must be within [0, 1], got -0.1"),
         (("catalog", "synthetic", "--tracks", "0", "--out", "{tmp}/s.parquet"), "--tracks (the synthetic catalog's size) must be"),
