@@ -87,6 +87,18 @@ class Reporter:
         if self.enabled:
             self.console.print(text, highlight=False)
 
+    def note_unread(self, folders) -> None:
+        """A note per log folder holding Parquet files it does not read (not parts of its manifest: a stray copy,
+        a leftover), as ``segue logs validate`` and ``summary`` say, so training or evaluating never skips one
+        silently."""
+        from logs.store import unlisted_files
+
+        for folder in folders:
+            ignored = unlisted_files(folder)
+            if ignored:
+                self.note(f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): "
+                          f"{escape(', '.join(ignored))}")
+
     @contextmanager
     def stage(self, title: str) -> Iterator[None]:
         """A named stage: a line when it starts and one with its elapsed time when it ends (or fails)."""

@@ -48,6 +48,7 @@ class EvaluateSettings:
 def evaluate_policies(settings: EvaluateSettings, reporter: Reporter | None = None) -> Evaluation:
     """See ``evaluation.evaluate.evaluate_logs`` (its errors too); progress per stage."""
     reporter = reporter or Reporter.silent()
+    reporter.note_unread(settings.logs)
     with reporter.stages() as update:
         return evaluate_logs(settings.logs, list(settings.policies), registry=settings.registry, settings=settings.ope,
                              truth_conversations=settings.truth_conversations, progress=update, cache=settings.cache)

@@ -58,6 +58,7 @@ def train_policy(job: TrainJob, reporter: Reporter | None = None) -> PolicyRecor
     where = ", ".join(map(str, job.logs))
     reporter.line(f"reading {where} ...")
     table = read_logs(job.logs)
+    reporter.note_unread(job.logs)
     data = to_transitions(table, features=config.features)
     if data.feature_names != layout.names:
         raise PolicyError(f"{where} was logged with other state features than this Segue builds ({layout.version}); "

@@ -6,6 +6,7 @@ tests run without ``../shared``; where the shared folders are there, the same ch
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from rich.console import Console
 
 from logs.errors import LogValidationError
 from logs.store import fixed_column, read_logs, unlisted_files
@@ -83,14 +85,27 @@ def test_extra_columns_are_ignored_by_rule(cases, small_logs):
     assert read_logs(cases["logs_extra_column"]).equals(read_logs(small_logs))
 
 
-def test_a_stray_copy_is_not_read_and_is_named(cases):
+def test_a_stray_copy_is_not_read_and_is_named(cases, tmp_path):
     for folder in _both(cases, "logs_stray_copy"):
         summary = summarize(folder)
         assert summary["conversations"] == 200 and summary["ignored_files"] == {str(folder): ["part-00001-copy.parquet"]}
         assert unlisted_files(folder) == ["part-00001-copy.parquet"]
         result = run("logs", "validate", folder)
         assert result.returncode == 0 and "part-00001-copy.parquet" in result.stderr and "not read" in result.stderr
+    # training and evaluating say it too (they skipped it silently)
     folder = cases["logs_stray_copy"]
+    trained = run("train", "--logs", folder, "--algo", "regressor", "--features", "base", "--eval-conversations", "0",
+                  "--out", tmp_path / "reg")
+    assert trained.returncode == 0, trained.stderr
+    assert "not read" in trained.stderr and "part-00001-copy.parquet" in trained.stderr, trained.stderr
+    from evaluation.ope import OPESettings
+    from segue.progress import Reporter
+    from segue.workflows import EvaluateSettings, evaluate_policies
+
+    said = io.StringIO()
+    settings = EvaluateSettings(logs=(folder,), policies=("rule",), ope=OPESettings(estimators=("is",), bootstrap=10))
+    evaluate_policies(settings, Reporter(Console(file=said, width=300), live=False))
+    assert f"not read (no part of {folder}'s manifest): part-00001-copy.parquet" in said.getvalue()
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest.pop("settings")
     (folder / "manifest.json").write_text(json.dumps({**manifest, "parts": ["part-00000.parquet", "part-00001.parquet",
