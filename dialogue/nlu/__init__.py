@@ -23,8 +23,8 @@ class NLUResult:
     sentiment: float
     confidence: float
     intent: str | None = None
-    entities: tuple[dict, ...] = field(default=())
-    text: str = ""
+    entities: tuple[dict, ...] = field(default=())  # {"slot", "value", "text", "score"}; "in_catalog": False marks
+    text: str = ""                                  # a well-known genre the catalog lacks ("blues"): no act made of it
 
     def heard_with(self, speech_confidence: float) -> "NLUResult":
         """This reading of recognized speech: the confidence scaled by the recognizer's (clipped to [0, 1])."""

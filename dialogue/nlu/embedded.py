@@ -139,6 +139,12 @@ class EmbeddedNLU:
             intent = "reject" if intent == "accept" else "deny"
             p *= 0.8
         intent, p = _rules(intent, p, lowered, tokens, matches, negated_at, clauses, prompt)
+        unavailable = self.lexicon.unavailable(tokens, matches)
+        for name, start, stop in unavailable:  # asked for by name, not in this catalog: said, never acted on
+            entities.append({"slot": str(Slot.GENRE), "value": name, "text": " ".join(tokens[start:stop]), "score": 1.0,
+                             "in_catalog": False})
+        if unavailable and intent in ("affirm", "accept") and not matches:  # "blues please" is a request, not a yes
+            intent = "inform"
         head = self._intent_act(intent, tokens, prompt)
         excluded = any(a.act is Act.DENY for a in acts)
         if head is not None and not (excluded and head.act in (Act.DENY, Act.REJECT) and (

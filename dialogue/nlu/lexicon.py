@@ -132,6 +132,17 @@ _COMPARATIVES = {"jazz": ("jazzy", "jazzier"), "rock": ("rockier", "rocky"), "po
                  "blues rock": ("bluesy", "bluesier"), "disco": ("disco-y", "discoey")}
 
 
+#: Genres people ask for by name, whatever the catalog holds: those the catalog lacks (``Lexicon.absent``) are
+#: recognized as such, so "blues please" is told there is no blues, not taken for a yes.
+WELL_KNOWN_GENRES = (
+    "blues", "gospel", "latin", "salsa", "samba", "bossa nova", "tango", "flamenco", "reggaeton", "cumbia", "bachata",
+    "merengue", "mariachi", "k-pop", "j-pop", "polka", "opera", "bluegrass", "americana", "zydeco", "afrobeat",
+    "afrobeats", "dancehall", "trap", "drill", "bebop", "big band", "christian", "christmas music", "children's music",
+    "schlager", "chanson", "fado", "klezmer", "celtic", "baroque", "motown", "doo-wop", "hyperpop", "black metal",
+    "death metal", "heavy metal", "thrash metal", "grindcore", "eurodance", "city pop", "bhangra", "bollywood",
+)
+
+
 #: A word more frequent than this in general English (the unigram log-probability of pocketsphinx's en-us language
 #: model, in its units of log base 1.0001: about 1 in 60,000 words) is a common word, not a name.
 FREQUENT_LOGPROB = -110_000
@@ -232,6 +243,26 @@ class Lexicon:
         genre_words = {k for k, (s, _) in table.items() if s is Slot.GENRE and " " not in k}
         self.common = frozenset(common - genre_words)  # never guessed at: "sure" is no "surf", "i'm" no "idm"
         self.genre_words = sorted({k for k, (s, _) in table.items() if s is Slot.GENRE and " " not in k and len(k) >= 3})
+        self.absent: dict[str, str] = {}  # phrase -> a well-known genre this catalog does not hold
+        for name in WELL_KNOWN_GENRES:
+            for key in (" ".join(tokenize(name)), " ".join(tokenize(name.replace("-", " ")))):
+                if key and key not in table and not any(m.slot is Slot.GENRE for m in self.match(key.split())):
+                    self.absent[key] = name
+
+    def unavailable(self, tokens: list[str], matches: list[Match]) -> list[tuple[str, int, int]]:
+        """Well-known genres this catalog does not hold, mentioned in ``tokens`` outside ``matches``: (name, start,
+        stop) of each, in order ("blues please" -> [("blues", 0, 1)] when the catalog has no blues)."""
+        taken = [False] * len(tokens)
+        for m in matches:
+            taken[m.start : m.stop] = [True] * (m.stop - m.start)
+        found = []
+        for size in (3, 2, 1):
+            for start in range(0, len(tokens) - size + 1):
+                name = self.absent.get(" ".join(tokens[start : start + size]))
+                if name is not None and not any(taken[start : start + size]):
+                    found.append((name, start, start + size))
+                    taken[start : start + size] = [True] * size
+        return sorted(found, key=lambda f: f[1])
 
     @cached_property
     def artist_keys(self) -> list[str]:

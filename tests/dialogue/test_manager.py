@@ -319,3 +319,18 @@ def test_a_decade_the_catalog_lacks_is_understood_said_and_relaxed(catalog, part
     assert "no music from the 1970s" in turn.text and not turn.finished
     view = m.conversation.view()
     assert view.n_candidates > 0 and "decade" in {str(s) for s in view.relaxed}
+
+
+def test_a_genre_the_catalog_lacks_is_said_and_no_offered_genre_is_taken(catalog, parts):
+    from dialogue.acts import Slot
+    from dialogue.features import FeatureVariant
+    from dialogue.prompts import prompt_index
+    from policy.base import ConstantPolicy
+
+    m = DialogueManager(catalog, nlu=parts[0], policy=ConstantPolicy(prompt_index(PromptId.SUGGEST_GENRES)),
+                        variant=FeatureVariant.BASE, scorer=BaselineScorer(catalog), sink=ConversationBuffer())
+    offered = m.respond("something upbeat")
+    assert offered.prompt.prompt is PromptId.SUGGEST_GENRES
+    turn = m.respond("blues please")  # was an affirm: the first offered genre taken
+    assert turn.text.startswith("I have no blues here; my genres are electronic, pop, rock,") and not turn.finished
+    assert m.conversation.state.known(Slot.GENRE) is None and m.draft.turns[0].acts == ()

@@ -102,3 +102,20 @@ def test_rasa_schema_catches_a_broken_file(catalog):
     with pytest.raises(ConfigError, match="domain.yml breaks Rasa's schema"):
         validate(domain_yaml({"open": ("hi",)}).replace("  - inform\n", "  - {inform: 3}\n"), "domain")
     assert nlu_yaml([]) .startswith('version: "3.1"')
+
+
+def test_a_genre_the_catalog_lacks_is_named_and_never_taken_for_a_yes(nlu, catalog):
+    """"blues please" was read as affirm (0.24): to "May I suggest jazz or rock?" it would have chosen jazz. A
+    well-known genre the catalog lacks is now an entity marked in_catalog False, and no act is made of it."""
+    values = {g.lower() for g in catalog.genre_names + catalog.style_names}
+    assert "blues" not in values and "blues rock" in values and "k-pop" not in values
+    for text, prompt in (("blues please", PromptId.SUGGEST_GENRES), ("blues please", None), ("some k-pop", PromptId.OPEN)):
+        result = nlu.parse(text, prompt=prompt)
+        assert acts(result) == set(), (text, result.acts)
+        assert [e["value"] for e in result.entities if e.get("in_catalog") is False] == [text.split()[-1 if "k-pop" in text else 0]]
+    both = nlu.parse("jazz and blues")  # the genre it has is understood, the one it lacks is named
+    assert acts(both) == {"inform(genre=jazz)"} and [e["value"] for e in both.entities if e.get("in_catalog") is False] == ["blues"]
+    for text, genre in (("play some blues rock", "blues rock"), ("heavy metal", "metal")):  # held (as a style): no note
+        result = nlu.parse(text)
+        assert f"inform(genre={genre})" in acts(result) and all(e.get("in_catalog", True) for e in result.entities)
+    assert acts(nlu.parse("no gospel please", prompt=PromptId.SUGGEST_GENRES)) == {"deny()"}  # a no stays a no
