@@ -24,7 +24,7 @@ evaluation too: that is where it ended in the world.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cached_property
 
@@ -192,6 +192,12 @@ class OPEData:
         out[rows] = 0.0
         out[rows, self.actions[rows]] = 1.0
         return out
+
+    def base_only(self) -> "OPEData":
+        """The same logs without their history features (history (n, 0), the base feature names only): for logs
+        made with several scorers, whose history features (affinities) mean different things part by part, so
+        neither a Q model nor a policy may read them."""
+        return replace(self, history=self.history[:, :0], feature_names=tuple(self.feature_names[: self.features.shape[1]]))
 
     def state(self, variant: FeatureVariant | str) -> np.ndarray:
         """The state features a policy of that variant reads: base, or base + history."""

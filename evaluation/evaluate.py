@@ -15,9 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import ConfigError
+from dialogue.features import FeatureVariant
+from logs.errors import LogValidationError
 from logs.manifest import LogManifest
 from logs.store import Folders, common_manifest, logs_fingerprint
-from policy.registry import DEFAULT_REGISTRY, load_policy, resolve
+from policy.errors import PolicyError
+from policy.registry import DEFAULT_REGISTRY, load_policy, read_record, resolve
 from recommender.catalog import Catalog
 
 from .ab import ABSettings, run_ab
@@ -92,7 +95,9 @@ def attach_truth(report: EvaluationReport, truth: dict[str, Truth]) -> None:
 def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAULT_REGISTRY, settings: OPESettings | None = None,
                   truth_conversations: int = 0, truth_seed: int = 0, progress: Progress | None = None,
                   cache: Path | None = None) -> Evaluation:
-    """Estimate each policy on the logs (one folder or several read together; they must share their features);
+    """Estimate each policy on the logs (one folder or several read together; they must share their catalog and base
+    features, and their history features too unless every policy reads base features only: logs of several scorers,
+    such as simulated logs and chats served with embeddings, are evaluated on the base features);
     with ``truth_conversations`` > 0 also run it in the simulator (the first simulated part's world). ``cache``: a
     folder where each learned policy's choices at the logged states and its Q models are kept per (policy files,
     logs' bytes, Q settings) and read back (``evaluation.cache``); None caches nothing.
@@ -108,11 +113,23 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
     if truth_conversations < 0:
         raise ConfigError(f"--truth-conversations must be >= 0, got {truth_conversations}")
     folders = [Path(logs)] if isinstance(logs, (str, Path)) else [Path(f) for f in logs]
-    manifest = common_manifest(folders)
+    manifest = common_manifest(folders, variant=FeatureVariant.BASE)  # one catalog, the same base features
+    try:
+        manifest, mixed = common_manifest(folders), None  # and the same history features (one scorer)
+    except LogValidationError as exc:
+        mixed = str(exc)  # e.g. simulated logs and chats served with embeddings: base-feature policies only
     catalog = Catalog.load(manifest.catalog_path)
+    if mixed is not None:  # before loading: a history policy would be refused for the first part's scorer instead
+        history = [ref for ref in policies if (folder := resolve(ref, registry)) is not None
+                   and FeatureVariant(read_record(folder).features) is FeatureVariant.HISTORY]
+        if history:
+            raise PolicyError(f"{', '.join(history)} read{'s' if len(history) == 1 else ''} history features, but {mixed}; "
+                              "evaluate it on logs made with one scorer (a base-feature policy can be evaluated on these)")
     loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
               for ref in policies}  # fail fast
     data = OPEData.from_logs(folders)
+    if mixed is not None:  # the Q models read the base features only, as the policies do
+        data = data.base_only()
     store = OPECache(cache, logs_fingerprint(folders)) if cache is not None else None
     keys = {ref: _policy_key(ref, registry) for ref in policies} if store else {}
     targets, q_values = {}, {}

@@ -99,7 +99,7 @@ def test_policy_command_mistakes(small_logs, registry, tmp_path, args, message):
     assert not (tmp_path / "x").exists()
 
 
-def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embeddings, tmp_path):
+def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embeddings, small_logs, tmp_path):
     emb, folder, _ = small_embeddings
     logs = tmp_path / "logs"
     sim = run("simulate", "--conversations", "120", "--seed", "3", "--out", str(logs), "--part-size", "60",
@@ -117,6 +117,19 @@ def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embedd
     ab = run("ab", "--policy", str(tmp_path / "p" / "reg-emb"), "--conversations", "20", "--seeds", "1",
              "--scorer", str(folder), "--workers", "1", "--json")
     assert ab.returncode == 0, ab.stderr
+    # beside logs of the baseline scorer (make demo's simulated logs and chats served with its embeddings): a
+    # base-feature policy is evaluated on the base features (Q models too); a history one is refused, saying why
+    from evaluation.evaluate import evaluate_logs
+    from evaluation.ope import OPESettings
+    from evaluation.qmodel import FQESettings
+    from policy.errors import PolicyError
+
+    quick = OPESettings(estimators=("is", "dm"), bootstrap=10, fqe=FQESettings(steps=30), min_ess=1)
+    both = evaluate_logs([small_logs, logs], ["rule"], settings=quick)
+    assert both.data.history.shape[1] == 0 and both.data.n_conversations == 200 + 120
+    assert both.result.policies["rule"].estimators["dm"]  # a Q model fitted on the base features
+    with pytest.raises(PolicyError, match=r"reg-emb reads history features, but .* hold other features"):
+        evaluate_logs([small_logs, logs], [str(tmp_path / "p" / "reg-emb")], settings=quick)
 
 
 def test_simulate_serves_a_registry_policy(registry, tmp_path):
