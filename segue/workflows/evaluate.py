@@ -62,15 +62,18 @@ def gate_candidates(evaluation: Evaluation, *, registry: Path, candidates: list[
     them all, else they are simulated now (``gate.sim_conversations`` users, the logs' world); without, the
     candidate's prompt share is taken at the logged states."""
     reporter = reporter or Reporter.silent()
+    others = [c for c in dict.fromkeys(candidates) if c != current]  # the current policy is no candidate of its own
+    if not others:
+        return []
     if not gate.simulator_guardrails:
         return [gate_decision(c, current, evaluation.result, None, gate, logged_share=logged_share(evaluation, c))
-                for c in candidates if c != current]
+                for c in others]
     truth = dict(truth or {})
-    if any(p not in truth for p in [*candidates, current]):
+    if any(p not in truth for p in [*others, current]):
         with reporter.bar("simulator guardrails", gate.sim_conversations) as update:
-            truth = simulate_truth([*candidates, current], conversations=gate.sim_conversations, registry=registry,
+            truth = simulate_truth([*others, current], conversations=gate.sim_conversations, registry=registry,
                                    manifest=evaluation.manifest, progress=update)
-    return [gate_decision(c, current, evaluation.result, truth, gate) for c in candidates if c != current]
+    return [gate_decision(c, current, evaluation.result, truth, gate) for c in others]
 
 
 def logged_share(evaluation: Evaluation, policy: str) -> dict[str, float]:

@@ -173,3 +173,17 @@ def test_a_cache_folder_that_cannot_be_written_is_said_once(tmp_path, capsys):
     assert said.count("warning:") == 1 and f"{tmp_path / 'file'} is not a folder; nothing is cached" in said
     assert _cache(str(tmp_path / "new" / "cache")) == tmp_path / "new" / "cache" and not (tmp_path / "new").exists()
     assert _cache("off") is None and capsys.readouterr().err == ""
+
+
+def test_a_report_on_the_current_policy_alone_has_no_gate_to_run(small_logs, registry, tmp_path):
+    """`segue report --policy rule` (rule current) failed with "each --policy once, got rule, rule": the gate's
+    guardrails simulated the current policy twice. The current policy is no candidate of its own."""
+    from evaluation.ope import OPESettings
+    from evaluation.qmodel import FQESettings
+    from segue.workflows import EvaluateSettings
+    from segue.workflows.evaluate import ReportSettings, write_evaluation_report
+
+    ope = OPESettings(estimators=("is", "dr"), bootstrap=20, fqe=FQESettings(steps=30), min_ess=0)
+    html, markdown = write_evaluation_report(ReportSettings(EvaluateSettings(small_logs, ("rule",), registry, ope),
+                                                            tmp_path / "r.html"))
+    assert html.is_file() and "rule" in markdown.read_text() and "over rule" not in markdown.read_text()
