@@ -121,6 +121,10 @@ class DialogueManager:
             said = {a.act for a in reply.acts}
             content = any(a.act in (Act.INFORM, Act.DONT_CARE, Act.STOP, Act.RESTART) for a in reply.acts)
             if said & {Act.AFFIRM, Act.ACCEPT} and not content:
+                if reply.confidence < CONFIRM_BELOW:  # a doubtful yes ("hmm") to "are you sure?" confirms nothing
+                    self.pending = pending
+                    kinds = {a.act for a in pending.acts}
+                    return SystemTurn(f"Sorry, I'm still not sure. {_confirmation(kinds, prompt_id)}", nlu=reply)
                 return self._understood(replace(pending, confidence=max(pending.confidence, reply.confidence)), prompt_id)
             if said & {Act.DENY, Act.REJECT} and not content:
                 if Act.ACCEPT in {a.act for a in pending.acts}:  # "shall I play the whole track?" "no": turned down

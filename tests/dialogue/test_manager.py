@@ -237,6 +237,9 @@ def test_a_doubtful_stop_restart_or_accept_is_confirmed(catalog, parts):
     turn = _until_sample(m, m.respond("some jazz"))
     sure = m.respond("I love it", speech_confidence=0.3)
     assert "shall I play the whole track" in sure.text and not sure.finished
+    murmur = m.respond("hmm")  # a doubtful yes to "are you sure?" is itself asked about (it played the track)
+    assert murmur.nlu.confidence < CONFIRM_BELOW and not murmur.finished and "shall I play the whole track" in murmur.text
+    assert m.conversation.state.accepted_track is None
     played = m.respond("yes please")
     assert played.finished and m.sink.conversations[-1].played_track == turn.play_track
     m = manager(catalog, parts)
