@@ -453,13 +453,14 @@ def evaluate_targets(data: OPEData, targets: dict[str, np.ndarray], settings: OP
         if not support.supported:
             continue
         entry.diagnostics = weight_diagnostics(weights)
-        if entry.diagnostics.ess < settings.min_ess:
-            ess = entry.diagnostics.ess
+        ess = entry.diagnostics.ess
+        if ess < settings.min_ess or not ess > 0:  # no weight at all is no estimate, whatever --min-ess says
             entry.supported = False
+            below = f", below the minimum of {settings.min_ess:g}" if ess < settings.min_ess else ""
             entry.support = SupportCheck(
                 False, 0, 0.0,
                 f"not estimable: the importance weights leave an effective sample size of {_below(ess, settings.min_ess)} conversations of "
-                f"{data.n_conversations:,}, below the minimum of {settings.min_ess:g} " + _ess_advice(ess, data.n_conversations, settings.min_ess))
+                f"{data.n_conversations:,}{below} " + _ess_advice(ess, data.n_conversations, settings.min_ess))
             continue
         per_policy = {}
         for q in (settings.q_models if settings.needs_q else ()):

@@ -310,6 +310,12 @@ def test_near_deterministic_logs_are_not_estimable():
     needed = math.ceil(10 * data.n_conversations / entry.diagnostics.ess)  # the ESS grows with the conversations
     assert f"about {needed:,} conversations logged like these would reach 10" in entry.support.message, entry.support.message
     assert entry.estimators == {}
+    never = np.zeros(data.masks.shape)
+    never[:, 1] = 1.0  # never what was logged: every weight 0, an ESS of 0, even with the thresholds off
+    result = evaluate_targets(data, {"never": never}, OPESettings(estimators=("is",), bootstrap=10, min_ess=0, min_propensity=0.0))
+    entry = result.policies["never"]
+    assert not entry.supported and entry.diagnostics.ess == 0 and entry.estimators == {}  # it printed is 0.000 [0, 0]
+    assert "effective sample size of 0 conversations" in entry.support.message and "no logged conversation" in entry.support.message
 
 
 # ------------------------------------------------------- tuned doubly robust
