@@ -68,8 +68,20 @@ def usage_error(exc: UsageError, argv: list[str]) -> str:
         given = _given_value(exc.param, argv)
         if given is not None and repr(given) not in message:
             message += f", got {given!r}"
-    path = exc.ctx.command_path if exc.ctx is not None else "segue"
+    path = exc.ctx.command_path if exc.ctx is not None and exc.ctx.parent is not None else _command_path(argv)
     return f"{message} (see '{path} --help')"
+
+
+def _command_path(argv: list[str]) -> str:
+    """``segue`` and the (sub)command names that start ``argv`` ("segue logs summary"): where the help is when click's
+    error carries no command context (an option missing its value: ``segue simulate --out``)."""
+    command, path = typer.main.get_command(app), ["segue"]
+    for word in argv:
+        sub = getattr(command, "commands", {}).get(word)
+        if sub is None:
+            break
+        command, path = sub, [*path, word]
+    return " ".join(path)
 
 
 def _no_such_option(name: str, command) -> str:
@@ -87,7 +99,8 @@ def _no_such_option(name: str, command) -> str:
             prefix = min(len(typed), len(bare)) >= 3 and (typed.startswith(bare) or bare.startswith(typed))
             if ratio >= 0.7 or prefix:
                 scored.append((-ratio, option))
-    close = [option for _, option in sorted(set(scored))][:3]
+    ranked = sorted(set(scored))
+    close = [option for score, option in ranked if score <= ranked[0][0] + 0.1][:3] if ranked else []  # near the best
     if not close:
         return f"No such option: {name}"
     return f"No such option: {name} (did you mean {close[0]}?)" if len(close) == 1 else \

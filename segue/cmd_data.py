@@ -170,6 +170,7 @@ def logs_export(
     if out_file.exists():
         raise SegueError(f"--out {out_file} exists: delete it or choose another file (nothing is overwritten)")
     rows = export_logs(folders, out_file)
+    Reporter(err, live=False).note_unread(folders)  # a stray copy is not exported: said, as validate says it
     out.print(f"wrote {rows:,} rows to {out_file}", highlight=False)
 
 

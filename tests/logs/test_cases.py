@@ -92,8 +92,10 @@ def test_a_stray_copy_is_not_read_and_is_named(cases, tmp_path):
         assert unlisted_files(folder) == ["part-00001-copy.parquet"]
         result = run("logs", "validate", folder)
         assert result.returncode == 0 and "part-00001-copy.parquet" in result.stderr and "not read" in result.stderr
-    # training and evaluating say it too (they skipped it silently)
+    # training, evaluating and exporting say it too (they skipped it silently)
     folder = cases["logs_stray_copy"]
+    exported = run("logs", "export", folder, "--out", tmp_path / "t.csv")
+    assert exported.returncode == 0 and "not read" in exported.stderr and "part-00001-copy.parquet" in exported.stderr
     trained = run("train", "--logs", folder, "--algo", "regressor", "--features", "base", "--eval-conversations", "0",
                   "--out", tmp_path / "reg")
     assert trained.returncode == 0, trained.stderr

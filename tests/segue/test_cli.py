@@ -54,6 +54,8 @@ def test_simulate_json_contract(tmp_path):
         (("simulate", "--bogus"), "No such option: --bogus (see '"),  # nothing close: click had offered --out
         (("simulate", "--conversation", "5"), "No such option: --conversation (did you mean --conversations?)"),
         (("evaluate", "--polcy", "rule"), "No such option: --polcy (did you mean --policy?)"),
+        (("voice", "--input-wave", "x.wav"), "No such option: --input-wave (did you mean --input-wav?)"),  # not --output-wav
+        (("simulate", "--out"), "Option '--out' requires an argument. (see 'segue simulate --help')"),  # said 'segue --help'
         (("bogus",), "No such command 'bogus'"),
         (("simulate", "-n", "10", "--nlu-error-rate", "-0.1", "--out", "{tmp}/x"), "--nlu-error-rate must be within [0, 1], got -0.1"),
         (("catalog", "synthetic", "--tracks", "0", "--out", "{tmp}/s.parquet"), "--tracks (the synthetic catalog's size) must be"),
