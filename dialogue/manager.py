@@ -38,6 +38,8 @@ MAX_TURNS = 40
 #: speech) is confirmed with a yes/no question before it is carried out.
 CONFIRM_BELOW = 0.5
 _PLAY_WORDS = frozenset({"play", "put", "hear", "listen"})
+#: prompts that offer something a "no" turns down (the others ask)
+_OFFERS = frozenset({PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION, PromptId.SUGGEST_GENRES, PromptId.SUGGEST_ARTIST})
 GREETING = "Hi, I'm Segue. What would you like to listen to?"
 
 
@@ -199,7 +201,7 @@ class DialogueManager:
             probs[play] = 1.0
         else:
             decision = sample_prompt(probs, self.rng)
-        prompt = conv.realize(decision.prompt)
+        prompt, previous = conv.realize(decision.prompt), self.prompt
         self.draft.turns.append(TurnRecord(prompt, probs.astype(np.float32), mask.copy(), decision.probability, features.copy(),
                                            forced=forced))
         self.prompt = prompt
@@ -209,7 +211,8 @@ class DialogueManager:
             affinity = float(self.scorer.affinity(conv.profile, view.ranking.indices[:1])[0])
         closeness = goal_closeness(conv.state.sentiments, conv.state.confidences,
                                    candidate_match(view.n_candidates, self.catalog.n, affinity))
-        text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts)
+        text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts, offered=previous is not None and
+                                previous.prompt in _OFFERS)
         play_track = prompt.track if prompt.prompt is PromptId.PLAY_SAMPLE else None
         return SystemTurn(text, prompt=prompt, play_track=play_track, nlu=result, closeness=closeness)
 

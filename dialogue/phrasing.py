@@ -50,6 +50,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
 _OPENERS = {
     "low": ("Sorry that wasn't it.", "No worries, let's try another way.", "Hmm, let me think again.",
             "Fair enough.", "OK, something else then."),
+    # a "no" to a question, where nothing was offered: no "that wasn't it"
+    "low-asked": ("No worries, let's try another way.", "Hmm, let me think again.", "Fair enough.", "OK."),
     "mid": ("", "", "Alright.", "OK.", "Got it."),
     "high": ("Great!", "Nice, we're getting close.", "Lovely.", "Good choice.", "I think I've got it."),
 }
@@ -85,7 +87,10 @@ class Phraser:
             self._used[key] = [i]  # all said once: start a new round, but not with the one just said
         return options[i]
 
-    def say(self, prompt: SystemPrompt, *, closeness: float = 0.5, last_acts=()) -> str:
+    def say(self, prompt: SystemPrompt, *, closeness: float = 0.5, last_acts=(), offered: bool = True) -> str:
+        """``prompt`` in words, opened by a tone that follows ``closeness`` and the person's last acts; ``offered``:
+        whether the previous prompt offered something (a sample, a station, genres, an artist) that a "no" turned
+        down, else "that wasn't it" is not said."""
         pid = prompt.prompt
         text = self._template(pid.value, PHRASES[pid.value])
         genres = list(prompt.genres) + ["something else"] * 2
@@ -97,6 +102,8 @@ class Phraser:
         tone = "low" if closeness < 0.4 or rejected else "high" if closeness > 0.68 else "mid"
         if pid is PromptId.OPEN and not last_acts:
             tone = "mid"
+        if tone == "low" and not offered:
+            tone = "low-asked"
         opener = self._template(f"open-{tone}", _OPENERS[tone])
         return f"{opener} {text}".strip()
 

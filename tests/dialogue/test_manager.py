@@ -98,6 +98,9 @@ def test_phrasing_varies_and_follows_closeness(catalog):
     redirected = (DialogueAct(Act.REJECT), DialogueAct(Act.INFORM, Slot.GENRE, "jazz"))  # "I like it but jazzier"
     for _ in range(5):
         assert not p.say(SystemPrompt(PromptId.ASK_MOOD), closeness=0.6, last_acts=redirected).startswith(setback)
+    for _ in range(8):  # "no" to a question that offered nothing: a setback, but never "that wasn't it"
+        asked = p.say(SystemPrompt(PromptId.ASK_MOOD), closeness=0.6, last_acts=(DialogueAct(Act.DENY),), offered=False)
+        assert asked.startswith(("No worries", "Hmm", "Fair enough", "OK.")) and "wasn't it" not in asked
 
 
 def test_simulated_user_in_text_runs_the_whole_stack(catalog):
