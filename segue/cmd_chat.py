@@ -28,7 +28,14 @@ def _lines(script: Optional[Path]) -> Iterator[str] | None:
             raise SegueError(f"--script {script} is a folder, not a file")
         if not script.exists():  # a pipe (``--script <(...)``) or a device is read like a file
             raise SegueError(f"--script file not found: {script}")
-        text = script.read_bytes().decode("utf-8", errors="replace")
+        data = script.read_bytes()
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows editors write it)
+            text = data.decode("utf-16", errors="replace")
+        elif b"\x00" in data:  # no text file holds NUL bytes: audio, Parquet, an archive ...
+            kind = " (a WAV file: `segue voice --input-wav` reads those)" if data[:4] == b"RIFF" else ""
+            raise SegueError(f"--script {script} is not a text file{kind}: give one utterance per line, as text")
+        else:
+            text = data.decode("utf-8-sig", errors="replace")  # broken bytes are read as they come (ftfy mends text)
         return iter(text.splitlines())
     if not sys.stdin.isatty():
         return (line.rstrip("\n") for line in sys.stdin)
@@ -66,7 +73,8 @@ def serve_settings(*, nlu: str, rasa_url: Optional[str], policy: Optional[str], 
 def report_log(written) -> None:
     if written is not None:
         path, n, turns = written
-        err.print(f"[dim]logged {n} conversation(s), {turns} turns, to {escape(str(path))}[/]")
+        err.print(f"[dim]logged {n} conversation{'' if n == 1 else 's'}, {turns} turn{'' if turns == 1 else 's'}, "
+                  f"to {escape(str(path))}[/]")
 
 
 @app.command()
@@ -108,9 +116,10 @@ def chat(
             else:
                 text = next(lines, None)
                 if text is None:
-                    if not manager.finished and script is not None:  # as `segue voice` says of its input
-                        err.print("note: the script ended before the conversation did: Segue's last question is unanswered "
-                                  "(counted as abandoned)", highlight=False)
+                    if not manager.finished:  # as `segue voice` says of its input; piped stdin too
+                        source = "the script" if script is not None else "the input"
+                        err.print(f"note: {source} ended before the conversation did: Segue's last question is unanswered"
+                                  + (" (counted as abandoned)" if not no_log else ""), highlight=False)
                     break
                 out.print("[bold]you>[/] " + escape(text[:200]), highlight=False)
             turn = manager.respond(text)
@@ -138,6 +147,8 @@ def nlu_parse(
     from dialogue.prompts import PromptId
     from recommender.catalog import Catalog
 
+    if not text.strip():
+        raise SegueError(f"nlu parse needs an utterance to understand, got {text!r}")
     context = None
     if prompt is not None:
         try:

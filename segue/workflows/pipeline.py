@@ -215,7 +215,8 @@ def run_pipeline(settings: PipelineSettings, reporter: Reporter | None = None) -
     with reporter.stage(f"1/5 simulate {settings.conversations:,} conversations -> {logs}"):
         simulation = simulate_logs(SimulateSettings(logs, settings.collection, settings.workers), reporter)
         if simulation.parts_reused and not simulation.parts_written:
-            reporter.line(f"  all {simulation.parts_reused} parts were already there: reused")
+            n = simulation.parts_reused
+            reporter.line("  the one part was already there: reused" if n == 1 else f"  all {n} parts were already there: reused")
     turns = simulation.summary["turns"]
     trained = {}
     for i, candidate in enumerate(settings.candidates, 1):

@@ -91,14 +91,14 @@ def test_chat_is_served_by_what_was_promoted_and_logged(home):
     result = segue("chat", "--script", str(script), "--no-audio", cwd=home)
     _check(result, "segue chat")
     assert f"policy {current(home)} (" in result.stderr  # the registry's current policy, as the pipeline left it
-    logged = re.search(r"logged (\d+) conversation\(s\), (\d+) turns, to runs/chats/part-00000.parquet", result.stderr)
+    logged = re.search(r"logged (\d+) conversations?, (\d+) turns?, to runs/chats/part-00000.parquet", result.stderr)
     assert logged and "segue>" in result.stdout, result.stderr
     learned = segue("chat", "--script", str(script), "--no-audio", "--policy", "cql-base", cwd=home)
     _check(learned, "segue chat --policy cql-base")
     assert "policy cql-base (base features)" in learned.stderr
     assert "scorer emb-" in learned.stderr  # the demo's embeddings fit a base-feature policy: served with them
     assert learned.stdout.count("segue>") >= 2 and result.stdout.count("segue>") >= 2  # the greeting and answers
-    second = re.search(r"logged (\d+) conversation\(s\), (\d+) turns, to runs/chats/part-00001.parquet", learned.stderr)
+    second = re.search(r"logged (\d+) conversations?, (\d+) turns?, to runs/chats/part-00001.parquet", learned.stderr)
     assert second, learned.stderr
     summary = segue("logs", "summary", "runs/chats", "--json", cwd=home)
     _check(summary, "segue logs summary runs/chats")

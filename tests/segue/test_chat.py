@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -137,3 +138,33 @@ def test_a_script_that_ends_mid_conversation_says_so(tmp_path):
     done = run("chat", "--script", str(script), "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log",
                "--no-audio")
     assert done.returncode == 0 and "script ended" not in done.stderr
+    # piped lines that run out say it too; with --no-log nothing is counted, so nothing is said to be
+    piped = segue_in_process_stdin("something upbeat\n", "chat", "--registry", tmp_path / "none", "--scorer", "baseline",
+                                   "--no-log", "--no-audio")
+    assert piped.returncode == 0 and "note: the input ended before the conversation did" in piped.stderr, piped.stderr
+    assert "counted as abandoned" not in piped.stderr and "logged" not in piped.stderr
+
+
+def segue_in_process_stdin(text, *args):
+    """``segue_in_process`` with ``text`` as piped standard input (not a terminal)."""
+    import io
+    from unittest import mock
+
+    with mock.patch("sys.stdin", io.StringIO(text)):
+        return segue_in_process(*args)
+
+
+def test_a_script_that_is_no_text_is_refused_and_utf16_is_read(tmp_path):
+    """A WAV given to --script played 2,619 turns of binary "you>" lines (a newcomer's finding); UTF-16 text with its
+    byte-order mark (what Windows editors write) is text."""
+    import soundfile
+
+    wav = tmp_path / "me.wav"
+    soundfile.write(str(wav), np.zeros(8000, dtype=np.float32), 8000, subtype="PCM_16")
+    result = segue_in_process("chat", "--script", wav, "--no-audio", "--no-log")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"--script {wav} is not a text file (a WAV file" in result.stderr and "you>" not in result.stdout
+    text = tmp_path / "utf16.txt"
+    text.write_text("play some jazz\nstop\n", encoding="utf-16")
+    read = segue_in_process("chat", "--script", text, "--no-audio", "--no-log")
+    assert read.returncode == 0 and "you> play some jazz" in read.stdout and "stopping here" in read.stdout, read.stderr

@@ -56,6 +56,7 @@ def test_simulate_json_contract(tmp_path):
         (("evaluate", "--polcy", "rule"), "No such option: --polcy (did you mean --policy?)"),
         (("voice", "--input-wave", "x.wav"), "No such option: --input-wave (did you mean --input-wav?)"),  # not --output-wav
         (("simulate", "--out"), "Option '--out' requires an argument. (see 'segue simulate --help')"),  # said 'segue --help'
+        (("nlu", "parse", "  "), "nlu parse needs an utterance to understand, got '  '"),  # answered with nothing, rc 0
         (("bogus",), "No such command 'bogus'"),
         (("simulate", "-n", "10", "--nlu-error-rate", "-0.1", "--out", "{tmp}/x"), "--nlu-error-rate must be within [0, 1], got -0.1"),
         (("catalog", "synthetic", "--tracks", "0", "--out", "{tmp}/s.parquet"), "--tracks (the synthetic catalog's size) must be"),
