@@ -249,7 +249,9 @@ def _warnings(report: EvaluationReport) -> list[str]:
     notes = []
     for policy, entry in report.policies.items():
         if not entry.supported:
-            notes.append(f"{policy} is not estimated: {entry.support.message}.")
+            message = entry.support.message
+            notes.append(f"{policy}: {message}." if message.startswith(("not estimable", "unsupported")) else
+                         f"{policy} is not estimated: {message}.")
             continue
         d = entry.diagnostics
         if d and d.ess_share < 0.02:

@@ -306,7 +306,8 @@ def read_histories(path: str | Path, catalog: Catalog) -> Histories:
             wanted = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in present]
             table = pq.read_table(path, columns=wanted) if set(REQUIRED_COLUMNS) <= present else pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise HistoryError(f"cannot read history table {path}: {exc}") from None
+        kind = "CSV" if _is_csv(path) else "Parquet (a name ending in .csv, .csv.gz, ... is read as CSV)"
+        raise HistoryError(f"cannot read history table {path} as {kind}: {exc}") from None
     return histories_from_table(table, catalog, source=str(path))
 
 

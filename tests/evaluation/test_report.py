@@ -18,3 +18,16 @@ def test_an_interval_beside_its_estimate_still_draws(tmp_path):
     page, markdown = html_path.read_text(), md_path.read_text()
     assert page.count("src='data:image/png;base64,") >= 4
     assert "| dr | 1.000 [1.200, 1.500]" in markdown and "| is | - -" in markdown
+
+
+def test_a_policy_not_estimable_is_said_once_in_the_notes():
+    """The report said "x is not estimated: not estimable: ..." (a newcomer's finding)."""
+    from evaluation.report import _warnings
+    from evaluation.results import EvaluationReport, PolicyEstimates, SupportCheck
+
+    policies = {"a": PolicyEstimates(False, SupportCheck(False, 0, 0.0, "not estimable: the importance weights leave ..."), {}),
+                "b": PolicyEstimates(False, SupportCheck(False, 3, 0.1, "unsupported: in 3 of 30 logged states ..."), {}),
+                "c": PolicyEstimates(False, SupportCheck(False, 0, 0.0, "no probabilities at the logged states"), {})}
+    report = EvaluationReport("logs", 10, 30, None, {}, {}, 0.0, policies)
+    assert _warnings(report) == ["a: not estimable: the importance weights leave ....", "b: unsupported: in 3 of 30 logged "
+                                 "states ....", "c is not estimated: no probabilities at the logged states."]

@@ -146,7 +146,7 @@ def _bad(catalog, tmp_path, case: str) -> Path:
     [
         ("missing", r"history table not found: {path}$"),
         ("folder", r"history table {path} is a folder"),
-        ("garbage", r"cannot read history table {path}: "),
+        ("garbage", r"cannot read history table {path} as Parquet \(a name ending in \.csv, \.csv\.gz, \.\.\. is read as CSV\): "),
         ("no_plays", r"history table {path}: no column 'plays' \(required: user_id, track_id, plays; found: user_id, track_id\)"),
         ("empty", r"history table {path}: no rows"),
         ("null_user", r"history table {path}: column 'user_id', row 2, value None: empty \(null\)"),
