@@ -108,6 +108,10 @@ class StateTracker:
                 state.denied_artists.clear()
             elif kind is Act.STOP:
                 state.stopped = True
+        if (prompt is not None and prompt.prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION)
+                and prompt.track is not None and state.accepted_track is None):
+            # a track not taken ("whatever", "hmm") is not offered again; a "no" also counts in n_rejected (``_deny``)
+            state.rejected_tracks.add(prompt.track)
         if informed_other and prompt is not None:
             state.user_led += 1
         state.last_prompt = prompt

@@ -85,3 +85,19 @@ def test_realize_fills_arguments(conv, catalog):
     assert artist.artist is not None and catalog.artist_code(artist.artist) >= 0
     assert conv.realize(PromptId.ASK_MOOD) == SystemPrompt(PromptId.ASK_MOOD)
     assert [p.id for p in PROMPTS][genres.index] is PromptId.SUGGEST_GENRES
+
+
+def test_a_sample_not_taken_is_not_offered_again(conv):
+    """"play some pop", then "whatever" three times offered the same track again and again (a helper's finding): a
+    track answered with anything but acceptance leaves the candidates; only a "no" counts as a rejection."""
+    conv.observe(None, UserTurn((DialogueAct(Act.INFORM, Slot.GENRE, "pop"),), confidence=0.9))
+    first = conv.realize(PromptId.PLAY_SAMPLE)
+    conv.observe(first, UserTurn((DialogueAct(Act.DONT_CARE),), confidence=0.9))
+    second = conv.realize(PromptId.PLAY_SAMPLE)
+    assert second.track != first.track and first.track in conv.state.constraints().excluded_tracks
+    assert conv.state.n_rejected == 0 and conv.state.accepted_track is None
+    conv.observe(second, UserTurn((DialogueAct(Act.REJECT),), confidence=0.9))
+    assert conv.state.n_rejected == 1
+    third = conv.realize(PromptId.PLAY_SAMPLE)
+    conv.observe(third, UserTurn((DialogueAct(Act.ACCEPT),), confidence=0.9))
+    assert conv.state.accepted_track == third.track and third.track not in conv.state.rejected_tracks
