@@ -8,8 +8,10 @@ then reported with its relative error and whether its interval covers the truth.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +65,24 @@ def simulate_truth(policies: list[str], *, conversations: int, registry: Path, m
     }
 
 
-def _policy_key(ref: str, registry: Path) -> str | None:
-    """What a learned policy's cache entries are keyed by (its files' digest); None for the rule policy."""
+def _policy_key(ref: str, registry: Path) -> str:
+    """What a policy's cache entries are keyed by: a learned policy's files' digest; for the rule policy, the digest
+    of the code that decides its choices (``policy/rule.py``, ``policy/base.py``, ``dialogue/prompts.py``), so a
+    changed rule is never read from an old entry."""
     folder = resolve(ref, registry)
-    return policy_fingerprint(folder) if folder is not None else None
+    return policy_fingerprint(folder) if folder is not None else _rule_key()
+
+
+@lru_cache(maxsize=1)
+def _rule_key() -> str:
+    import dialogue.prompts
+    import policy.base
+    import policy.rule
+
+    digest = hashlib.sha256()
+    for module in (policy.rule, policy.base, dialogue.prompts):
+        digest.update(Path(module.__file__).read_bytes())
+    return "rule-" + digest.hexdigest()[:16]
 
 
 def _q_key(settings: OPESettings, member: int | None) -> dict:
@@ -99,8 +115,8 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
     features, and their history features too unless every policy reads base features only: logs of several scorers,
     such as simulated logs and chats served with embeddings, are evaluated on the base features);
     with ``truth_conversations`` > 0 also run it in the simulator (the first simulated part's world). ``cache``: a
-    folder where each learned policy's choices at the logged states and its Q models are kept per (policy files,
-    logs' bytes, Q settings) and read back (``evaluation.cache``); None caches nothing.
+    folder where each policy's choices at the logged states and its Q models are kept per (policy files, or the rule
+    policy's code, logs' bytes, Q settings) and read back (``evaluation.cache``); None caches nothing.
 
     Raises ``ConfigError`` for bad arguments, ``PolicyError`` for a policy that cannot be loaded or does not
     fit the logs' features, ``LogValidationError`` for logs that do not validate.

@@ -54,7 +54,7 @@ QEnsemble = Annotated[int, typer.Option("--q-ensemble", help="Refit each Q model
                                         "intervals of dm, dr, ... hold the model's refit variance (K x the fitting time).")]
 
 
-Cache = Annotated[str, typer.Option("--cache", help="Folder keeping each learned policy's choices and Q models per "
+Cache = Annotated[str, typer.Option("--cache", help="Folder keeping each policy's choices and Q models per "
                                     "(policy, logs) between evaluations; off: none.")]
 
 

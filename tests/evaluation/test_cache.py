@@ -32,9 +32,9 @@ def test_a_second_evaluation_reads_choices_and_q_models(small_logs, trained_regi
     cache = tmp_path / "cache"
     first = evaluate_logs(small_logs, ["regressor-base", "rule"], registry=registry, settings=settings, cache=cache)
     assert calls == {"choices": 2, "fits": 6}          # two policies; a main Q model and two members each
-    assert len(list(cache.glob("*.npz"))) == 1 + 3     # the rule policy's choices are not cached; its Q models are not
+    assert len(list(cache.glob("*.npz"))) == 2 * (1 + 3)  # each policy's choices and its 3 Q models
     second = evaluate_logs(small_logs, ["regressor-base", "rule"], registry=registry, settings=settings, cache=cache)
-    assert calls == {"choices": 3, "fits": 9}          # the rule policy again, the learned one from the cache
+    assert calls == {"choices": 2, "fits": 6}          # both from the cache (the rule keyed by its code's digest)
     for key, value in first.result.point.items():
         assert second.result.point[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
     assert np.array_equal(first.targets["regressor-base"], second.targets["regressor-base"])
@@ -42,7 +42,12 @@ def test_a_second_evaluation_reads_choices_and_q_models(small_logs, trained_regi
     evaluate_logs(small_logs, ["regressor-base"], registry=registry,
                   settings=OPESettings(estimators=("dr",), bootstrap=0, min_ess=0, fqe=FQESettings(steps=21, batch_size=64)),
                   cache=cache)
-    assert calls["fits"] == 10 and calls["choices"] == 3
+    assert calls["fits"] == 7 and calls["choices"] == 2
+    assert np.array_equal(first.targets["rule"], second.targets["rule"])
+    # a changed rule (its code's digest) is another entry, never an old one
+    monkeypatch.setattr(evaluate_module, "_rule_key", lambda: "rule-changed")
+    evaluate_logs(small_logs, ["rule"], registry=registry, settings=settings, cache=cache)
+    assert calls == {"choices": 3, "fits": 10}
 
 
 def test_policy_files_key_the_cache_and_a_damaged_entry_is_rewritten(trained_registry, tmp_path):
