@@ -31,7 +31,7 @@ def _lines(script: Optional[Path]) -> Iterator[str] | None:
         data = script.read_bytes()
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows editors write it)
             text = data.decode("utf-16", errors="replace")
-        elif b"\x00" in data:  # no text file holds NUL bytes: audio, Parquet, an archive ...
+        elif _binary(data):  # audio, Parquet, an archive ...
             kind = " (a WAV file: `segue voice --input-wav` reads those)" if data[:4] == b"RIFF" else ""
             raise SegueError(f"--script {script} is not a text file{kind}: give one utterance per line, as text")
         else:
@@ -40,6 +40,18 @@ def _lines(script: Optional[Path]) -> Iterator[str] | None:
     if not sys.stdin.isatty():
         return (line.rstrip("\n") for line in sys.stdin)
     return None
+
+
+#: how files that are no text begin: RIFF (WAV), FLAC, Ogg, MP3 (ID3), Parquet, zip, gzip, PDF, PNG, JPEG
+_BINARY_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"PAR1", b"PK\x03\x04", b"\x1f\x8b", b"%PDF", b"\x89PNG", b"\xff\xd8\xff")
+
+
+def _binary(data: bytes) -> bool:
+    """Whether ``data`` is no text file: a known binary format's signature, or more than 5% of its first 8 KB
+    control bytes (a text file with a stray control character in a line is still text; random bytes are ~11%)."""
+    head = data[:8192]
+    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
+    return (data.startswith(_BINARY_MAGIC) and control > 0) or control > 0.05 * len(head)  # "RIFF please" is text
 
 
 class _Audio:

@@ -148,7 +148,8 @@ def test_duckdb_and_ray_data_read_the_logs_as_segue_counts_them(cluster, local_l
     counted = subprocess.run([sys.executable, "-c", script, cluster, *parts], capture_output=True, text=True, env=ENV,
                              timeout=300)
     assert counted.returncode == 0, counted.stderr[-3000:]
-    read = json.loads(counted.stdout.strip().splitlines()[-1])
+    # the counts' line; Ray's raylet may print a warning on stdout after it ("5 PYTHON worker processes ...")
+    read = json.loads(next(line for line in reversed(counted.stdout.splitlines()) if line.startswith("{")))
     assert read == {"turns": summary["turns"], "conversations": summary["conversations"]}
 
 

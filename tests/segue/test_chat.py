@@ -164,6 +164,10 @@ def test_a_script_that_is_no_text_is_refused_and_utf16_is_read(tmp_path):
     result = segue_in_process("chat", "--script", wav, "--no-audio", "--no-log")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"--script {wav} is not a text file (a WAV file" in result.stderr and "you>" not in result.stdout
+    noise = tmp_path / "noise.bin"  # no known signature: told by its share of control bytes
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    refused = segue_in_process("chat", "--script", noise, "--no-audio", "--no-log")
+    assert refused.returncode == 2 and "is not a text file: give one utterance per line" in refused.stderr
     text = tmp_path / "utf16.txt"
     text.write_text("play some jazz\nstop\n", encoding="utf-16")
     read = segue_in_process("chat", "--script", text, "--no-audio", "--no-log")
