@@ -22,6 +22,7 @@ from rich.console import Console
 from logs.errors import LogValidationError
 from logs.store import fixed_column, read_logs, unlisted_files
 from logs.summary import summarize
+from tests.segue.in_process import segue_in_process
 
 SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "cases" / "logs"
 SEGUE = [sys.executable, "-m", "segue.cli"]
@@ -94,10 +95,10 @@ def test_a_stray_copy_is_not_read_and_is_named(cases, tmp_path):
         assert result.returncode == 0 and "part-00001-copy.parquet" in result.stderr and "not read" in result.stderr
     # training, evaluating and exporting say it too (they skipped it silently)
     folder = cases["logs_stray_copy"]
-    exported = run("logs", "export", folder, "--out", tmp_path / "t.csv")
+    exported = segue_in_process("logs", "export", folder, "--out", tmp_path / "t.csv")  # light work: no process start
     assert exported.returncode == 0 and "not read" in exported.stderr and "part-00001-copy.parquet" in exported.stderr
-    trained = run("train", "--logs", folder, "--algo", "regressor", "--features", "base", "--eval-conversations", "0",
-                  "--out", tmp_path / "reg")
+    trained = segue_in_process("train", "--logs", folder, "--algo", "regressor", "--features", "base",
+                               "--eval-conversations", "0", "--out", tmp_path / "reg")
     assert trained.returncode == 0, trained.stderr
     assert "not read" in trained.stderr and "part-00001-copy.parquet" in trained.stderr, trained.stderr
     from evaluation.ope import OPESettings
