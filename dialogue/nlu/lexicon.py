@@ -137,10 +137,10 @@ _COMPARATIVES = {"jazz": ("jazzy", "jazzier"), "rock": ("rockier", "rocky"), "po
 WELL_KNOWN_GENRES = (
     "blues", "gospel", "latin", "salsa", "samba", "bossa nova", "tango", "flamenco", "reggaeton", "cumbia", "bachata",
     "merengue", "mariachi", "k-pop", "j-pop", "polka", "opera", "bluegrass", "americana", "zydeco", "afrobeat",
-    "afrobeats", "dancehall", "trap", "drill", "bebop", "big band", "christian", "christmas music", "children's music",
-    "schlager", "chanson", "fado", "klezmer", "celtic", "baroque", "motown", "doo-wop", "hyperpop", "black metal",
+    "afrobeats", "dancehall", "trap music", "drill music", "bebop", "big band", "christian music", "christmas music",
+    "children's music", "schlager", "chanson", "fado", "klezmer", "celtic", "doo-wop", "hyperpop", "black metal",
     "death metal", "heavy metal", "thrash metal", "grindcore", "eurodance", "city pop", "bhangra", "bollywood",
-)
+)  # common words ("trap", "drill") only with "music"; periods and labels of held genres (baroque, motown) left out
 
 
 #: A word more frequent than this in general English (the unigram log-probability of pocketsphinx's en-us language
