@@ -141,8 +141,19 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
         if history:
             raise PolicyError(f"{', '.join(history)} read{'s' if len(history) == 1 else ''} history features, but {mixed}; "
                               "evaluate it on logs made with one scorer (a base-feature policy can be evaluated on these)")
-    loaded = {ref: load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
-              for ref in policies}  # fail fast
+    loaded = {}
+    for ref in policies:  # fail fast
+        try:
+            loaded[ref] = load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
+        except PolicyError as exc:
+            folder = resolve(ref, registry)
+            trained = read_record(folder).feature_version if folder is not None else None
+            if trained is None or FeatureVariant(trained.variant) is not FeatureVariant.HISTORY or \
+                    trained.scorer == manifest.scorer_version or "then segue train" not in str(exc):
+                raise  # not a matter of the scorer: the registry's own words
+            raise PolicyError(f"{ref} reads history features of the scorer {trained.scorer}, but these logs were made with "
+                              f"{manifest.scorer_version}: evaluate it on logs simulated with its scorer (segue simulate "
+                              "--scorer FOLDER), or train a policy on these logs") from None
     data = OPEData.from_logs(folders)
     if mixed is not None:  # the Q models read the base features only, as the policies do
         data = data.base_only()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Iterator, Optional
@@ -29,6 +30,8 @@ def _lines(script: Optional[Path]) -> Iterator[str] | None:
         if not script.exists():  # a pipe (``--script <(...)``) or a device is read like a file
             raise SegueError(f"--script file not found: {script}")
         data = script.read_bytes()
+        if not data.strip():
+            raise SegueError(f"--script {script} is empty: give one utterance per line")
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark (Windows editors write it)
             text = data.decode("utf-16", errors="replace")
         elif _binary(data):  # audio, Parquet, an archive ...
@@ -36,7 +39,8 @@ def _lines(script: Optional[Path]) -> Iterator[str] | None:
             raise SegueError(f"--script {script} is not a text file{kind}: give one utterance per line, as text")
         else:
             text = data.decode("utf-8-sig", errors="replace")  # broken bytes are read as they come (ftfy mends text)
-        return iter(text.splitlines())
+        lines = re.split(r"\r\n|\n|\r", text)  # lines end at line ends only (str.splitlines also splits at a form feed)
+        return iter(lines[:-1] if lines and lines[-1] == "" else lines)
     if not sys.stdin.isatty():
         return (line.rstrip("\n") for line in sys.stdin)
     return None
@@ -47,11 +51,12 @@ _BINARY_MAGIC = (b"RIFF", b"fLaC", b"OggS", b"ID3", b"PAR1", b"PK\x03\x04", b"\x
 
 
 def _binary(data: bytes) -> bool:
-    """Whether ``data`` is no text file: a known binary format's signature, or more than 5% of its first 8 KB
-    control bytes (a text file with a stray control character in a line is still text; random bytes are ~11%)."""
+    """Whether ``data`` is no text file: a known binary format's signature, or more than 5% of its first 8 KB (and
+    more than 8) control bytes (a text file with a stray control character in a line is still text, a short one too;
+    random bytes are ~11%)."""
     head = data[:8192]
     control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return (data.startswith(_BINARY_MAGIC) and control > 0) or control > 0.05 * len(head)  # "RIFF please" is text
+    return (data.startswith(_BINARY_MAGIC) and control > 0) or control > max(8, 0.05 * len(head))  # "RIFF please": text
 
 
 class _Audio:
@@ -133,7 +138,8 @@ def chat(
                         err.print(f"note: {source} ended before the conversation did: Segue's last question is unanswered"
                                   + (" (counted as abandoned)" if not no_log else ""), highlight=False)
                     break
-                out.print("[bold]you>[/] " + escape(text[:200]), highlight=False)
+                shown = "".join(ch for ch in text[:200] if ch >= " " or ch == "\t")  # no raw control bytes on the terminal
+                out.print("[bold]you>[/] " + escape(shown), highlight=False)
             turn = manager.respond(text)
             out.print(f"[bold cyan]segue>[/] {escape(turn.text)}", highlight=False)
             if turn.play_track is not None:

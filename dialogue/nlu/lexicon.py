@@ -136,7 +136,7 @@ _COMPARATIVES = {"jazz": ("jazzy", "jazzier"), "rock": ("rockier", "rocky"), "po
 #: recognized as such, so "blues please" is told there is no blues, not taken for a yes.
 WELL_KNOWN_GENRES = (
     "blues", "gospel", "latin", "salsa", "samba", "bossa nova", "tango", "flamenco", "reggaeton", "cumbia", "bachata",
-    "merengue", "mariachi", "k-pop", "j-pop", "polka", "opera", "bluegrass", "americana", "zydeco", "afrobeat",
+    "merengue", "mariachi", "k-pop", "kpop", "j-pop", "jpop", "polka", "opera", "bluegrass", "americana", "zydeco", "afrobeat",
     "afrobeats", "dancehall", "trap music", "drill music", "bebop", "big band", "christian music", "christmas music",
     "children's music", "schlager", "chanson", "fado", "klezmer", "celtic", "doo-wop", "hyperpop", "black metal",
     "death metal", "heavy metal", "thrash metal", "grindcore", "eurodance", "city pop", "bhangra", "bollywood",

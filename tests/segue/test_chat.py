@@ -168,6 +168,14 @@ def test_a_script_that_is_no_text_is_refused_and_utf16_is_read(tmp_path):
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
     refused = segue_in_process("chat", "--script", noise, "--no-audio", "--no-log")
     assert refused.returncode == 2 and "is not a text file: give one utterance per line" in refused.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    assert "is empty: give one utterance per line" in segue_in_process("chat", "--script", empty, "--no-audio").stderr
+    odd = tmp_path / "odd.txt"  # short, one stray control byte and a form feed: text, the lines as written
+    odd.write_bytes(b"jazz\x01 please\x0c\r\nstop\r\n")
+    said = segue_in_process("chat", "--script", odd, "--no-audio", "--no-log")
+    assert said.returncode == 0 and said.stdout.count("you>") == 2 and "you> jazz please" in said.stdout, said.stderr
+    assert "\x01" not in said.stdout  # no raw control byte on the terminal
     text = tmp_path / "utf16.txt"
     text.write_text("play some jazz\nstop\n", encoding="utf-16")
     read = segue_in_process("chat", "--script", text, "--no-audio", "--no-log")

@@ -130,6 +130,10 @@ def test_logs_and_policies_made_with_embeddings_carry_their_version(small_embedd
     assert both.result.policies["rule"].estimators["dm"]  # a Q model fitted on the base features
     with pytest.raises(PolicyError, match=r"reg-emb reads history features, but .* hold other features"):
         evaluate_logs([small_logs, logs], [str(tmp_path / "p" / "reg-emb")], settings=quick)
+    # on the baseline's logs alone: said in evaluate's terms (it has no --scorer to serve it with)
+    with pytest.raises(PolicyError, match=rf"reg-emb reads history features of the scorer {emb.version}, but these logs "
+                                          r"were made with baseline: evaluate it on logs simulated with its scorer"):
+        evaluate_logs(small_logs, [str(tmp_path / "p" / "reg-emb")], settings=quick)
 
 
 def test_simulate_serves_a_registry_policy(registry, tmp_path):
