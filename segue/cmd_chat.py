@@ -14,7 +14,7 @@ from core.errors import SegueError
 
 from .app import app, err, nlu_app, out, print_json
 from .options import Exploration, LogDir, Nlu, NoAudio, NoLog, RasaUrl, Registry, ServePolicy, ServeScorer, ServeSeed, UserId
-from .progress import Reporter
+from .progress import Reporter, plural
 from .workflows.serve import ServeSettings
 
 __all__ = ["SERVE_DEFAULTS", "serve_settings", "report_log"]
@@ -90,8 +90,7 @@ def serve_settings(*, nlu: str, rasa_url: Optional[str], policy: Optional[str], 
 def report_log(written) -> None:
     if written is not None:
         path, n, turns = written
-        err.print(f"[dim]logged {n} conversation{'' if n == 1 else 's'}, {turns} turn{'' if turns == 1 else 's'}, "
-                  f"to {escape(str(path))}[/]")
+        err.print(f"[dim]logged {n} {plural('conversation', n)}, {turns} {plural('turn', turns)}, to {escape(str(path))}[/]")
 
 
 @app.command()

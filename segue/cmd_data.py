@@ -8,14 +8,13 @@ from typing import Optional
 
 import numpy as np
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from core.errors import SegueError
 
 from .app import app, catalog_app, err, logs_app, out, print_json
 from .options import Address, Engine, use_engine
-from .progress import Reporter
+from .progress import Reporter, plural, unread_note
 
 
 def _summary_table(summary: dict, title: str) -> Table:
@@ -93,7 +92,7 @@ def simulate(
     if as_json:
         print_json(summary)
     else:
-        out.print(_summary_table(summary, f"{out_dir} ({result.parts_written} part{'' if result.parts_written == 1 else 's'} written, "
+        out.print(_summary_table(summary, f"{out_dir} ({result.parts_written} {plural('part', result.parts_written)} written, "
                                           f"{result.parts_reused} reused, "
                                           f"{result.seconds:.1f} s)"))
 
@@ -135,8 +134,8 @@ def logs_summary(
         print_json(summary)
         return
     out.print(_summary_table(summary, ", ".join(map(str, folders))))
-    for folder, names in summary["ignored_files"].items():
-        err.print(f"[yellow]note:[/] not read (no part of {escape(folder)}'s manifest): {escape(', '.join(names))}")
+    for folder, names in summary["ignored_files"].items():  # summarize listed them already
+        err.print(unread_note(folder, names))
 
 
 @logs_app.command("validate")
@@ -145,17 +144,15 @@ def logs_validate(
 ) -> None:
     """Check every part: its schema column by column, required values, propensities, prompt ids, features, turn order,
     outcomes; and, across parts and folders, that no conversation id is in two parts."""
-    from logs.store import list_parts, read_parts, unlisted_files
+    from logs.store import list_parts, read_parts
 
     parts = read_parts(folders)
     rows = sum(t.num_rows for _, t in parts)
     for folder in folders:
-        ignored = unlisted_files(folder)
-        if ignored:
-            err.print(f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): {escape(', '.join(ignored))}")
+        Reporter(err, live=False).note_unread([folder])
         n = len(list_parts(folder))
-        out.print(f"{folder}: {n} part{'' if n == 1 else 's'}, all valid", highlight=False)
-    out.print(f"{len(parts)} part{'' if len(parts) == 1 else 's'}, {rows:,} turns, all valid" + (" (conversation ids unique across them)" if len(parts) > 1 else ""),
+        out.print(f"{folder}: {n} {plural('part', n)}, all valid", highlight=False)
+    out.print(f"{len(parts)} {plural('part', len(parts))}, {rows:,} turns, all valid" + (" (conversation ids unique across them)" if len(parts) > 1 else ""),
               highlight=False)
 
 

@@ -89,15 +89,13 @@ class Reporter:
 
     def note_unread(self, folders) -> None:
         """A note per log folder holding Parquet files it does not read (not parts of its manifest: a stray copy,
-        a leftover), as ``segue logs validate`` and ``summary`` say, so training or evaluating never skips one
-        silently."""
+        a leftover), so validating, summarizing, training, evaluating or exporting never skips one silently."""
         from logs.store import unlisted_files
 
         for folder in folders:
             ignored = unlisted_files(folder)
             if ignored:
-                self.note(f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): "
-                          f"{escape(', '.join(ignored))}")
+                self.note(unread_note(folder, ignored))
 
     @contextmanager
     def stage(self, title: str) -> Iterator[None]:
@@ -163,3 +161,13 @@ class Reporter:
     def _progress(self) -> Progress:
         return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         TimeRemainingColumn(), console=self.console, transient=False)
+
+
+def unread_note(folder, names) -> str:
+    """The note (markup) that a log folder holds Parquet files ``names`` it does not read."""
+    return f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): {escape(', '.join(names))}"
+
+
+def plural(word: str, n: int) -> str:
+    """``word`` for one, ``word + "s"`` for any other count ("1 part", "2 parts")."""
+    return word if n == 1 else word + "s"
