@@ -21,7 +21,7 @@ from dialogue.features import FeatureVariant
 from logs.errors import LogValidationError
 from logs.manifest import LogManifest
 from logs.store import Folders, common_manifest, logs_fingerprint
-from policy.errors import PolicyError
+from policy.errors import PolicyError, ScorerMismatchError
 from policy.registry import DEFAULT_REGISTRY, load_policy, read_record, resolve
 from recommender.catalog import Catalog
 
@@ -129,11 +129,10 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
     if truth_conversations < 0:
         raise ConfigError(f"--truth-conversations must be >= 0, got {truth_conversations}")
     folders = [Path(logs)] if isinstance(logs, (str, Path)) else [Path(f) for f in logs]
-    manifest = common_manifest(folders, variant=FeatureVariant.BASE)  # one catalog, the same base features
-    try:
-        manifest, mixed = common_manifest(folders), None  # and the same history features (one scorer)
-    except LogValidationError as exc:
-        mixed = str(exc)  # e.g. simulated logs and chats served with embeddings: base-feature policies only
+    try:  # one catalog, the same features (one scorer)
+        manifest, mixed = common_manifest(folders), None
+    except LogValidationError as exc:  # e.g. simulated logs and chats served with embeddings: base-feature policies only
+        manifest, mixed = common_manifest(folders, variant=FeatureVariant.BASE), str(exc)  # still one catalog and base
     catalog = Catalog.load(manifest.catalog_path)
     if mixed is not None:  # before loading: a history policy would be refused for the first part's scorer instead
         history = [ref for ref in policies if (folder := resolve(ref, registry)) is not None
@@ -145,15 +144,10 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
     for ref in policies:  # fail fast
         try:
             loaded[ref] = load_policy(ref, catalog=catalog, registry=registry, scorer_version=manifest.scorer_version)
-        except PolicyError as exc:
-            folder = resolve(ref, registry)
-            trained = read_record(folder).feature_version if folder is not None else None
-            if trained is None or FeatureVariant(trained.variant) is not FeatureVariant.HISTORY or \
-                    trained.scorer == manifest.scorer_version or "then segue train" not in str(exc):
-                raise  # not a matter of the scorer: the registry's own words
-            raise PolicyError(f"{ref} reads history features of the scorer {trained.scorer}, but these logs were made with "
-                              f"{manifest.scorer_version}: evaluate it on logs simulated with its scorer (segue simulate "
-                              "--scorer FOLDER), or train a policy on these logs") from None
+        except ScorerMismatchError as exc:  # said in evaluate's terms: it has no --scorer to serve it with
+            raise PolicyError(f"{ref} reads history features of the scorer {exc.trained.scorer}, but these logs were made "
+                              f"with {manifest.scorer_version}: evaluate it on logs simulated with its scorer (segue "
+                              "simulate --scorer FOLDER), or train a policy on these logs") from None
     data = OPEData.from_logs(folders)
     if mixed is not None:  # the Q models read the base features only, as the policies do
         data = data.base_only()

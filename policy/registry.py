@@ -27,7 +27,7 @@ from dialogue.policy import Policy
 from dialogue.prompts import PROMPT_CATALOGUE_VERSION
 from recommender.catalog import Catalog
 
-from .errors import PolicyError
+from .errors import PolicyError, ScorerMismatchError
 from .learners import LEARNERS, ConstantConfig, LearnerConfig
 from .rule import RuleBasedPolicy
 
@@ -204,15 +204,14 @@ def _check_versions(record: PolicyRecord, layout: FeatureLayout, folder: Path) -
         )
     if record.feature_version != layout.version:
         trained, built = record.feature_version, layout.version
+        said = f"policy {folder} was trained with feature version {str(trained)!r}, this Segue builds {str(built)!r}"
         if replace(trained, scorer=built.scorer) == built:  # the same features, of another scorer
             scorer = ("the baseline scorer (--scorer baseline)" if trained.scorer == BASELINE_SCORER
                       else f"the embeddings {trained.scorer} (--scorer FOLDER)")
-            how = (f"serve it with {scorer}, as it was trained, or train a policy on logs simulated with this scorer "
-                   f"(segue simulate --scorer ..., then segue train)")
-        else:  # the featurizer itself changed
-            how = "retrain it on new logs"
-        raise PolicyError(f"policy {folder} was trained with feature version {str(trained)!r}, this Segue builds "
-                          f"{str(built)!r}: {how}")
+            raise ScorerMismatchError(f"{said}: serve it with {scorer}, as it was trained, or train a policy on logs "
+                                      "simulated with this scorer (segue simulate --scorer ..., then segue train)",
+                                      trained=trained, built=built)
+        raise PolicyError(f"{said}: retrain it on new logs")  # the featurizer itself changed
 
 
 def load_policy(
