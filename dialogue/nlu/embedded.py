@@ -221,9 +221,9 @@ def _char_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]:
 # (benchmarks/data/real_nlu_dev.tsv, ../shared/cases), checked on the normalized text.
 _CONTRAST_WORD = re.compile(r"\b(?:but|though|however|instead|rather|although)\b")
 _CONTRAST = re.compile(_CONTRAST_WORD.pattern + r"|[,.;!?]")
-#: words after a contrast that add no wish ("I love it, but yeah"): the acceptance stands
-_CONTRAST_FILLER = frozenset({"but", "though", "however", "instead", "rather", "although", "yeah", "yes", "please", "pls",
-                              "still", "anyway", "really", "ok", "okay", "well", "so", "thanks", "thank", "you"})
+#: words after a contrast that add no wish ("I love it, but yeah"): the acceptance stands (the contrast words too)
+_CONTRAST_FILLER = frozenset({"yeah", "yes", "please", "pls", "still", "anyway", "really", "ok", "okay", "well", "so",
+                              "thanks", "thank", "you"})
 _NOT_NEGATION = re.compile(r"\b(?:don't|do not|doesn't) (?:mind|care)\b|\bno matter\b|\bnot sure\b|\bnot bad\b|"
                            r"\bnothing but\b|\bno idea\b")
 _DISLIKE = re.compile(
@@ -320,7 +320,8 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
         late = [m for m in informs if clauses[m.start] == last]
         if late:
             return ("reject" if to_track else "inform"), max(p, 0.8)
-        rest = [t for t, c in zip(tokens, clauses) if c == last and t not in _CONTRAST_FILLER]
+        rest = [t for t, c in zip(tokens, clauses)
+                if c == last and t not in _CONTRAST_FILLER and not _CONTRAST_WORD.fullmatch(t)]
         if to_track and rest and clauses[0] == 0:
             # "love it but a bit calmer", "yes but louder": a reservation about the track, with a wish not understood:
             # another one, never the whole track
