@@ -148,8 +148,9 @@ def logs_validate(
 
     parts = read_parts(folders)
     rows = sum(t.num_rows for _, t in parts)
+    notes = Reporter(err, live=False)
     for folder in folders:
-        Reporter(err, live=False).note_unread([folder])
+        notes.note_unread([folder])
         n = len(list_parts(folder))
         out.print(f"{folder}: {n} {plural('part', n)}, all valid", highlight=False)
     out.print(f"{len(parts)} {plural('part', len(parts))}, {rows:,} turns, all valid" + (" (conversation ids unique across them)" if len(parts) > 1 else ""),
