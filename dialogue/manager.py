@@ -117,7 +117,7 @@ class DialogueManager:
         prompt_id = self.prompt.prompt if self.prompt is not None else None
         pending, self.pending = self.pending, None
         if pending is not None:  # the answer to "Did you want to stop?"
-            reply = self.nlu.parse(text)
+            reply = self.nlu.parse(text, prompt=prompt_id)  # "love it but calmer" to a track is no yes
             if speech_confidence is not None:
                 reply = reply.heard_with(speech_confidence)
             said = {a.act for a in reply.acts}

@@ -240,6 +240,10 @@ def test_a_doubtful_stop_restart_or_accept_is_confirmed(catalog, parts):
     turn = _until_sample(m, m.respond("some jazz"))
     sure = m.respond("I love it", speech_confidence=0.3)
     assert "shall I play the whole track" in sure.text and not sure.finished
+    m2 = manager(catalog, parts)  # a reservation in answer to "are you sure?" is no yes either (it played the track)
+    _until_sample(m2, m2.respond("some jazz"))
+    assert "shall I play the whole track" in m2.respond("I love it", speech_confidence=0.3).text
+    assert not m2.respond("love it but a bit calmer").finished and m2.conversation.state.accepted_track is None
     murmur = m.respond("hmm")  # a doubtful yes to "are you sure?" is itself asked about (it played the track)
     assert murmur.nlu.confidence < CONFIRM_BELOW and not murmur.finished and "shall I play the whole track" in murmur.text
     assert m.conversation.state.accepted_track is None
