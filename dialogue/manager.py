@@ -180,11 +180,13 @@ class DialogueManager:
         missing = _missing_values(result, self.catalog)
         if missing:  # "the 1970s": understood, not in the catalog, relaxed
             turn.text = f"I have no music from the {' or '.join(missing)}, so I'll look across decades. {turn.text}"
-        absent = _absent_genres(result)
+        absent, unwanted = _absent_genres(result), _absent_genres(result, negated=True)
         if absent:  # "blues please": a genre this catalog lacks, said so (the NLU acted on none of it)
             genres = self.catalog.genre_names
             turn.text = (f"I have no {' or '.join(absent)} here; my genres are {', '.join(genres[:-1])} and {genres[-1]}. "
                          f"{turn.text}")
+        elif unwanted:  # "anything but blues": granted, as there is none here
+            turn.text = f"No {' or '.join(unwanted)} then (there is none here anyway). {turn.text}"
         return turn
 
     def _ask(self, result: NLUResult, *, force_play: bool = False) -> SystemTurn:
@@ -252,7 +254,9 @@ def _missing_values(result: NLUResult, catalog: Catalog) -> list[str]:
     return [a.value for a in result.acts if a.act is Act.INFORM and a.slot is Slot.DECADE and a.value and a.value not in have]
 
 
-def _absent_genres(result: NLUResult) -> list[str]:
+def _absent_genres(result: NLUResult, *, negated: bool = False) -> list[str]:
     """Well-known genres the person named that the catalog does not hold (the NLU's entities marked
-    ``in_catalog: False``), each once, in the order said."""
-    return list(dict.fromkeys(e["value"] for e in result.entities if e.get("in_catalog") is False))
+    ``in_catalog: False``), each once, in the order said: those asked for, or with ``negated`` those refused
+    ("anything but blues")."""
+    return list(dict.fromkeys(e["value"] for e in result.entities
+                              if e.get("in_catalog") is False and bool(e.get("negated", False)) is negated))

@@ -200,6 +200,29 @@ class Catalog:
         rows, indptr = self.artist_tracks
         return rows[indptr[artist] : indptr[artist + 1]]
 
+    @cached_property
+    def _songs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(song, rows, indptr): each track's song id (the same artist and title, case and spacing aside: the catalog
+        lists 524 songs twice or more, once per release), and the tracks of song ``s``, ``rows[indptr[s]:indptr[s + 1]]``.
+        An untitled track is a song of its own."""
+        titles = self.table.column("title").to_pylist()
+        ids: dict[tuple[int, str], int] = {}
+        song = np.empty(self.n, dtype=np.int64)
+        for i, (artist, title) in enumerate(zip(self.artist.tolist(), titles)):
+            key = " ".join(str(title or "").casefold().split())
+            song[i] = ids.setdefault((artist, key) if key else (-1, str(i)), len(ids))
+        order = np.argsort(song, kind="stable")
+        return song, order, np.searchsorted(song[order], np.arange(len(ids) + 1))
+
+    def same_song(self, rows: np.ndarray) -> np.ndarray:
+        """Every track that is the same song as one of ``rows`` (int, catalog rows; ``rows`` included): what a person
+        who turned a track down should not be offered again under another id. Sorted int64 rows."""
+        song, order, indptr = self._songs
+        ids = np.unique(song[np.asarray(rows, dtype=np.int64)])
+        if len(ids) == len(rows) and (indptr[ids + 1] - indptr[ids] == 1).all():  # the usual case: no duplicate
+            return np.sort(np.asarray(rows, dtype=np.int64))
+        return np.sort(np.concatenate([order[indptr[s] : indptr[s + 1]] for s in ids]))
+
     def artist_code(self, name: str) -> int:
         """Code of an artist name, -1 when the catalog has no such artist."""
         return self._artist_codes.get(name, -1)

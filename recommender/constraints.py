@@ -60,8 +60,8 @@ class Constraints:
             mask &= ~catalog.mask("artist", artist)
         if self.familiarity is not None and profile is not None and profile.artist_plays:
             mask &= profile.familiar_mask if self.familiarity == "familiar" else ~profile.familiar_mask
-        if self.excluded_tracks:
-            mask[np.fromiter(self.excluded_tracks, dtype=np.int64)] = False
+        if self.excluded_tracks:  # and the same song under another id
+            mask[catalog.same_song(np.fromiter(self.excluded_tracks, dtype=np.int64))] = False
         return mask
 
     def satisfied_by(self, catalog: Catalog, index: int, profile: HistoryProfile | None = None) -> bool:
@@ -82,6 +82,8 @@ class Constraints:
         if any(catalog.has_genre(index, g) for g in self.excluded_genres):
             return False
         if track.artist in self.excluded_artists or index in self.excluded_tracks:
+            return False
+        if self.excluded_tracks and index in catalog.same_song(np.fromiter(self.excluded_tracks, dtype=np.int64)):
             return False
         if self.familiarity is not None and profile is not None and profile.artist_plays:
             familiar = int(catalog.artist[index]) in profile.artist_plays

@@ -33,7 +33,7 @@ from recommender.vocab import GENRE_SYNONYMS
 from ..acts import Slot
 from .normalize import ALL_DECADES, fold
 
-__all__ = ["Lexicon", "Match", "ENERGY_WORDS", "MOOD_WORDS", "ACTIVITY_WORDS", "FAMILIARITY_WORDS", "decade_words",
+__all__ = ["Lexicon", "Match", "ENERGY_WORDS", "ENERGY_COMPARATIVES", "MOOD_WORDS", "ACTIVITY_WORDS", "FAMILIARITY_WORDS", "decade_words",
            "spoken_decade", "tokenize"]
 
 ENERGY_WORDS: dict[str, tuple[str, ...]] = {
@@ -130,6 +130,16 @@ _COMPARATIVES = {"jazz": ("jazzy", "jazzier"), "rock": ("rockier", "rocky"), "po
                  "funk": ("funky", "funkier"), "folk": ("folky", "folkier"), "punk": ("punky", "punkier"),
                  "soul": ("soulful", "soulfuller"),
                  "blues rock": ("bluesy", "bluesier"), "disco": ("disco-y", "discoey")}
+#: "Something calmer", "a bit livelier": the energy a comparative asks for. Only the lexicon reads these (the
+#: templates and the speech recognizer's word list keep ``ENERGY_WORDS``); "louder" and "quieter" are read as the
+#: music's energy, as Segue sets no volume.
+ENERGY_COMPARATIVES: dict[str, tuple[str, ...]] = {
+    "laid_back": ("calmer", "more relaxed", "relaxed", "more chilled", "more chill", "chiller", "mellower", "more mellow",
+                  "softer", "gentler", "quieter", "more laid back", "more laid-back", "less energetic", "less upbeat",
+                  "slower paced", "more low key", "less intense"),
+    "upbeat": ("livelier", "more lively", "more upbeat", "more energetic", "louder", "more energy", "punchier",
+               "quicker", "more danceable", "less mellow", "less chill", "less laid back", "less slow", "peppier"),
+}
 
 
 #: Genres people ask for by name, whatever the catalog holds: those the catalog lacks (``Lexicon.absent``) are
@@ -227,6 +237,8 @@ class Lexicon:
         for value, forms in _COMPARATIVES.items():  # "something jazzier"
             if value in genre_values:
                 add(Slot.GENRE, value, forms)
+        for value, forms in ENERGY_COMPARATIVES.items():  # "something calmer"
+            add(Slot.ENERGY, value, forms)
         self.table = table
         self.genre_keys = [k for k, (s, _) in table.items() if s is Slot.GENRE and len(k) >= 4]
         artists: dict[str, str] = {}
@@ -243,6 +255,9 @@ class Lexicon:
         genre_words = {k for k, (s, _) in table.items() if s is Slot.GENRE and " " not in k}
         self.common = frozenset(common - genre_words)  # never guessed at: "sure" is no "surf", "i'm" no "idm"
         self.genre_words = sorted({k for k, (s, _) in table.items() if s is Slot.GENRE and " " not in k and len(k) >= 3})
+        #: words of many-word genre names ("hip", "hop", "drum", "bass"): in a two-word span beside a word that is not
+        #: common, they do not stop the fuzzy guess ("hip hopp" is hip hop)
+        self.genre_parts = frozenset(w for k, (s, _) in table.items() if s is Slot.GENRE and " " in k for w in k.split())
         self.absent: dict[str, str] = {}  # phrase -> a well-known genre this catalog does not hold
         for name in WELL_KNOWN_GENRES:
             for key in (" ".join(tokenize(name)), " ".join(tokenize(name.replace("-", " ")))):
@@ -325,8 +340,10 @@ class Lexicon:
                     continue
                 words = tokens[start : start + size]
                 phrase = " ".join(words)
-                if not re.fullmatch(r"[a-z][a-z \-]*", phrase) or any(w in self.common for w in words):
-                    continue  # digits, "&", or only common words: no reason to guess
+                common = [w in self.common for w in words]
+                if not re.fullmatch(r"[a-z][a-z \-]*", phrase) or all(common) or (
+                        any(common) and not (size == 2 and all(w in self.genre_parts for w, c in zip(words, common) if c))):
+                    continue  # digits, "&", or common words (but "hip" in "hip hopp"): no reason to guess
                 slot, found = None, None
                 if len(phrase) >= 5:
                     found = self._best(phrase, self.genre_keys, 85.0, lambda k: self.table[k][1])

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from dialogue.acts import Slot
 from dialogue.manager import DialogueManager
 from dialogue.nlu.channel import TextChannel
 from dialogue.nlu.embedded import EmbeddedNLU
@@ -344,3 +345,11 @@ def test_a_genre_the_catalog_lacks_is_said_and_no_offered_genre_is_taken(catalog
     turn = m.respond("blues please")  # was an affirm: the first offered genre taken
     assert turn.text.startswith("I have no blues here; my genres are electronic, pop, rock,") and not turn.finished
     assert m.conversation.state.known(Slot.GENRE) is None and m.draft.turns[0].acts == ()
+
+
+def test_a_genre_the_catalog_lacks_refused_is_granted_not_offered(catalog, parts):
+    """"anything but blues" was answered "I have no blues here; my genres are ...", as if blues had been asked for."""
+    m = manager(catalog, parts)
+    turn = m.respond("anything but blues")
+    assert turn.text.startswith("No blues then (there is none here anyway).") and "my genres are" not in turn.text
+    assert not turn.finished and m.conversation.state.known(Slot.GENRE) is None

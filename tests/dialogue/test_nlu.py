@@ -34,8 +34,17 @@ def acts(result):
     ("anything but rap", None, {"deny(genre=rap)"}),
     # a reservation after "but" about a track, its wish not understood: another one, never the whole track (they
     # were accept 0.90 and affirm 0.97, and played it)
-    ("love it but a bit calmer", "play_sample", {"request_alternative()"}),
-    ("yes but louder", "play_sample", {"request_alternative()"}),
+    ("love it but a bit weirder", "play_sample", {"request_alternative()"}),
+    ("yes but different", "play_sample", {"request_alternative()"}),
+    # a comparative of energy is a wish understood: the track turned down, the energy asked for (were not understood)
+    ("love it but a bit calmer", "play_sample", {"reject()", "inform(energy=laid_back)"}),
+    ("yes but louder", "play_sample", {"reject()", "inform(energy=upbeat)"}),
+    ("something calmer", None, {"inform(energy=laid_back)"}),
+    ("more relaxed please", "ask_energy", {"inform(energy=laid_back)"}),
+    ("a bit livelier", None, {"inform(energy=upbeat)"}),
+    # a misspelt word beside a word of a many-word genre name ("hip" is common: it stopped the guess)
+    ("hip hopp", None, {"inform(genre=hip hop)"}),
+    ("some hip hopp please", None, {"inform(genre=hip hop)"}),
     ("I love it, but yeah", "play_sample", {"accept()"}),
     ("but I love it", "play_sample", {"accept()"}),
 ])
@@ -125,3 +134,13 @@ def test_a_genre_the_catalog_lacks_is_named_and_never_taken_for_a_yes(nlu, catal
         result = nlu.parse(text)
         assert f"inform(genre={genre})" in acts(result) and all(e.get("in_catalog", True) for e in result.entities)
     assert acts(nlu.parse("no gospel please", prompt=PromptId.SUGGEST_GENRES)) == {"deny()"}  # a no stays a no
+    for text in ("blues please", "jazz and blues"):
+        assert [e["negated"] for e in nlu.parse(text).entities if e.get("in_catalog") is False] == [False]
+    for text in ("anything but blues", "no blues please", "not blues"):  # refused: marked so (nothing to regret)
+        assert [e["negated"] for e in nlu.parse(text).entities if e.get("in_catalog") is False] == [True], text
+
+
+def test_no_fuzzy_guess_from_common_words_beside_a_genre_word(nlu):
+    """"hip hopp" is hip hop, but a common word beside a word of a many-word genre name is no reason to guess."""
+    for text in ("hip replacement", "new songz", "hop on", "the bass is great"):
+        assert not any(a.slot is Slot.GENRE for a in nlu.parse(text).acts), text
