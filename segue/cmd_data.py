@@ -201,7 +201,7 @@ def logs_import(
         print_json(summary)
     else:
         out.print(f"imported {result.conversations:,} conversations ({result.turns:,} turns) into {result.folder} "
-                  f"({result.parts} part(s))", highlight=False)
+                  f"({result.parts} {plural('part', result.parts)})", highlight=False)
         if result.users_without_history:
             err.print(f"note: {result.users_without_history:,} of {result.conversations:,} conversations have a user_id "
                       f"that {histories} does not hold: they were replayed as listeners with no history (give the "
