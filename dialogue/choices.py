@@ -1,7 +1,8 @@
-"""Answers that pick one of the options a prompt offered: "the first one", "the latter", "number two".
+"""Answers that refer to what the conversation offered: "the first one", "the latter", "number two"; "something older".
 
 After "Electronic? Or maybe pop?" the NLU sees only words; which genre "the second one" means is in the prompt's
-arguments, so the dialogue manager resolves it here, before the state tracker sees the answer.
+arguments, so the dialogue manager resolves it here, before the state tracker sees the answer. Likewise which decade
+"something older" means depends on the track just played (or the decade asked for before): ``resolve_relative``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .nlu import NLUResult
 from .nlu.normalize import normalize
 from .prompts import PromptId, SystemPrompt
 
-__all__ = ["resolve_choice"]
+__all__ = ["resolve_choice", "resolve_relative"]
 
 _FIRST = re.compile(r"\b(?:first|former|1st|number one|option one|option 1|no\.? ?1|the one before|earlier one|left one)\b")
 _SECOND = re.compile(r"\b(?:second|latter|2nd|last one|the last|number two|option two|option 2|no\.? ?2|other one|"
@@ -42,3 +43,39 @@ def resolve_choice(result: NLUResult, prompt: SystemPrompt | None) -> NLUResult:
     kept = tuple(a for a in result.acts if a.act not in (Act.AFFIRM, Act.DENY, Act.ACCEPT, Act.REJECT, Act.DONT_CARE))
     return replace(result, acts=(DialogueAct(Act.INFORM, Slot.GENRE, genre), *kept), intent="inform",
                    confidence=max(result.confidence, 0.8))
+
+
+_OLDER = re.compile(r"\b(?:older|more vintage|more retro|less recent|less modern)\b")
+_NEWER = re.compile(r"\b(?:newer|more recent|more modern|more current|less old|more contemporary)\b")
+
+
+def resolve_relative(result: NLUResult, prompt: SystemPrompt | None, reference: str | None,
+                     decades: tuple[str, ...]) -> NLUResult:
+    """``result`` with "something older" / "newer" made an ``inform`` of the catalog's nearest decade before / after
+    ``reference``.
+
+    The decade is also added to ``entities`` with ``relative_to``: the reference (the chat says what it took).
+    ``reference``: the decade of the track just offered, else the decade asked for so far (None: nothing to compare
+    with, ``result`` unchanged). ``decades``: the catalog's decades ("1990s", ...). Said to a track ("yes but
+    older") the track is turned down. Unchanged when the answer names a decade itself, says both or neither word, or
+    there is no decade on that side of ``reference`` in the catalog.
+    """
+    if reference is None or any(a.slot is Slot.DECADE and a.act is Act.INFORM for a in result.acts):
+        return result
+    text = normalize(result.text)
+    older, newer = bool(_OLDER.search(text)), bool(_NEWER.search(text))
+    if older == newer or reference not in decades:
+        return result
+    ordered = sorted(decades)
+    at = ordered.index(reference)
+    if (older and at == 0) or (newer and at == len(ordered) - 1):
+        return result
+    decade = ordered[at - 1] if older else ordered[at + 1]
+    to_track = prompt is not None and prompt.prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION)
+    kept = tuple(a for a in result.acts if a.act not in (Act.AFFIRM, Act.DENY, Act.ACCEPT, Act.REJECT, Act.DONT_CARE,
+                                                         Act.REQUEST_ALTERNATIVE))
+    head = (DialogueAct(Act.REJECT),) if to_track else ()
+    said = (_OLDER if older else _NEWER).search(text).group(0)
+    entity = {"slot": str(Slot.DECADE), "value": decade, "text": said, "score": 1.0, "relative_to": reference}
+    return replace(result, acts=(*head, DialogueAct(Act.INFORM, Slot.DECADE, decade), *kept), intent="inform",
+                   confidence=max(result.confidence, 0.8), entities=(*result.entities, entity))

@@ -20,7 +20,7 @@ from recommender.history import HistoryProfile
 from recommender.scorer import Scorer
 
 from .acts import Act, DialogueAct, Slot
-from .choices import resolve_choice
+from .choices import resolve_choice, resolve_relative
 from .context import Conversation
 from .features import FeatureVariant, Featurizer
 from .nlu import NLU, NLUResult
@@ -135,6 +135,7 @@ class DialogueManager:
                 track = self.prompt.track if self.prompt is not None and self.prompt.prompt is PromptId.PLAY_SAMPLE else None
                 return SystemTurn(f"OK, let's carry on. {again}", prompt=self.prompt, play_track=track, nlu=reply)
         result = resolve_choice(self.nlu.parse(text, prompt=prompt_id), self.prompt)
+        result = resolve_relative(result, self.prompt, self._reference_decade(), self.catalog.decade_names)
         if speech_confidence is not None:
             result = result.heard_with(speech_confidence)
         kinds = {a.act for a in result.acts}
@@ -180,6 +181,10 @@ class DialogueManager:
         missing = _missing_values(result, self.catalog)
         if missing:  # "the 1970s": understood, not in the catalog, relaxed
             turn.text = f"I have no music from the {' or '.join(missing)}, so I'll look across decades. {turn.text}"
+        relative = [e for e in result.entities if e.get("relative_to")]
+        if relative:  # "something older": say which decade that was taken to mean
+            decade, reference = relative[0]["value"], relative[0]["relative_to"]
+            turn.text = f"The {decade} then, {'older' if decade < reference else 'newer'} than the {reference}. {turn.text}"
         absent, unwanted = _absent_genres(result), _absent_genres(result, negated=True)
         if absent:  # "blues please": a genre this catalog lacks, said so (the NLU acted on none of it)
             genres = self.catalog.genre_names
@@ -188,6 +193,15 @@ class DialogueManager:
         elif unwanted:  # "anything but blues": granted, as there is none here
             turn.text = f"No {' or '.join(unwanted)} then (there is none here anyway). {turn.text}"
         return turn
+
+    def _reference_decade(self) -> str | None:
+        """What "something older" is older than: the decade of the track just offered, else the decade asked for."""
+        prompt = self.prompt
+        if prompt is not None and prompt.track is not None and prompt.prompt in _OFFERS:
+            code = int(self.catalog.decade[prompt.track])
+            if code >= 0:
+                return self.catalog.decade_names[code]
+        return self.conversation.state.known(Slot.DECADE)
 
     def _ask(self, result: NLUResult, *, force_play: bool = False) -> SystemTurn:
         conv = self.conversation

@@ -353,3 +353,37 @@ def test_a_genre_the_catalog_lacks_refused_is_granted_not_offered(catalog, parts
     turn = m.respond("anything but blues")
     assert turn.text.startswith("No blues then (there is none here anyway).") and "my genres are" not in turn.text
     assert not turn.finished and m.conversation.state.known(Slot.GENRE) is None
+
+
+def test_older_and_newer_are_read_against_the_track_just_offered(catalog, parts):
+    """"something older" to a 2010s track was not understood (the chat asked on as if nothing was said)."""
+    from dialogue.choices import resolve_relative
+
+    nlu = parts[0]
+    decades = catalog.decade_names  # 1920s 1930s 1950s 1980s 1990s 2000s 2010s
+    track = int(np.flatnonzero(catalog.decade == decades.index("2010s"))[0])
+    sample = SystemPrompt(PromptId.PLAY_SAMPLE, track=track)
+    for text, reference, acts, decade in (
+            ("something older", "2010s", {"reject()", "inform(decade=2000s)"}, "2000s"),
+            ("yes but newer", "2000s", {"reject()", "inform(decade=2010s)"}, "2010s"),
+            ("older jazz please", "1990s", {"reject()", "inform(decade=1980s)", "inform(genre=jazz)"}, "1980s"),
+            ("more recent", "1950s", {"reject()", "inform(decade=1980s)"}, "1980s")):  # the nearest the catalog has
+        result = resolve_relative(nlu.parse(text, prompt=PromptId.PLAY_SAMPLE), sample, reference, decades)
+        assert {str(a) for a in result.acts} == acts, text
+        assert [(e["value"], e["relative_to"]) for e in result.entities if "relative_to" in e] == [(decade, reference)]
+    question = SystemPrompt(PromptId.ASK_ENERGY)
+    assert {str(a) for a in resolve_relative(nlu.parse("older"), question, "2010s", decades).acts} == {"inform(decade=2000s)"}
+    for text, reference in (("something older", None), ("something older", "1920s"), ("newer", "2010s"),
+                            ("older or newer", "2000s"), ("music from the 90s but older", "2010s")):
+        parsed = nlu.parse(text, prompt=PromptId.PLAY_SAMPLE)  # nothing to compare with, nothing beyond, both, or said
+        assert resolve_relative(parsed, sample, reference, decades) == parsed, text
+
+    m = manager(catalog, parts)
+    turn = m.respond("play some electronic music")
+    assert turn.prompt.prompt is PromptId.PLAY_SAMPLE
+    offered = catalog.decade_names[catalog.decade[turn.prompt.track]]
+    turn = m.respond("something older")
+    older = max(d for d in decades if d < offered)
+    assert turn.text.startswith(f"The {older} then, older than the {offered}.")
+    assert m.conversation.state.known(Slot.DECADE) == older and turn.prompt is not None
+    assert catalog.decade_names[catalog.decade[m.conversation.view().ranking.indices[0]]] == older
