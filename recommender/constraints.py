@@ -26,7 +26,7 @@ class Constraints:
     artist: str | None = None
     activity: str | None = None
     familiarity: str | None = None  # "familiar" | "new"
-    excluded_tracks: frozenset[int] = field(default_factory=frozenset)
+    excluded_tracks: frozenset[int] = field(default_factory=frozenset)  # catalog rows, and the same songs' other rows
     excluded_genres: frozenset[str] = field(default_factory=frozenset)
     excluded_artists: frozenset[str] = field(default_factory=frozenset)
 

@@ -140,9 +140,9 @@ class EmbeddedNLU:
             p *= 0.8
         intent, p = _rules(intent, p, lowered, tokens, matches, negated_at, clauses, prompt)
         unavailable = self.lexicon.unavailable(tokens, matches)
-        for name, start, stop in unavailable:  # named, not in this catalog: said, never acted on ("anything but blues":
+        for name, start, stop in unavailable:  # named, not in this catalog: said, never acted on; "negated" marks a
             entities.append({"slot": str(Slot.GENRE), "value": name, "text": " ".join(tokens[start:stop]), "score": 1.0,
-                             "in_catalog": False, "negated": bool(negated_at[start])})  # negated, nothing to regret)
+                             "in_catalog": False, "negated": bool(negated_at[start])})  # refusal ("anything but blues")
         wanted = [u for u in unavailable if not negated_at[u[1]]]
         if wanted and intent in ("affirm", "accept") and not matches:  # "blues please" is a request, not a yes
             intent = "inform"

@@ -33,8 +33,8 @@ from recommender.vocab import GENRE_SYNONYMS
 from ..acts import Slot
 from .normalize import ALL_DECADES, fold
 
-__all__ = ["Lexicon", "Match", "ENERGY_WORDS", "ENERGY_COMPARATIVES", "MOOD_WORDS", "ACTIVITY_WORDS", "FAMILIARITY_WORDS", "decade_words",
-           "spoken_decade", "tokenize"]
+__all__ = ["Lexicon", "Match", "ENERGY_WORDS", "ENERGY_COMPARATIVES", "MOOD_WORDS", "ACTIVITY_WORDS", "FAMILIARITY_WORDS",
+           "decade_words", "spoken_decade", "tokenize"]
 
 ENERGY_WORDS: dict[str, tuple[str, ...]] = {
     "laid_back": ("laid back", "laid-back", "laidback", "chilled", "chill", "mellow", "slow", "low key", "easy going",
