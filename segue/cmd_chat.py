@@ -129,6 +129,8 @@ def chat(
                     text = input("you> ")
                 except EOFError:
                     break
+                if not text.strip():  # an Enter on its own says nothing: asked again, not answered for the person
+                    continue
             else:
                 text = next(lines, None)
                 if text is None:
@@ -137,6 +139,8 @@ def chat(
                         err.print(f"note: {source} ended before the conversation did: Segue's last question is unanswered"
                                   + (" (counted as abandoned)" if not no_log else ""), highlight=False)
                     break
+                if not text.strip():  # a blank line of the script is nothing said (not a turn)
+                    continue
                 shown = "".join(ch for ch in text[:200] if ch >= " " or ch == "\t")  # no raw control bytes on the terminal
                 out.print("[bold]you>[/] " + escape(shown), highlight=False)
             turn = manager.respond(text)

@@ -35,7 +35,7 @@ __all__ = ["EmbeddedNLU", "MAX_CHARS"]
 
 MAX_CHARS = 2_000  # longer input is cut (a 100 KB line costs no more than this)
 _NEGATIONS = frozenset({"not", "no", "don't", "dont", "without", "except", "hate", "neither", "nor", "never", "dislike", "can't",
-                        "won't", "doesn't", "didn't", "isn't", "stop"})
+                        "won't", "doesn't", "didn't", "isn't", "stop", "nothing"})
 _INTENT_PRIOR = {"accept": 0.6, "affirm": 0.3, "inform": 0.15, "greet": 0.2, "help": 0.0, "dont_care": 0.0,
                  "request_alternative": -0.15, "deny": -0.3, "reject": -0.4, "restart": -0.2, "stop": -0.5}
 _DOMAIN_WORDS = {"hmm": -0.8, "meh": -1.2, "nah": -1.0, "nope": -1.2, "skip": -0.8, "yess": 2.0, "yesss": 2.2,
@@ -124,7 +124,11 @@ class EmbeddedNLU:
         for m in matches:
             negated = negated_at[m.start]
             kind = Act.DENY if negated and m.slot in (Slot.GENRE, Slot.ARTIST, Slot.DECADE, Slot.MOOD) else Act.INFORM
-            acts.append(DialogueAct(kind, m.slot, m.value))
+            if negated and m.slot is Slot.ENERGY:  # "nothing too fast", "not in the mood for anything upbeat": in between
+                if m.value != "medium":
+                    acts.append(DialogueAct(Act.INFORM, Slot.ENERGY, "medium"))
+            elif not (negated and kind is Act.INFORM):  # a negated activity or familiarity: no wish to act on
+                acts.append(DialogueAct(kind, m.slot, m.value))
             entities.append({"slot": str(m.slot), "value": m.value, "text": " ".join(tokens[m.start : m.stop]), "score": m.score})
         mood = _mood_cue(lowered)
         if mood is not None and not any(m.slot is Slot.MOOD for m in matches):  # "a song that will make me smile"
@@ -220,13 +224,16 @@ def _char_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]:
 # ------------------------------------------------------------------ rules over the classifier
 # Real requests the templates never taught: each rule is a kind of fault found on people's words
 # (benchmarks/data/real_nlu_dev.tsv, ../shared/cases), checked on the normalized text.
+#: a stop or restart negated ("don't stop the music", "never stop playing jazz", "no don't start over"): go on
+_KEEP_GOING = re.compile(r"\b(?:don't|dont|do not|never|not|no need to|shouldn't|won't)\s+(?:ever\s+)?(?:want to\s+|wanna\s+)?"
+                         r"(?:stop|quit|end|leave|start (?:over|again)|restart|reset|give up)\b")
 _CONTRAST_WORD = re.compile(r"\b(?:but|though|however|instead|rather|although)\b")
 _CONTRAST = re.compile(_CONTRAST_WORD.pattern + r"|[,.;!?]")
 #: words after a contrast that add no wish ("I love it, but yeah"): the acceptance stands (the contrast words too)
 _CONTRAST_FILLER = frozenset({"yeah", "yes", "please", "pls", "still", "anyway", "really", "ok", "okay", "well", "so",
                               "thanks", "thank", "you"})
 _NOT_NEGATION = re.compile(r"\b(?:don't|do not|doesn't) (?:mind|care)\b|\bno matter\b|\bnot sure\b|\bnot bad\b|"
-                           r"\bnothing but\b|\bno idea\b")
+                           r"\bnothing but\b|\bno idea\b|" + _KEEP_GOING.pattern)
 _DISLIKE = re.compile(
     r"\b(?:(?:don't|do not|doesn't|didn't|can't|never|not)\s+(?:really\s+|ever\s+|even\s+)?"
     r"(?:like|love|enjoy|want|wanna|dig|care for|stand|need)|hate|dislike|can't stand|sick of|tired of|bored of|"
@@ -301,13 +308,17 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
            clauses: list[int], prompt: PromptId | None) -> tuple[str, float]:
     """The intent after the rules for what the templates never taught (see the block comment above)."""
     to_track = prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION)
-    informs = [m for m in matches if not negated[m.start]]
+    informs = [m for m in matches if not negated[m.start] or m.slot is Slot.ENERGY]  # "not too loud": in between
     last = max(clauses) if clauses else 0
     dislike, like, stop_track = _DISLIKE.search(text), _LIKE.search(text), _STOP_TRACK.search(text)
+    if _KEEP_GOING.search(text):  # "don't stop the music", "no don't start over": neither a stop nor a restart
+        if intent in ("stop", "restart", "reject", "deny"):
+            intent, p = ("accept" if to_track else "inform" if informs else "dont_care"), min(max(p, 0.6), 0.8)
+        return intent, p
     if dislike and not informs and (_DEICTIC.search(text) or to_track):  # "don't like that song, turn it off"
         return ("reject" if to_track or prompt is None else "deny"), max(p, 0.85)
-    if _STOP.search(text) and not stop_track and not _RESTART.search(text):
-        return "stop", max(p, 0.9)
+    if _STOP.search(text) and not stop_track and not _RESTART.search(text) and not any(negated[m.start] for m in matches):
+        return "stop", max(p, 0.9)  # ("stop playing rock" is no stop: rock is over, not the chat)
     if stop_track and (to_track or prompt is None) and not informs:
         return "reject", max(p, 0.9)
     if intent == "stop" and (informs or _REQUEST.search(text)):  # "an album from 1972": a request, never a stop
@@ -340,6 +351,8 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
             and not _DEICTIC.search(text)
             and intent in ("inform", "accept", "affirm", "restart", "greet", "help", "stop", "request_alternative")):
         return "dont_care", max(p, 0.7)  # "play songs", "will you put on the music": music, nothing known
+    if intent in ("reject", "deny") and not to_track and informs and all(negated[m.start] for m in informs):
+        return "inform", p  # "not too loud", "not too slow" to a question: a negated energy is a wish, not a no
     return intent, p
 
 

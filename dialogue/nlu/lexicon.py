@@ -130,14 +130,15 @@ _COMPARATIVES = {"jazz": ("jazzy", "jazzier"), "rock": ("rockier", "rocky"), "po
                  "funk": ("funky", "funkier"), "folk": ("folky", "folkier"), "punk": ("punky", "punkier"),
                  "soul": ("soulful", "soulfuller"),
                  "blues rock": ("bluesy", "bluesier"), "disco": ("disco-y", "discoey")}
-#: "Something calmer", "a bit livelier": the energy a comparative asks for. Only the lexicon reads these (the
+#: "Something calmer", "a bit livelier", "not too loud": the energy a comparative (or "loud") asks for. Only the
+#: lexicon reads these (the
 #: templates and the speech recognizer's word list keep ``ENERGY_WORDS``); "louder" and "quieter" are read as the
 #: music's energy, as Segue sets no volume.
 ENERGY_COMPARATIVES: dict[str, tuple[str, ...]] = {
     "laid_back": ("calmer", "more relaxed", "relaxed", "more chilled", "more chill", "chiller", "mellower", "more mellow",
                   "softer", "gentler", "quieter", "more laid back", "more laid-back", "less energetic", "less upbeat",
                   "slower paced", "more low key", "less intense"),
-    "upbeat": ("livelier", "more lively", "more upbeat", "more energetic", "louder", "more energy", "punchier",
+    "upbeat": ("livelier", "more lively", "more upbeat", "more energetic", "louder", "loud", "more energy", "punchier",
                "quicker", "more danceable", "less mellow", "less chill", "less laid back", "less slow", "peppier"),
 }
 

@@ -42,6 +42,21 @@ def acts(result):
     ("something calmer", None, {"inform(energy=laid_back)"}),
     ("more relaxed please", "ask_energy", {"inform(energy=laid_back)"}),
     ("a bit livelier", None, {"inform(energy=upbeat)"}),
+    # a negated stop or restart goes on (they ended or restarted the chat, unconfirmed: "don't stop" was stop 0.81)
+    ("don't stop the music", "play_sample", {"accept()"}),
+    ("don't stop", None, {"dont_care()"}),
+    ("I don't want to stop", "ask_mood", {"dont_care()"}),
+    ("no don't start over", None, {"dont_care()"}),
+    ("never stop playing jazz", None, {"inform(genre=jazz)"}),
+    ("stop playing rock", "ask_genre", {"deny(genre=rock)"}),  # rock is over, not the chat
+    ("stop", None, {"stop()"}),
+    ("stop the music", None, {"stop()"}),
+    ("start over", None, {"restart()"}),
+    # a negated energy is in between, never the energy negated (both were read as upbeat)
+    ("nothing too fast", None, {"inform(energy=medium)"}),
+    ("I am not in the mood for anything upbeat", None, {"inform(energy=medium)"}),
+    ("not too loud", None, {"inform(energy=medium)"}),
+    ("not too slow", "ask_energy", {"inform(energy=medium)"}),
     # a misspelt word beside a word of a many-word genre name ("hip" is common: it stopped the guess)
     ("hip hopp", None, {"inform(genre=hip hop)"}),
     ("some hip hopp please", None, {"inform(genre=hip hop)"}),

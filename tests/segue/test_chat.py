@@ -180,3 +180,20 @@ def test_a_script_that_is_no_text_is_refused_and_utf16_is_read(tmp_path):
     text.write_text("play some jazz\nstop\n", encoding="utf-16")
     read = segue_in_process("chat", "--script", text, "--no-audio", "--no-log")
     assert read.returncode == 0 and "you> play some jazz" in read.stdout and "stopping here" in read.stdout, read.stderr
+
+
+def test_blank_lines_are_nothing_said(tmp_path):
+    """Three blank lines before "jazz" were three turns: "Any idea what you'd like to hear?", "Which genre...?",
+    then genres offered, before jazz was even said."""
+    script = tmp_path / "blank.txt"
+    script.write_text("\n\n   \njazz\n")
+    result = segue_in_process("chat", "--script", script, "--registry", tmp_path / "none", "--scorer", "baseline",
+                              "--log-dir", tmp_path / "chats", "--no-audio")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    replies = [line for line in result.stdout.splitlines() if line.startswith("segue>")]
+    assert len(replies) == 2 and "Any idea" not in result.stdout and "genre" not in replies[1], result.stdout
+    assert result.stdout.count("you>") == 1
+    assert pq.read_table(tmp_path / "chats" / "part-00000.parquet").num_rows == 1  # one prompt, unanswered
+    piped = segue_in_process_stdin("\n\njazz\n", "chat", "--registry", tmp_path / "none", "--scorer", "baseline",
+                                   "--no-log", "--no-audio")
+    assert piped.returncode == 0 and piped.stdout.count("segue>") == 2 and "Any idea" not in piped.stdout, piped.stdout
