@@ -97,6 +97,7 @@ class DialogueManager:
         self.prompt: SystemPrompt | None = None
         self.pending: NLUResult | None = None  # a doubtful stop, restart or accept waiting for "yes" or "no"
         self.draft = _Draft()
+        self._set_aside: tuple = ()  # the wishes last said to be set aside (each said once)
 
     @property
     def finished(self) -> bool:
@@ -171,7 +172,8 @@ class DialogueManager:
             track = state.accepted_track
             self._close(success=True, played=track)
             what = "station" if state.station_accepted else "track"
-            return SystemTurn(f"Enjoy! Playing the whole {what}: {self.phraser.describe(track)}.", finished=True, nlu=result)
+            described = self.phraser.describe(track, state.known(Slot.GENRE))
+            return SystemTurn(f"Enjoy! Playing the whole {what}: {described}.", finished=True, nlu=result)
         if state.turn >= MAX_TURNS:
             self._close(success=False, abandoned=False)
             return SystemTurn("We've been at this a while; let's take a break. Say anything to start again.",
@@ -181,6 +183,9 @@ class DialogueManager:
         missing = _missing_values(result, self.catalog)
         if missing:  # "the 1970s": understood, not in the catalog, relaxed
             turn.text = f"I have no music from the {' or '.join(missing)}, so I'll look across decades. {turn.text}"
+        set_aside = self._set_aside_note(skip={Slot.DECADE} if missing else set())
+        if set_aside:  # "jazz from the 80s": no such track, so a wish was let go of; said, never silently
+            turn.text = f"{set_aside} {turn.text}"
         relative = [e for e in result.entities if e.get("relative_to")]
         if relative:  # "something older": say which decade that was taken to mean
             decade, reference = relative[0]["value"], relative[0]["relative_to"]
@@ -193,6 +198,19 @@ class DialogueManager:
         elif unwanted:  # "anything but blues": granted, as there is none here
             turn.text = f"No {' or '.join(unwanted)} then (there is none here anyway). {turn.text}"
         return turn
+
+    def _set_aside_note(self, *, skip: set) -> str | None:
+        """What the candidates leave out of what the person asked for when no track matches it all (the view's
+        relaxed slots that hold a wish), in words, each wish once: "I have nothing that is rock and from the 1980s,
+        so I'll look across decades." None when nothing new was set aside. ``skip``: slots already told of."""
+        state, view = self.conversation.state, self.conversation.view()
+        dropped = tuple((slot, state.known(slot)) for slot in view.relaxed if state.known(slot) is not None)
+        said, self._set_aside = self._set_aside, dropped
+        new = [(slot, value) for slot, value in dropped if (slot, value) not in said and slot not in skip]
+        if not new:
+            return None
+        every = _and([_wish(slot, value) for slot in Slot if (value := state.known(slot)) is not None])
+        return f"I have nothing that is {every}, so I'll {_and([_RELAXED[slot].format(value) for slot, value in new])}."
 
     def _reference_decade(self) -> str | None:
         """What "something older" is older than: the decade of the track just offered, else the decade asked for."""
@@ -228,7 +246,7 @@ class DialogueManager:
         closeness = goal_closeness(conv.state.sentiments, conv.state.confidences,
                                    candidate_match(view.n_candidates, self.catalog.n, affinity))
         text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts, offered=previous is not None and
-                                previous.prompt in _OFFERS)
+                                previous.prompt in _OFFERS, genre=view.constraints.genre)
         play_track = prompt.track if prompt.prompt is PromptId.PLAY_SAMPLE else None
         return SystemTurn(text, prompt=prompt, play_track=play_track, nlu=result, closeness=closeness)
 
@@ -266,6 +284,29 @@ def _missing_values(result: NLUResult, catalog: Catalog) -> list[str]:
     """Decades the person asked for that the catalog has no track of."""
     have = set(catalog.decade_names)
     return [a.value for a in result.acts if a.act is Act.INFORM and a.slot is Slot.DECADE and a.value and a.value not in have]
+
+
+#: what setting a wish aside means, per slot
+_RELAXED = {Slot.DECADE: "look across decades", Slot.ARTIST: "look beyond {}", Slot.GENRE: "look across genres",
+            Slot.ENERGY: "let the energy vary", Slot.MOOD: "let the mood vary", Slot.ACTIVITY: "look beyond music for {}",
+            Slot.FAMILIARITY: "mix the familiar and the new"}
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+
+
+def _wish(slot: Slot, value: str) -> str:
+    """A slot value as said in a sentence: "jazz", "laid back", "from the 1980s", "by Kevin MacLeod", "for a workout"."""
+    if slot is Slot.DECADE:
+        return f"from the {value}"
+    if slot is Slot.ARTIST:
+        return f"by {value}"
+    if slot is Slot.ACTIVITY:
+        return f"for {value}"
+    if slot is Slot.FAMILIARITY:
+        return "familiar" if value == "familiar" else "new to you"
+    return value.replace("_", " ")
 
 
 def _absent_genres(result: NLUResult, *, negated: bool = False) -> list[str]:

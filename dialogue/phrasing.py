@@ -73,9 +73,12 @@ class Phraser:
         self.rng = np.random.default_rng(seed)
         self._used: dict[str, list[int]] = {}
 
-    def describe(self, track: int) -> str:
+    def describe(self, track: int, genre: str | None = None) -> str:
+        """'"Title" by Artist (genre, decade)'; the genre shown is ``genre`` (the one asked for) when the track carries
+        it, as a secondary genre or a style, else its primary genre (jazz asked for, jazz shown, not "electronic")."""
         t = self.catalog.track(int(track))
-        extra = ", ".join(x for x in (t.genre, t.decade) if x)
+        shown = genre if genre and self.catalog.has_genre(int(track), genre) else t.genre
+        extra = ", ".join(x for x in (shown, t.decade) if x)
         return f'"{t.title}" by {t.artist} ({extra})'
 
     def _template(self, key: str, options: tuple[str, ...]) -> str:
@@ -87,15 +90,17 @@ class Phraser:
             self._used[key] = [i]  # all said once: start a new round, but not with the one just said
         return options[i]
 
-    def say(self, prompt: SystemPrompt, *, closeness: float = 0.5, last_acts=(), offered: bool = True) -> str:
+    def say(self, prompt: SystemPrompt, *, closeness: float = 0.5, last_acts=(), offered: bool = True,
+            genre: str | None = None) -> str:
         """``prompt`` in words, opened by a tone that follows ``closeness`` and the person's last acts; ``offered``:
         whether the previous prompt offered something (a sample, a station, genres, an artist) that a "no" turned
-        down, else "that wasn't it" is not said."""
+        down, else "that wasn't it" is not said; ``genre``: the genre asked for (a track is described by it when it
+        carries it)."""
         pid = prompt.prompt
         text = self._template(pid.value, PHRASES[pid.value])
         genres = list(prompt.genres) + ["something else"] * 2
         text = text.format(genres[0], genres[1], artist=prompt.artist or "someone new",
-                           track=self.describe(prompt.track) if prompt.track is not None else "",
+                           track=self.describe(prompt.track, genre) if prompt.track is not None else "",
                            genre=prompt.genres[0] if prompt.genres else "this")
         # a setback ("no"), not a turn down that says what instead ("I like it but jazzier", "no, rock please")
         rejected = any(a.act in (Act.REJECT, Act.DENY) for a in last_acts) and not any(a.act is Act.INFORM for a in last_acts)

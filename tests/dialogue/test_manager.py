@@ -387,3 +387,35 @@ def test_older_and_newer_are_read_against_the_track_just_offered(catalog, parts)
     assert turn.text.startswith(f"The {older} then, older than the {offered}.")
     assert m.conversation.state.known(Slot.DECADE) == older and turn.prompt is not None
     assert catalog.decade_names[catalog.decade[m.conversation.view().ranking.indices[0]]] == older
+
+
+def test_a_wish_no_track_meets_is_said_to_be_set_aside_once(catalog, parts):
+    """"jazz from the 80s" (the catalog's nine 1980s tracks are electronic) got a 2000s jazz track without a word."""
+    from recommender.constraints import Constraints
+
+    assert Constraints(genre="jazz", decade="1980s").mask(catalog).sum() == 0 < Constraints(decade="1980s").mask(catalog).sum()
+    m = manager(catalog, parts)
+    turn = m.respond("jazz from the 80s")
+    assert turn.text.startswith("I have nothing that is jazz and from the 1980s, so I'll look across decades.")
+    assert m.conversation.state.known(Slot.DECADE) == "1980s" and m.conversation.view().n_candidates > 0
+    for _ in range(2):  # said once
+        assert "nothing that is" not in m.respond("no idea").text
+    m = manager(catalog, parts)
+    turn = m.respond("something by Kevin MacLeod, upbeat hip hop")
+    assert "so I'll look beyond Kevin MacLeod." in turn.text
+    m = manager(catalog, parts)  # a decade the catalog lacks is told of its own way, once
+    turn = m.respond("rock from the 1970s")
+    assert "no music from the 1970s" in turn.text and "nothing that is" not in turn.text
+    assert "nothing that is" not in m.respond("no idea").text
+
+
+def test_a_track_is_described_by_the_genre_asked_for_when_it_carries_it(catalog):
+    from dialogue.phrasing import Phraser
+
+    phraser = Phraser(catalog)
+    track = next(i for i in range(catalog.n) if catalog.track(i).genre != "jazz" and catalog.has_genre(i, "jazz"))
+    primary = catalog.track(track).genre
+    assert f"({primary}, " in phraser.describe(track) and "(jazz, " in phraser.describe(track, "jazz")
+    assert f"({primary}, " in phraser.describe(track, "classical" if primary != "classical" else "rock")  # not carried
+    text = phraser.say(SystemPrompt(PromptId.PLAY_SAMPLE, track=track), genre="jazz")
+    assert "(jazz, " in text
