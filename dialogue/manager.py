@@ -27,7 +27,7 @@ from .nlu import NLU, NLUResult
 from .nlu.lexicon import tokenize
 from .phrasing import Phraser, candidate_match, goal_closeness
 from .policy import Decision, Policy, sample_prompt
-from .prompts import PromptId, SystemPrompt, prompt_index
+from .prompts import PROMPTS, PromptId, SystemPrompt, prompt_index
 from .records import ConversationRecord, ConversationSink, TurnRecord
 from .usefulness import label_usefulness
 
@@ -98,6 +98,7 @@ class DialogueManager:
         self.pending: NLUResult | None = None  # a doubtful stop, restart or accept waiting for "yes" or "no"
         self.draft = _Draft()
         self._set_aside: tuple = ()  # the wishes last said to be set aside (each said once)
+        self._reasked: SystemPrompt | None = None  # the question a bare "yes" had asked again
 
     @property
     def finished(self) -> bool:
@@ -123,8 +124,8 @@ class DialogueManager:
                 reply = reply.heard_with(speech_confidence)
             said = {a.act for a in reply.acts}
             content = any(a.act in (Act.INFORM, Act.DONT_CARE, Act.STOP, Act.RESTART) for a in reply.acts)
-            if said & {Act.AFFIRM, Act.ACCEPT} and not content:
-                if reply.confidence < CONFIRM_BELOW:  # a doubtful yes ("hmm") to "are you sure?" confirms nothing
+            if not said or (said & {Act.AFFIRM, Act.ACCEPT} and not content):
+                if not said or reply.confidence < CONFIRM_BELOW:  # "hmm", or a doubtful yes, confirms nothing
                     self.pending = pending
                     kinds = {a.act for a in pending.acts}
                     return SystemTurn(f"Sorry, I'm still not sure. {_confirmation(kinds, prompt_id)}", nlu=reply)
@@ -145,6 +146,15 @@ class DialogueManager:
         if ends and result.confidence < CONFIRM_BELOW:  # never act blindly on a doubtful stop, restart or accept
             self.pending = result
             return SystemTurn(_confirmation(kinds, prompt_id), nlu=result)
+        if prompt_id is not None and prompt_id not in _OFFERS and kinds == {Act.AFFIRM} and all(a.slot is None for a in result.acts):
+            # "yes" to "Calm and slow, or lively?" answers nothing: asked again once (not a new prompt), and a second
+            # "yes" is taken as not minding which
+            if self._reasked is not self.prompt:
+                self._reasked = self.prompt
+                return SystemTurn(f"Which would you like? {self.phraser.say(self.prompt, closeness=0.5)}", nlu=result)
+            slot = PROMPTS[self.prompt.index].slot
+            if slot is not None:
+                result = replace(result, acts=(DialogueAct(Act.DONT_CARE, slot),), intent="dont_care")
         return self._understood(result, prompt_id)
 
     def _understood(self, result: NLUResult, prompt_id: PromptId | None) -> SystemTurn:

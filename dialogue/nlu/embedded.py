@@ -227,6 +227,9 @@ def _char_spans(text: str, tokens: list[str]) -> list[tuple[int, int]]:
 #: a stop or restart negated ("don't stop the music", "never stop playing jazz", "no don't start over"): go on
 _KEEP_GOING = re.compile(r"\b(?:don't|dont|do not|never|not|no need to|shouldn't|won't)\s+(?:ever\s+)?(?:want to\s+|wanna\s+)?"
                          r"(?:stop|quit|end|leave|start (?:over|again)|restart|reset|give up)\b")
+#: faint praise is praise ("not bad": it was reject 0.81); a filler alone is no answer ("hmm": it was accept)
+_NOT_BAD = re.compile(r"^(?:(?:it's|its|that's|thats|this is|that is)\s+)?not (?:too |that |half |so )?bad\b")
+_HESITATION = re.compile(r"^(?:h+m+|u+h*m+|e+r+m*|u+h+|e+h+|h+m+ h+m+)[.!?]*$")
 _CONTRAST_WORD = re.compile(r"\b(?:but|though|however|instead|rather|although)\b")
 _CONTRAST = re.compile(_CONTRAST_WORD.pattern + r"|[,.;!?]")
 #: words after a contrast that add no wish ("I love it, but yeah"): the acceptance stands (the contrast words too)
@@ -311,6 +314,10 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
     informs = [m for m in matches if not negated[m.start] or m.slot is Slot.ENERGY]  # "not too loud": in between
     last = max(clauses) if clauses else 0
     dislike, like, stop_track = _DISLIKE.search(text), _LIKE.search(text), _STOP_TRACK.search(text)
+    if _HESITATION.match(text):
+        return "inform", min(p, 0.3)  # no act: nothing said yet
+    if _NOT_BAD.search(text) and not informs and last == 0:
+        return ("accept" if to_track or prompt is None else "affirm"), max(min(p, 0.6), 0.6)
     if _KEEP_GOING.search(text):  # "don't stop the music", "no don't start over": neither a stop nor a restart
         if intent in ("stop", "restart", "reject", "deny"):
             intent, p = ("accept" if to_track else "inform" if informs else "dont_care"), min(max(p, 0.6), 0.8)

@@ -5,7 +5,7 @@
 - mojibake and other broken Unicode repaired (ftfy: "MÃ¼ller" -> "müller") and accents folded
   ("müller" -> "muller"), so a name is found however it was typed;
 - emoji and rating idioms as words (the emoji package names them: 👍 -> "thumbs up", ❤️ -> "love it",
-  👎 -> "thumbs down"; "+1", "<3", ":)", ":(", "5 stars", "one star");
+  👎 -> "thumbs down"; "+1", "<3", ":)", ":(", "5 stars", "one star", "2/10", "8 out of 10");
 - contractions written with or without an apostrophe, or split by a tokenizer ("dont", "don t",
   "don ' t"), as one form ("don't"); "80 ' s" and "80 s" as "80's";
 - "thumb up", "thumbs down" as one token each ("thumbs-up", "thumbs-down");
@@ -44,6 +44,7 @@ _PLUS_ONE = re.compile(r"(?<![\w+])\+\s?1(?!\d)")
 _MINUS_ONE = re.compile(r"(?<![\w-])-\s?1(?!\d)")
 _STARS = re.compile(r"\b(?:([1-5])|(one|two|three|four|five))\s*(?:out of (?:5|five)\s*)?stars?\b")
 _STAR_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+_OUT_OF = re.compile(r"(?<![\d.])(10|\d)\s*(?:/|out of)\s*(10|5)\b")  # "2/10", "8 out of 10", "4/5"
 # "don't", "dont", "don t", "don ' t": the separator is optional, so the bare forms need no second pass
 _CONTRACTIONS = re.compile(
     r"\b(don|doesn|didn|isn|aren|wasn|weren|can|couldn|won|wouldn|shouldn|haven|hasn|ain)(?:\s*['’`]\s*|\s+)?t\b")
@@ -72,6 +73,11 @@ def _stars(match: re.Match) -> str:
     return " thumbs up " if n >= 4 else " thumbs down " if n <= 2 else " ok "
 
 
+def _out_of(match: re.Match) -> str:
+    share = int(match.group(1)) / int(match.group(2))
+    return " thumbs up " if share >= 0.7 else " thumbs down " if share <= 0.4 else " ok "
+
+
 def normalize(text: str) -> str:
     """The text as the NLU reads it (see the module docstring): lower case, repaired, folded, idioms as words."""
     import ftfy
@@ -88,6 +94,7 @@ def normalize(text: str) -> str:
     text = _PLUS_ONE.sub(" thumbs up ", text)
     text = _MINUS_ONE.sub(" thumbs down ", text)
     text = _STARS.sub(_stars, text)
+    text = _OUT_OF.sub(_out_of, text)
     text = _CONTRACTIONS.sub(lambda m: f"{m.group(1)}'t", text)
     text = _APOSTROPHE_S.sub(lambda m: f"{m.group(1) or m.group(2)}'s", text)
     text = re.sub(r"\bthumbs?\s*-?\s*(up|down)\b", r"thumbs-\1", text)  # one token: "down" is no mood here

@@ -419,3 +419,25 @@ def test_a_track_is_described_by_the_genre_asked_for_when_it_carries_it(catalog)
     assert f"({primary}, " in phraser.describe(track, "classical" if primary != "classical" else "rock")  # not carried
     text = phraser.say(SystemPrompt(PromptId.PLAY_SAMPLE, track=track), genre="jazz")
     assert "(jazz, " in text
+
+
+def test_a_bare_yes_to_a_question_is_asked_again_once_then_taken_as_either(catalog, parts):
+    """"yes" to "Should it be calm and slow, or lively?" was taken silently and the chat moved on."""
+    from policy.base import ConstantPolicy
+    from dialogue.features import FeatureVariant
+    from dialogue.prompts import prompt_index
+
+    m = DialogueManager(catalog, nlu=parts[0], policy=ConstantPolicy(prompt_index(PromptId.ASK_ENERGY)),
+                        variant=FeatureVariant.BASE, scorer=BaselineScorer(catalog), sink=ConversationBuffer())
+    asked = m.respond("some jazz")
+    assert asked.prompt.prompt is PromptId.ASK_ENERGY
+    again = m.respond("yes")
+    assert again.text.startswith("Which would you like?") and again.prompt is None and len(m.draft.turns) == 1
+    assert m.draft.turns[0].acts == ()  # not answered yet
+    m.respond("yes")  # twice: either will do
+    assert m.conversation.state.beliefs[Slot.ENERGY].dont_care
+    m = manager(catalog, parts)
+    turn = _until_sample(m, m.respond("some jazz"), answers=("upbeat", "happy", "yes"))
+    assert turn.prompt.prompt is PromptId.PLAY_SAMPLE
+    assert not m.respond("hmm").finished  # a filler to a sample is no acceptance
+    assert m.conversation.state.accepted_track is None

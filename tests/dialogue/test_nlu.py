@@ -42,6 +42,14 @@ def acts(result):
     ("something calmer", None, {"inform(energy=laid_back)"}),
     ("more relaxed please", "ask_energy", {"inform(energy=laid_back)"}),
     ("a bit livelier", None, {"inform(energy=upbeat)"}),
+    # faint praise is praise, a rating out of ten is read, a filler alone says nothing (they were reject, accept, accept)
+    ("not bad", "play_sample", {"accept()"}),
+    ("that's not bad at all", "play_sample", {"accept()"}),
+    ("2/10", "play_sample", {"reject()"}),
+    ("8 out of 10", "play_sample", {"accept()"}),
+    ("4/5", "play_sample", {"accept()"}),
+    ("hmm", "play_sample", set()),
+    ("umm", "ask_energy", set()),
     # a negated stop or restart goes on (they ended or restarted the chat, unconfirmed: "don't stop" was stop 0.81)
     ("don't stop the music", "play_sample", {"accept()"}),
     ("don't stop", None, {"dont_care()"}),
