@@ -53,7 +53,9 @@ from dialogue.prompts import N_PROMPTS, PROMPTS, PromptId, SystemPrompt
 from dialogue.records import ConversationRecord, TurnRecord
 from dialogue.usefulness import label_usefulness
 from recommender.catalog import Catalog
+from dialogue.nlu.normalize import ALL_DECADES
 from recommender.history import HistoryProfile
+from recommender.vocab import ACTIVITY_ENERGIES, ENERGIES, MOODS
 
 from .errors import LogValidationError
 from .ids import exported_id, imported_id
@@ -170,8 +172,11 @@ class _Rows:
         self.columns = {c: table[c].to_pylist() for c in (*INTERCHANGE_COLUMNS, *OPTIONAL_COLUMNS) if c in table.column_names}
 
     def fail(self, row: int, column: str, message: str) -> LogValidationError:
+        """The error for ``row`` (0-based); named as the table's row ``row + 1``, and in a CSV file also as its line
+        (the header is line 1)."""
         value = self.columns.get(column, [None] * self.n)[row] if column else None
-        return LogValidationError(f"{self.source}: row {row + 1}, column {column!r}, value {value!r}: {message}")
+        where = f"row {row + 1}" + (f" (line {row + 2})" if self.source.suffix.lower() == ".csv" else "")
+        return LogValidationError(f"{self.source}: {where}, column {column!r}, value {value!r}: {message}")
 
     def get(self, column: str, row: int, default=None):
         values = self.columns.get(column)
@@ -218,7 +223,29 @@ class _Rows:
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def _acts(rows: _Rows, column: str, row: int) -> tuple[DialogueAct, ...]:
+#: the values a slot can take, beside the catalog's genres, styles and artists
+_SLOT_VALUES = {Slot.ENERGY: ENERGIES, Slot.MOOD: MOODS, Slot.DECADE: ALL_DECADES, Slot.ACTIVITY: tuple(ACTIVITY_ENERGIES),
+                Slot.FAMILIARITY: ("familiar", "new")}
+
+
+def _slot_value_error(slot: Slot, value, catalog: Catalog) -> str | None:
+    """Why ``value`` is no value of ``slot`` (None when it is one, or when there is none: "dont_care(genre)")."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f"the value of slot {slot.value!r} must be a string, got {value!r}"
+    if slot is Slot.GENRE:
+        ok = value in catalog.genre_index or value in catalog.style_index
+        return None if ok else f"{value!r} is not a genre or style of the catalog"
+    if slot is Slot.ARTIST:
+        return None if catalog.artist_code(value) >= 0 else f"{value!r} is not an artist of the catalog"
+    allowed = _SLOT_VALUES[slot]
+    return None if value in allowed else f"{value!r} is not a {slot.value} ({', '.join(allowed[:8])}{', ...' if len(allowed) > 8 else ''})"
+
+
+def _acts(rows: _Rows, column: str, row: int, catalog: Catalog) -> tuple[DialogueAct, ...]:
+    """The acts of one row's ``column`` (a JSON list of {"act", "slot", "value"}); a slot value must be one of the
+    slot's values (the catalog's genres, styles and artists; energies, moods, decades, activities, familiarity)."""
     value = rows.json(column, row, [])
     if not isinstance(value, list):
         raise rows.fail(row, column, "must be a JSON list of {\"act\", \"slot\", \"value\"} objects")
@@ -232,6 +259,9 @@ def _acts(rows: _Rows, column: str, row: int) -> tuple[DialogueAct, ...]:
         except ValueError:
             raise rows.fail(row, column, f"unknown act or slot in {item!r} (acts: {', '.join(a.value for a in Act)}; "
                                          f"slots: {', '.join(s.value for s in Slot)})") from None
+        problem = _slot_value_error(slot, item.get("value"), catalog) if slot is not None else None
+        if problem is not None:
+            raise rows.fail(row, column, problem)
         acts.append(DialogueAct(act, slot, item.get("value")))
     return tuple(acts)
 
@@ -305,8 +335,8 @@ def import_logs(source: Path, out: Path, *, histories: Path | None = None, score
         return row_of[str(value)]
 
     ids = [str(c) if c is not None else None for c in rows.columns["conversation_id"]]
-    turns = rows.columns["turn"]
-    for r in range(rows.n):
+    turns = rows.columns["turn"] = [int(t) if isinstance(t, str) and t.strip().isdigit() else t for t in rows.columns["turn"]]
+    for r in range(rows.n):  # (a CSV column holding one word, "two", is read as text: its digits are still numbers)
         if ids[r] is None:
             raise rows.fail(r, "conversation_id", "a conversation id is required")
         if not isinstance(turns[r], (int, np.integer)) or isinstance(turns[r], bool) or turns[r] < 0:
@@ -350,13 +380,15 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
             profiles: dict[int, HistoryProfile], track, has_distribution: bool, unmasked: list[int]) -> ConversationRecord:
     first = members[0]
     expected = list(range(len(members)))
-    if [rows.columns["turn"][r] for r in members] != expected:
-        raise rows.fail(first, "turn", f"conversation {rows.columns['conversation_id'][first]!r} must have turns 0..{len(members) - 1}, "
-                                       "each once")
+    found = [rows.columns["turn"][r] for r in members]
+    if found != expected:  # the row named: a turn beyond the conversation's length or said twice, else the first
+        wrong = next((r for r, turn in zip(members, found) if not 0 <= turn < len(members) or found.count(turn) > 1), first)
+        raise rows.fail(wrong, "turn", f"conversation {rows.columns['conversation_id'][first]!r} must have turns "
+                                       f"0..{len(members) - 1}, each once")
     user_id = rows.get("user_id", first)
     profile = profiles.get(int(user_id)) if user_id is not None else None
     conv = Conversation(catalog, scorer, profile)
-    opening = _acts(rows, "opening_acts", first)
+    opening = _acts(rows, "opening_acts", first, catalog)
     opening_sentiment = rows.number("opening_sentiment", first, 0.0, (-1.0, 1.0))
     opening_confidence = rows.number("opening_confidence", first, 1.0, (0.0, 1.0))
     conv.observe(None, UserTurn(opening, sentiment=opening_sentiment, confidence=opening_confidence))
@@ -418,7 +450,7 @@ def _replay(rows: _Rows, members: list[int], catalog: Catalog, scorer, featurize
                                                    f"{propensity:.6g}")
         else:
             distribution[prompt.index] = propensity  # only the logged prompt's probability is known
-        acts = _acts(rows, "user_acts", r)
+        acts = _acts(rows, "user_acts", r, catalog)
         sentiment = rows.number("sentiment", r, 0.0, (-1.0, 1.0))
         confidence = rows.number("confidence", r, 1.0, (0.0, 1.0))
         turns.append(TurnRecord(prompt, distribution, mask.copy(), 1.0 if forced else propensity, features.copy(), acts,

@@ -117,7 +117,16 @@ BAD = [
     ({"user_acts": {2: json.dumps([{"act": "shout"}])}}, r"row 3, column 'user_acts', .*unknown act or slot"),
     ({"propensity": {5: 0.0}}, r"row 6, column 'propensity', value 0.0: must be in \(0, 1\]"),
     ({"prompt_track": {0: "fmc-nope"}}, None),  # a track only where the prompt plays one: see below
-    ({"turn": {1: 7}}, r"column 'turn', .*must have turns 0\.\.\d+, each once"),
+    ({"turn": {1: 7}}, r"row 2, column 'turn', value 7: .*must have turns 0\.\.\d+, each once"),  # the row out of place
+    # a slot value outside the slot's values (they were imported: "polka" was refused only in prompt_genres)
+    ({"user_acts": {2: json.dumps([{"act": "inform", "slot": "genre", "value": "polka"}])}},
+     r"row 3, column 'user_acts', .*'polka' is not a genre or style of the catalog"),
+    ({"user_acts": {2: json.dumps([{"act": "inform", "slot": "mood", "value": "furious"}])}},
+     r"row 3, column 'user_acts', .*'furious' is not a mood \(happy, melancholic, calm, intense\)"),
+    ({"user_acts": {2: json.dumps([{"act": "deny", "slot": "artist", "value": "Nobody At All"}])}},
+     r"row 3, column 'user_acts', .*'Nobody At All' is not an artist of the catalog"),
+    ({"user_acts": {2: json.dumps([{"act": "inform", "slot": "energy", "value": 3}])}},
+     r"row 3, column 'user_acts', .*the value of slot 'energy' must be a string, got 3"),
 ]
 
 
@@ -132,6 +141,23 @@ def test_a_bad_table_is_one_error_naming_file_row_column_and_value(logged, tmp_p
         import_logs(table, tmp_path / "out")
     assert str(table) in str(raised.value)
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_a_csv_turn_that_is_no_number_is_named_by_its_row_and_line(logged, tmp_path):
+    """A turn of "two" in a CSV made the whole column text, and the error named row 1 with value '0'."""
+    import pyarrow.csv as pacsv
+
+    table = pq.read_table(_minimal(logged, tmp_path, turn={1: 7}))  # (the edit is undone below)
+    turns = [str(t) for t in table["turn"].to_pylist()]
+    turns[1] = "two"
+    table = table.set_column(table.column_names.index("turn"), "turn", pa.array(turns))
+    csv = tmp_path / "bad.csv"
+    pacsv.write_csv(table, csv)
+    with pytest.raises(LogValidationError, match=r"bad\.csv: row 2 \(line 3\), column 'turn', value 'two': must be a non-negative integer"):
+        import_logs(csv, tmp_path / "out")
+    turns[1] = "1"  # digits in the text column are numbers
+    pacsv.write_csv(table.set_column(table.column_names.index("turn"), "turn", pa.array(turns)), csv)
+    assert import_logs(csv, tmp_path / "out").turns == 40
 
 
 def test_values_that_would_mislead_training_or_the_estimators_are_refused(logged, tmp_path):
