@@ -37,7 +37,7 @@ from dialogue.prompts import N_PROMPTS, PROMPTS
 from logs.errors import LogValidationError
 from logs.store import feature_names, fixed_column, read_logs, segue_metadata
 
-__all__ = ["METRICS", "Metric", "OPEData"]
+__all__ = ["METRICS", "Metric", "OPEData", "UNCLIPPED_NOTE"]
 
 
 class Metric(StrEnum):
@@ -55,6 +55,18 @@ class Metric(StrEnum):
         except ValueError:
             raise ConfigError(f"{option} must be one of {', '.join(m.value for m in cls)}, got {value!r}") from None
 
+    def outside(self, value: float | None) -> bool:
+        """Whether ``value`` lies outside what the metric can be ([0, 1] for the success rate, >= 0 for usefulness
+        and prompts per conversation): an unclipped estimate or interval bound (large importance weights, a Q
+        model's extrapolation) can."""
+        if value is None:
+            return False
+        return not 0.0 <= value <= 1.0 if self is Metric.SUCCESS_RATE else value < 0.0
+
+
+#: what the tables say when an estimate or interval reads outside its metric's range (``Metric.outside``)
+UNCLIPPED_NOTE = ("estimates are not clipped: with large importance weights or a Q model's extrapolation, an estimate "
+                  "or its interval can read outside what the metric can be ([0, 1] for a rate, >= 0 otherwise)")
 
 METRICS = tuple(Metric)
 _PROMPT_INDEX = {p.id.value: i for i, p in enumerate(PROMPTS)}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import METRICS, Metric
+from .data import METRICS, UNCLIPPED_NOTE, Metric
 from .results import EvaluationReport, GateDecision, PolicyEstimates
 
 __all__ = ["write_report", "render_html", "render_markdown"]
@@ -213,7 +213,8 @@ def _risk_rows(report: EvaluationReport) -> list[list[str]]:
     for policy, entry in report.policies.items():
         for name, e in entry.risk.items():
             truth = entry.truth.risk.get(name) if entry.truth is not None else None
-            rows.append([policy, name, f"{_fmt(e.estimate)} {_ci(e.ci)}", _fmt(truth)])
+            missed = truth is not None and e.ci is not None and not e.ci[0] <= truth <= e.ci[1]
+            rows.append([policy, name, f"{_fmt(e.estimate)} {_ci(e.ci)}", _fmt(truth) + (" (misses truth)" if missed else "")])
     return rows
 
 
@@ -258,6 +259,12 @@ def _warnings(report: EvaluationReport) -> list[str]:
             notes.append(f"{policy}: effective sample size {d.ess:.0f} of {report.conversations:,} conversations "
                          f"({d.ess_share:.2%}); importance-sampling estimates have high variance and their bootstrap "
                          f"intervals may be too narrow (heavy-tailed weights).")
+    outside = [f"{policy} {name} {metric}" for policy, entry in report.policies.items() if entry.supported
+               for name, per_metric in entry.estimators.items() for metric in METRICS
+               if any(metric.outside(v) for v in (per_metric[metric].estimate, *(per_metric[metric].ci or ())))]
+    if outside:
+        notes.append(f"{UNCLIPPED_NOTE[0].upper()}{UNCLIPPED_NOTE[1:]}: here {', '.join(outside[:6])}"
+                     f"{f' and {len(outside) - 6} more' if len(outside) > 6 else ''}.")
     if any("dm" in e.estimators for e in report.policies.values()):
         notes.append("dm's interval resamples conversations around one fitted Q model; it does not include the model's own "
                      "error, so a biased Q model gives a narrow interval around the wrong value.")

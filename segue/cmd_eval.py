@@ -76,13 +76,18 @@ def _cache(text: str) -> Path | None:
     return path
 
 
+def _misses(ci, truth: float) -> str:
+    """", misses it" when the interval ``ci`` leaves out the simulator's truth (as the tables' x)."""
+    return "" if ci is None or ci[0] <= truth <= ci[1] else ", [red]the interval misses it[/]"
+
+
 Interval = Annotated[str, typer.Option("--interval", help="Interval shown with each estimate: percentile (bootstrap), bca, "
                                        "t (jackknife) or bootstrap-t; every one is in --json.")]
 
 
 def print_evaluation(report) -> None:
     """The evaluation as one table per policy (estimates, intervals, errors against the truth)."""
-    from evaluation.data import METRICS
+    from evaluation.data import METRICS, UNCLIPPED_NOTE
 
     for policy, entry in report.policies.items():
         if not entry.supported:
@@ -106,7 +111,7 @@ def print_evaluation(report) -> None:
                 if error and error.relative_error is not None:
                     cell += f" {error.relative_error:+.1%}" + ("" if error.covered else " [red]x[/]")
                     legend.add("error")
-                if e.estimate is not None and str(metric).endswith("_rate") and not 0 <= e.estimate <= 1:
+                if any(metric.outside(v) for v in (e.estimate, *(e.ci or ()))):
                     legend.add("unclipped")
                 cells.append(cell)
             table.add_row(name, *cells)
@@ -120,13 +125,14 @@ def print_evaluation(report) -> None:
         if "error" in legend:
             notes.append("+x%: the estimate's error relative to the simulator truth; x: the interval misses the truth")
         if "unclipped" in legend:
-            notes.append("estimates are not clipped: with large importance weights a rate can read outside [0, 1]")
+            notes.append(UNCLIPPED_NOTE)
         table.caption = "\n".join(notes) or None
         out.print(table)
         if entry.risk:
             out.print("  risk: " + "; ".join(
                 f"{name} {e.estimate:.3f}" + (f" [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e.ci else "")
-                + (f" (truth {entry.truth.risk[name]:.3f})" if entry.truth is not None and name in entry.truth.risk else "")
+                + (f" (truth {entry.truth.risk[name]:.3f}{_misses(e.ci, entry.truth.risk[name])})"
+                   if entry.truth is not None and name in entry.truth.risk else "")
                 for name, e in entry.risk.items() if e.estimate is not None), highlight=False)
 
 

@@ -31,3 +31,28 @@ def test_a_policy_not_estimable_is_said_once_in_the_notes():
     report = EvaluationReport("logs", 10, 30, None, {}, {}, 0.0, policies)
     assert _warnings(report) == ["a: not estimable: the importance weights leave ....", "b: unsupported: in 3 of 30 logged "
                                  "states ....", "c is not estimated: no probabilities at the logged states."]
+
+
+def test_what_no_metric_can_be_is_noted_and_a_risk_interval_that_misses_the_truth_is_marked():
+    """A DM usefulness of -0.032 and an IS success rate of 0.792 [0.233, 1.350] were shown with no note; a risk
+    interval [0.000, 0.000] against a truth of 0.297 had no "misses truth" mark (a helper's findings)."""
+    from evaluation.data import Metric
+    from evaluation.report import _risk_rows, _warnings
+    from evaluation.results import Truth
+
+    assert Metric.SUCCESS_RATE.outside(1.35) and Metric.SUCCESS_RATE.outside(-0.01) and not Metric.SUCCESS_RATE.outside(1.0)
+    assert Metric.USEFULNESS.outside(-0.032) and not Metric.USEFULNESS.outside(2.5) and not Metric.PROMPTS.outside(None)
+    fine = {m: Estimate(0.5, (0.4, 0.6), 0.05) for m in METRICS}
+    estimates = {"is": {**fine, Metric.SUCCESS_RATE: Estimate(0.792, (0.233, 1.350), 0.3)},
+                 "dm": {**fine, Metric.USEFULNESS: Estimate(-0.032, (-0.035, -0.029), 0.001)}, "wis": fine}
+    diagnostics = WeightDiagnostics(50.0, 0.5, 10.0, 1.0, 3.0, 2.0, 0.2, 0.1)
+    entry = PolicyEstimates(True, SupportCheck(True, 0, 0.0, "every prompt had a chance"), {"open": 1.0}, diagnostics,
+                            estimates, risk={"abandoned": Estimate(0.0, (0.0, 0.0), 0.0), "cvar_usefulness": Estimate(0.1, (0.0, 0.2))})
+    entry.truth = Truth({m: 0.5 for m in METRICS}, {}, 100, {}, {}, "open", {"abandoned": 0.297, "cvar_usefulness": 0.15})
+    report = EvaluationReport("logs", 100, 400, None, {}, {}, 1.0, {"p": entry})
+    notes = [n for n in _warnings(report) if "not clipped" in n]
+    assert notes == ["Estimates are not clipped: with large importance weights or a Q model's extrapolation, an estimate "
+                     "or its interval can read outside what the metric can be ([0, 1] for a rate, >= 0 otherwise): here "
+                     "p is success_rate, p dm usefulness."]
+    assert _risk_rows(report) == [["p", "abandoned", "0.000 [0.000, 0.000]", "0.297 (misses truth)"],
+                                  ["p", "cvar_usefulness", "0.100 [0.000, 0.200]", "0.150"]]

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from evaluation.data import METRICS
 from tests.segue.in_process import segue_in_process
 
 SEGUE = [sys.executable, "-m", "segue.cli"]
@@ -81,11 +82,12 @@ def test_the_text_tables_explain_their_marks(small_logs, registry):
                  "--estimator", "wis", "--truth", "--truth-conversations", "40", *FAST)
     assert result.returncode == 0, result.stderr
     assert "error relative to the simulator truth; x: the interval misses the truth" in result.stdout
-    outside = "a rate can read outside [0, 1]" in result.stdout  # there exactly when a success rate reads so:
+    outside = "estimates are not clipped" in result.stdout  # there exactly when an estimate or interval reads so:
     report = json.loads(run("evaluate", "--logs", small_logs, "--policy", "always-play", "--registry", registry,
                             "--estimator", "is", "--estimator", "wis", "--json", *FAST).stdout)
-    rates = [e["success_rate"]["estimate"] for e in report["policies"]["always-play"]["estimators"].values()]
-    assert outside == any(r is not None and not 0 <= r <= 1 for r in rates)
+    values = [(metric, v) for e in report["policies"]["always-play"]["estimators"].values() for metric in METRICS
+              for v in (e[metric]["estimate"], *(e[metric]["ci"] or ()))]
+    assert outside == any(v is not None and (not 0 <= v <= 1 if metric == "success_rate" else v < 0) for metric, v in values)
 
 
 @pytest.mark.parametrize("args, message", [
