@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -300,23 +298,20 @@ def catalog_snippet(
     """Render a track's synthesized snippet to a WAV file."""
     import pyarrow.compute as pc
 
+    from dialogue.speech.audio import write_wav
     from recommender.catalog import Catalog
     from recommender.snippet import SAMPLE_RATE, render_snippet
 
     if not 0.5 <= seconds <= 30:
         raise SegueError(f"--seconds must be between 0.5 and 30, got {seconds}")
+    if out_file.suffix.lower() != ".wav":  # a WAV file named .mp3 was written
+        raise SegueError(f"--out must be a .wav file (the snippet is written as 16-bit WAV), got {str(out_file)!r}")
+    if out_file.is_dir():
+        raise SegueError(f"--out {out_file} is a folder: give a .wav file name")
     cat = Catalog.load(catalog)
     hits = pc.index(cat.table["track_id"], track_id).as_py()
     if hits < 0:
         raise SegueError(f"no track with id {track_id!r} in catalog {cat.name}")
-    samples = render_snippet(cat, hits, seconds=seconds)
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-    tmp = out_file.with_name(f".{out_file.name}.tmp")
-    with wave.open(str(tmp), "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(SAMPLE_RATE)
-        handle.writeframes(pcm.tobytes())
-    tmp.replace(out_file)
+    write_wav(out_file, render_snippet(cat, hits, seconds=seconds), SAMPLE_RATE)
     track = cat.track(hits)
     out.print(f"wrote {seconds:g} s of {track.title!r} by {track.artist} ({track.genre}, {track.energy}) to {out_file}")

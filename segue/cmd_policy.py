@@ -112,7 +112,8 @@ def ab(
 @policy_app.command("list")
 def policy_list(registry: Registry = DEFAULT_REGISTRY, as_json: Json = False) -> None:
     """The policies in the registry, and which one is current."""
-    from policy.registry import current_policy, list_policies
+    from policy.errors import PolicyError
+    from policy.registry import current_policy, list_policies, read_record
 
     if not registry.is_dir():
         err.print(f"[dim](no registry at {escape(str(registry))} yet: only the built-in rule policy)[/]")
@@ -125,10 +126,17 @@ def policy_list(registry: Registry = DEFAULT_REGISTRY, as_json: Json = False) ->
     for column in ("name", "algorithm", "features", "trained on", "simulator success", "prompts", "created"):
         table.add_column(column)
     table.add_row("rule" + (" *" if current == RULE else ""), "rule-based", "base", "-", "-", "-", "-")
-    for r in records:
+    rows = [(r.name, r) for r in records]
+    if current != RULE and current not in {r.name for r in records}:  # promoted from a folder outside the registry
+        try:
+            rows.append((current, read_record(Path(current))))
+        except PolicyError as exc:
+            err.print(f"[yellow]warning:[/] the current policy {escape(current)} cannot be read: {escape(str(exc))}")
+    for name, r in rows:
         sim = r.evaluation.get("simulator", {})
-        table.add_row(r.name + (" *" if r.name == current else ""), r.algo, str(r.features), f"{r.logs.get('conversations', 0):,} conv.",
+        table.add_row(name + (" *" if name == current else ""), r.algo, str(r.features), f"{r.logs.get('conversations', 0):,} conv.",
                       f"{sim['success_rate']:.3f}" if sim else "-", f"{sim['mean_prompts']:.2f}" if sim else "-", r.created)
+    table.caption = "*: the current policy"
     out.print(table)
 
 

@@ -45,6 +45,8 @@ def test_simulate_json_contract(tmp_path):
         (("simulate", "--conversations", "10", "--catalog", "{tmp}/none.parquet", "--out", "{tmp}/x"), "--catalog file not found"),
         (("logs", "summary", "{tmp}/nothing"), "log folder not found"),
         (("catalog", "snippet", "no-such-track", "--out", "{tmp}/s.wav"), "no track with id 'no-such-track'"),
+        (("catalog", "snippet", "fmc-00005", "--out", "{tmp}/s.mp3"), "--out must be a .wav file (the snippet is written as "
+                                                                       "16-bit WAV), got '"),  # WAV bytes went into s.mp3
         (("catalog", "info", "--catalog", "{tmp}/none.csv"), "catalog file not found"),
         # click's own usage errors too: one line, the value given, where the help is
         (("simulate", "--conversations", "ten", "--out", "{tmp}/x"),

@@ -155,3 +155,19 @@ def test_loop_mistakes_are_one_clear_line(args, message, tmp_path):
     extra = ("--runs", tmp_path / "loop") if args[0] == "loop" else ()
     result = segue_in_process(*(a.format(tmp=tmp_path) for a in args), *extra)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_current_policy_from_a_folder_outside_the_registry_is_listed_and_marked(registry, tmp_path):
+    """After `policy promote /some/folder`, `policy list` said "current policy is /some/folder" and marked no row."""
+    from policy.registry import _CURRENT
+
+    outside = registry / "regressor-history"
+    (tmp_path / "reg").mkdir()
+    (tmp_path / "reg" / _CURRENT).write_text(str(outside))
+    table = segue_in_process("policy", "list", "--registry", tmp_path / "reg")
+    assert table.returncode == 0 and f"current policy is {outside}" in table.stdout
+    assert f"{outside} *" in table.stdout and "rule *" not in table.stdout  # its row, marked
+    assert "*: the current policy" in table.stdout
+    (tmp_path / "reg" / _CURRENT).write_text(str(tmp_path / "gone"))  # unreadable: said, and the list still shown
+    table = segue_in_process("policy", "list", "--registry", tmp_path / "reg")
+    assert table.returncode == 0 and "cannot be read" in table.stderr and "rule" in table.stdout
