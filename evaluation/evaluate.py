@@ -9,6 +9,7 @@ then reported with its relative error and whether its interval covers the truth.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +21,7 @@ from core.errors import ConfigError
 from dialogue.features import FeatureVariant
 from logs.errors import LogValidationError
 from logs.manifest import LogManifest
-from logs.store import Folders, common_manifest, logs_fingerprint
+from logs.store import Folders, common_manifest, logs_fingerprint, read_manifests
 from policy.errors import PolicyError, ScorerMismatchError
 from policy.registry import DEFAULT_REGISTRY, load_policy, read_record, resolve
 from recommender.catalog import Catalog
@@ -46,6 +47,27 @@ class Evaluation:
     data: OPEData
     targets: dict[str, np.ndarray]
     manifest: LogManifest  # what stands for the logs (``logs.store.common_manifest``): their world, catalog, scorer
+
+
+def _describe(manifest: LogManifest) -> dict:
+    collection = manifest.collection
+    if collection is not None:  # simulated: the randomized behaviour policy's settings
+        return {"exploration": collection.exploration, "temperature": collection.temperature, "seed": collection.seed}
+    return {"name": manifest.logging_policy}
+
+
+def _logging_policy(folders: Folders) -> dict:
+    """The behaviour policy of the logs: one description, or with logs of several (simulated logs read with chats),
+    ``{"mixed": [{"logs": folder, "parts": n, ...description}, ...]}`` (each described once per folder)."""
+    seen: dict[tuple, dict] = {}
+    for path, manifest in read_manifests(folders):
+        entry = _describe(manifest)
+        key = (str(path.parent), json.dumps(entry, sort_keys=True))
+        seen.setdefault(key, {"logs": str(path.parent), "parts": 0, **entry})["parts"] += 1
+    kinds = {k[1] for k in seen}
+    if len(kinds) == 1:
+        return json.loads(kinds.pop())
+    return {"mixed": list(seen.values())}
 
 
 def simulate_truth(policies: list[str], *, conversations: int, registry: Path, manifest: LogManifest | None = None,
@@ -178,11 +200,9 @@ def evaluate_logs(logs: Folders, policies: list[str], *, registry: Path = DEFAUL
                     q, _, member = name.partition("#")
                     store.save_q(keys[ref], q, _q_key(settings, int(member) if member else None),
                                  {m: compact_q(values[m], data, data.decided(targets[ref])) for m in METRICS})
-    collection = manifest.collection
     report = EvaluationReport(
         logs=", ".join(map(str, folders)), conversations=data.n_conversations, turns=data.n_turns,
-        logging_policy={"exploration": collection.exploration, "temperature": collection.temperature, "seed": collection.seed}
-        if collection is not None else {"name": manifest.logging_policy},
+        logging_policy=_logging_policy(folders),
         on_policy=result.on_policy,
         settings={"estimators": list(settings.estimators), "q_models": list(settings.q_models), "bootstrap": settings.bootstrap,
                   "confidence": settings.confidence, "seed": settings.seed, "fqe": settings.fqe.to_dict(),

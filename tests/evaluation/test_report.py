@@ -56,3 +56,16 @@ def test_what_no_metric_can_be_is_noted_and_a_risk_interval_that_misses_the_trut
                      "p is success_rate, p dm usefulness."]
     assert _risk_rows(report) == [["p", "abandoned", "0.000 [0.000, 0.000]", "0.297 (misses truth)"],
                                   ["p", "cvar_usefulness", "0.100 [0.000, 0.200]", "0.150"]]
+
+
+def test_the_behaviour_policy_of_logs_read_together_is_each_folders_own(small_logs, tmp_path):
+    """Simulated logs read with chats were reported as logged with exploration 0.3 and seed 1, the chats too."""
+    from evaluation.evaluate import _logging_policy
+    from logs.collect import CollectionSettings, collect
+
+    assert _logging_policy([small_logs]) == {"exploration": 0.3, "temperature": 1.0, "seed": 7}
+    other = tmp_path / "other"
+    collect(other, CollectionSettings(conversations=20, seed=8, part_size=10, exploration=0.5), workers=1)
+    mixed = _logging_policy([small_logs, other])
+    assert mixed == {"mixed": [{"logs": str(small_logs), "parts": 2, "exploration": 0.3, "temperature": 1.0, "seed": 7},
+                               {"logs": str(other), "parts": 2, "exploration": 0.5, "temperature": 1.0, "seed": 8}]}
