@@ -27,8 +27,9 @@ from .nlu import NLU, NLUResult
 from .nlu.lexicon import tokenize
 from .phrasing import Phraser, candidate_match, goal_closeness
 from .policy import Decision, Policy, sample_prompt
-from .prompts import PROMPTS, PromptId, SystemPrompt, prompt_index
+from .prompts import ASK_PROMPTS, PROMPTS, PromptId, SystemPrompt, prompt_index
 from .records import ConversationRecord, ConversationSink, TurnRecord
+from .state import CONFIDENT
 from .usefulness import label_usefulness
 
 __all__ = ["DialogueManager", "SystemTurn", "MAX_TURNS", "CONFIRM_BELOW"]
@@ -146,6 +147,12 @@ class DialogueManager:
         if ends and result.confidence < CONFIRM_BELOW:  # never act blindly on a doubtful stop, restart or accept
             self.pending = result
             return SystemTurn(_confirmation(kinds, prompt_id), nlu=result)
+        doubted = self._doubted(prompt_id)
+        if doubted is not None and kinds in ({Act.AFFIRM}, {Act.DENY}) and all(a.slot is None for a in result.acts):
+            # "Did you say jazz?" "yes" (confirmed) / "no" (jazz is not it)
+            slot, value = doubted
+            act = DialogueAct(Act.INFORM if kinds == {Act.AFFIRM} else Act.DENY, slot, value)
+            return self._understood(replace(result, acts=(act,), intent=act.act.value), prompt_id)  # as sure as the yes
         if prompt_id is not None and prompt_id not in _OFFERS and kinds == {Act.AFFIRM} and all(a.slot is None for a in result.acts):
             # "yes" to "Calm and slow, or lively?" answers nothing: asked again once (not a new prompt), and a second
             # "yes" is taken as not minding which
@@ -209,6 +216,15 @@ class DialogueManager:
             turn.text = f"No {' or '.join(unwanted)} then (there is none here anyway). {turn.text}"
         return turn
 
+    def _doubted(self, prompt_id: PromptId | None) -> tuple[Slot, str] | None:
+        """(slot, value) when ``prompt_id`` asks for a slot whose value was heard with too little confidence to
+        settle it: the question is then asked as "Did you say jazz?" (``_ask``)."""
+        slot = ASK_PROMPTS.get(prompt_id) if prompt_id is not None else None
+        belief = self.conversation.state.beliefs.get(slot) if slot is not None else None
+        if belief is None or belief.dont_care or belief.value is None or belief.confidence >= CONFIDENT:
+            return None
+        return slot, belief.value
+
     def _set_aside_note(self, *, skip: set) -> str | None:
         """What the candidates leave out of what the person asked for when no track matches it all (the view's
         relaxed slots that hold a wish), in words, each wish once: "I have nothing that is rock and from the 1980s,
@@ -257,6 +273,10 @@ class DialogueManager:
                                    candidate_match(view.n_candidates, self.catalog.n, affinity))
         text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts, offered=previous is not None and
                                 previous.prompt in _OFFERS, genre=view.constraints.genre)
+        doubted = self._doubted(prompt.prompt)
+        if doubted is not None:  # "jazz then" heard at 0.69: ask about it, not as if nothing was said
+            question = self.phraser.words(prompt)
+            text = f"Did you say {_wish(*doubted)}? If not, {question[0].lower()}{question[1:]}"
         play_track = prompt.track if prompt.prompt is PromptId.PLAY_SAMPLE else None
         return SystemTurn(text, prompt=prompt, play_track=play_track, nlu=result, closeness=closeness)
 

@@ -90,6 +90,14 @@ class Phraser:
             self._used[key] = [i]  # all said once: start a new round, but not with the one just said
         return options[i]
 
+    def words(self, prompt: SystemPrompt, genre: str | None = None) -> str:
+        """``prompt`` in words, with no opener ("Which genre shall we go for?"); its phrasing varies like ``say``'s."""
+        text = self._template(prompt.prompt.value, PHRASES[prompt.prompt.value])
+        genres = list(prompt.genres) + ["something else"] * 2
+        return text.format(genres[0], genres[1], artist=prompt.artist or "someone new",
+                           track=self.describe(prompt.track, genre) if prompt.track is not None else "",
+                           genre=prompt.genres[0] if prompt.genres else "this")
+
     def say(self, prompt: SystemPrompt, *, closeness: float = 0.5, last_acts=(), offered: bool = True,
             genre: str | None = None) -> str:
         """``prompt`` in words, opened by a tone that follows ``closeness`` and the person's last acts; ``offered``:
@@ -97,11 +105,7 @@ class Phraser:
         down, else "that wasn't it" is not said; ``genre``: the genre asked for (a track is described by it when it
         carries it)."""
         pid = prompt.prompt
-        text = self._template(pid.value, PHRASES[pid.value])
-        genres = list(prompt.genres) + ["something else"] * 2
-        text = text.format(genres[0], genres[1], artist=prompt.artist or "someone new",
-                           track=self.describe(prompt.track, genre) if prompt.track is not None else "",
-                           genre=prompt.genres[0] if prompt.genres else "this")
+        text = self.words(prompt, genre)
         # a setback ("no"), not a turn down that says what instead ("I like it but jazzier", "no, rock please")
         rejected = any(a.act in (Act.REJECT, Act.DENY) for a in last_acts) and not any(a.act is Act.INFORM for a in last_acts)
         tone = "low" if closeness < 0.4 or rejected else "high" if closeness > 0.68 else "mid"

@@ -441,3 +441,32 @@ def test_a_bare_yes_to_a_question_is_asked_again_once_then_taken_as_either(catal
     assert turn.prompt.prompt is PromptId.PLAY_SAMPLE
     assert not m.respond("hmm").finished  # a filler to a sample is no acceptance
     assert m.conversation.state.accepted_track is None
+
+
+def test_a_value_heard_with_little_confidence_is_asked_about_by_name(catalog, parts):
+    """"jazz then" (0.69) was followed by "Which genre shall we go for?" as if nothing was said, and "yes" to that
+    offered electronic or pop."""
+    from dialogue.features import FeatureVariant
+    from dialogue.prompts import prompt_index
+    from dialogue.state import CONFIDENT
+    from policy.base import ConstantPolicy
+
+    def asking():
+        return DialogueManager(catalog, nlu=parts[0], policy=ConstantPolicy(prompt_index(PromptId.ASK_GENRE)),
+                               variant=FeatureVariant.BASE, scorer=BaselineScorer(catalog), sink=ConversationBuffer())
+
+    m = asking()
+    turn = m.respond("jazz", speech_confidence=0.5)  # heard, not sure
+    belief = m.conversation.state.beliefs[Slot.GENRE]
+    assert belief.value == "jazz" and belief.confidence < CONFIDENT
+    assert turn.prompt.prompt is PromptId.ASK_GENRE and turn.text.startswith("Did you say jazz? If not, ")
+    m.respond("yes")
+    belief = m.conversation.state.beliefs[Slot.GENRE]
+    assert belief.value == "jazz" and belief.confidence >= CONFIDENT
+    assert [str(a) for a in m.draft.turns[0].acts] == ["inform(genre=jazz)"]  # logged as the answer it was
+    m = asking()
+    m.respond("jazz", speech_confidence=0.5)
+    m.respond("no")
+    assert m.conversation.state.known(Slot.GENRE) is None and "jazz" in m.conversation.view().constraints.excluded_genres
+    m = asking()
+    assert not m.respond("jazz").text.startswith("Did you say")  # heard with confidence: not asked about
