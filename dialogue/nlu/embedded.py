@@ -229,6 +229,9 @@ _KEEP_GOING = re.compile(r"\b(?:don't|dont|do not|never|not|no need to|shouldn't
                          r"(?:stop|quit|end|leave|start (?:over|again)|restart|reset|give up)\b")
 #: faint praise is praise ("not bad": it was reject 0.81); a filler alone is no answer ("hmm": it was accept)
 _NOT_BAD = re.compile(r"^(?:(?:it's|its|that's|thats|this is|that is)\s+)?not (?:too |that |half |so )?bad\b")
+#: either of the options offered will do ("both": it was a yes to the first, "any of them" a no)
+_EITHER = re.compile(r"^(?:both|either|either one|any of (?:them|those|these|the two)|whichever|both (?:sound|are|would be) "
+                     r"(?:good|fine|great|ok|okay)|(?:i'd|i would) (?:take|like) (?:both|either))[.!]*$")
 _HESITATION = re.compile(r"^(?:h+m+|u+h*m+|e+r+m*|u+h+|e+h+|h+m+ h+m+)[.!?]*$")
 _CONTRAST_WORD = re.compile(r"\b(?:but|though|however|instead|rather|although)\b")
 _CONTRAST = re.compile(_CONTRAST_WORD.pattern + r"|[,.;!?]")
@@ -316,6 +319,8 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
     dislike, like, stop_track = _DISLIKE.search(text), _LIKE.search(text), _STOP_TRACK.search(text)
     if _HESITATION.match(text):
         return "inform", min(p, 0.3)  # no act: nothing said yet
+    if _EITHER.match(text) and not to_track and not informs:
+        return "dont_care", max(p, 0.7)
     if _NOT_BAD.search(text) and not informs and last == 0:
         return ("accept" if to_track or prompt is None else "affirm"), max(min(p, 0.6), 0.6)
     if _KEEP_GOING.search(text):  # "don't stop the music", "no don't start over": neither a stop nor a restart

@@ -49,6 +49,9 @@ def acts(result):
     ("8 out of 10", "play_sample", {"accept()"}),
     ("4/5", "play_sample", {"accept()"}),
     ("hmm", "play_sample", set()),
+    ("both", "suggest_genres", {"dont_care()"}),  # either will do (it was a yes to the first, "any of them" a no)
+    ("any of them", "suggest_genres", {"dont_care()"}),
+    ("both sound good", "suggest_genres", {"dont_care()"}),
     ("umm", "ask_energy", set()),
     # a negated stop or restart goes on (they ended or restarted the chat, unconfirmed: "don't stop" was stop 0.81)
     ("don't stop the music", "play_sample", {"accept()"}),
