@@ -27,7 +27,7 @@ from .nlu import NLU, NLUResult
 from .nlu.lexicon import tokenize
 from .phrasing import Phraser, candidate_match, goal_closeness
 from .policy import Decision, Policy, sample_prompt
-from .prompts import ASK_PROMPTS, PROMPTS, PromptId, SystemPrompt, prompt_index
+from .prompts import ASK_PROMPTS, PromptId, SystemPrompt, prompt_index
 from .records import ConversationRecord, ConversationSink, TurnRecord
 from .state import CONFIDENT
 from .usefulness import label_usefulness
@@ -158,8 +158,8 @@ class DialogueManager:
             # "yes" is taken as not minding which
             if self._reasked is not self.prompt:
                 self._reasked = self.prompt
-                return SystemTurn(f"Which would you like? {self.phraser.say(self.prompt, closeness=0.5)}", nlu=result)
-            slot = PROMPTS[self.prompt.index].slot
+                return SystemTurn(f"Which would you like? {self.phraser.words(self.prompt)}", nlu=result)
+            slot = ASK_PROMPTS.get(prompt_id)
             if slot is not None:
                 result = replace(result, acts=(DialogueAct(Act.DONT_CARE, slot),), intent="dont_care")
         return self._understood(result, prompt_id)
@@ -271,12 +271,13 @@ class DialogueManager:
             affinity = float(self.scorer.affinity(conv.profile, view.ranking.indices[:1])[0])
         closeness = goal_closeness(conv.state.sentiments, conv.state.confidences,
                                    candidate_match(view.n_candidates, self.catalog.n, affinity))
-        text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts, offered=previous is not None and
-                                previous.prompt in _OFFERS, genre=view.constraints.genre)
         doubted = self._doubted(prompt.prompt)
         if doubted is not None:  # "jazz then" heard at 0.69: ask about it, not as if nothing was said
             question = self.phraser.words(prompt)
             text = f"Did you say {_wish(*doubted)}? If not, {question[0].lower()}{question[1:]}"
+        else:
+            text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts, offered=previous is not None and
+                                    previous.prompt in _OFFERS, genre=view.constraints.genre)
         play_track = prompt.track if prompt.prompt is PromptId.PLAY_SAMPLE else None
         return SystemTurn(text, prompt=prompt, play_track=play_track, nlu=result, closeness=closeness)
 
@@ -327,7 +328,7 @@ def _and(parts: list[str]) -> str:
 
 
 def _wish(slot: Slot, value: str) -> str:
-    """A slot value as said in a sentence: "jazz", "laid back", "from the 1980s", "by Kevin MacLeod", "for a workout"."""
+    """A slot value as said in a sentence: "jazz", "laid back", "from the 1980s", "by Kevin MacLeod", "for workout"."""
     if slot is Slot.DECADE:
         return f"from the {value}"
     if slot is Slot.ARTIST:
