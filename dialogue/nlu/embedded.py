@@ -322,7 +322,7 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
     if _EITHER.match(text) and not to_track and not informs:
         return "dont_care", max(p, 0.7)
     if _NOT_BAD.search(text) and not informs and last == 0:
-        return ("accept" if to_track or prompt is None else "affirm"), max(min(p, 0.6), 0.6)
+        return ("accept" if to_track or prompt is None else "affirm"), 0.6  # mild: a yes, never a certain one
     if _KEEP_GOING.search(text):  # "don't stop the music", "no don't start over": neither a stop nor a restart
         if intent in ("stop", "restart", "reject", "deny"):
             intent, p = ("accept" if to_track else "inform" if informs else "dont_care"), min(max(p, 0.6), 0.8)
