@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -164,8 +165,13 @@ class Reporter:
 
 
 def unread_note(folder, names) -> str:
-    """The note (markup) that a log folder holds Parquet files ``names`` it does not read."""
-    return f"[yellow]note:[/] not read (no part of {escape(str(folder))}'s manifest): {escape(', '.join(names))}"
+    """The note (markup) that a log folder holds Parquet files ``names`` it does not read: not among the parts its
+    manifest names, or, in a folder with no manifest, not named part-NNNNN.parquet."""
+    from logs.store import MANIFEST
+
+    why = (f"no part of {folder}'s manifest" if (Path(folder) / MANIFEST).is_file()
+           else f"{folder} has no {MANIFEST}: only part-NNNNN.parquet files are read")
+    return f"[yellow]note:[/] not read ({escape(why)}): {escape(', '.join(names))}"
 
 
 def plural(word: str, n: int) -> str:

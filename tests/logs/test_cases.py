@@ -109,6 +109,14 @@ def test_a_stray_copy_is_not_read_and_is_named(cases, tmp_path):
     settings = EvaluateSettings(logs=(folder,), policies=("rule",), ope=OPESettings(estimators=("is",), bootstrap=10))
     evaluate_policies(settings, Reporter(Console(file=said, width=300), live=False))
     assert f"not read (no part of {folder}'s manifest): part-00001-copy.parquet" in said.getvalue()
+    bare = tmp_path / "bare"  # no manifest: said so, with the rule that picked the parts (it spoke of a manifest)
+    bare.mkdir()
+    for part in folder.glob("*.parquet"):
+        shutil.copy(part, bare / part.name)
+    validated = segue_in_process("logs", "validate", bare)
+    assert validated.returncode == 0 and "all valid" in validated.stdout
+    assert (f"not read ({bare} has no manifest.json: only part-NNNNN.parquet files are read): part-00001-copy.parquet"
+            in " ".join(validated.stderr.split())), validated.stderr
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest.pop("settings")
     (folder / "manifest.json").write_text(json.dumps({**manifest, "parts": ["part-00000.parquet", "part-00001.parquet",
