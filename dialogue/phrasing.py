@@ -109,7 +109,7 @@ class Phraser:
         # a setback ("no"), not a turn down that says what instead ("I like it but jazzier", "no, rock please")
         rejected = any(a.act in (Act.REJECT, Act.DENY) for a in last_acts) and not any(a.act is Act.INFORM for a in last_acts)
         tone = "low" if closeness < 0.4 or rejected else "high" if closeness > 0.68 else "mid"
-        if pid is PromptId.OPEN and not last_acts:
+        if not last_acts and (pid is PromptId.OPEN or tone == "low"):  # nothing understood ("hmm"): no setback said
             tone = "mid"
         if tone == "low" and not offered:
             tone = "low-asked"

@@ -157,6 +157,9 @@ WELL_KNOWN_GENRES = (
 #: A word more frequent than this in general English (the unigram log-probability of pocketsphinx's en-us language
 #: model, in its units of log base 1.0001: about 1 in 60,000 words) is a common word, not a name.
 FREQUENT_LOGPROB = -110_000
+#: A 3-4 letter word more frequent than this (about 1 in 250,000 words: "pot", "lock", "rack", "rick") is an English
+#: word, not a misspelt genre; "jaz", "rok", "foke", "jas" are rarer or unknown.
+SHORT_WORD_LOGPROB = -125_000
 
 
 @lru_cache(maxsize=1)
@@ -169,12 +172,14 @@ def _english_model():
     return NGramModel.readfile(str(path)) if path.is_file() else None
 
 
-def frequent_word(word: str) -> bool:
-    """Whether ``word`` is frequent in general English (``FREQUENT_LOGPROB``; pocketsphinx's en-us model, which
-    ships in its wheel; False when pocketsphinx is missing). A one-word artist name that is such a word ("Note",
-    "Random") needs "by", "from", "play", ... before it to be taken as the artist."""
+def frequent_word(word: str, logprob: float = FREQUENT_LOGPROB) -> bool:
+    """Whether ``word`` is frequent in general English: its unigram log-probability is above ``logprob``
+    (``FREQUENT_LOGPROB`` by default; pocketsphinx's en-us model, which ships in its wheel; False when pocketsphinx
+    is missing). A one-word artist name that is such a word ("Note", "Random") needs "by", "from", "play", ...
+    before it to be taken as the artist; a short word above ``SHORT_WORD_LOGPROB`` is never guessed to be a
+    misspelt genre ("pot" is no pop, "lock" no lo-fi)."""
     model = _english_model()
-    return model is not None and model.prob([word]) > FREQUENT_LOGPROB
+    return model is not None and model.prob([word]) > logprob
 
 
 @lru_cache(maxsize=1)
@@ -322,6 +327,8 @@ class Lexicon:
     def _short_genre(self, tokens: list[str], i: int) -> tuple[str, float] | None:
         """A 3-4 letter misspelling of a genre word ("jaz", "rok"; "foke", "jas" where a genre stands)."""
         word = tokens[i]
+        if frequent_word(word, SHORT_WORD_LOGPROB):  # "play some pot": a word, not a misspelt pop
+            return None
         context = (i > 0 and tokens[i - 1] in _SHORT_GENRE_CONTEXT) or (i + 1 < len(tokens) and tokens[i + 1] in _GENRE_NOUNS)
         limit = 2 if context else 1
         near = [(Levenshtein.distance(word, k), k) for k in self.genre_words if k[0] == word[0] and abs(len(k) - len(word)) <= limit]
