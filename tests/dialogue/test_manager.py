@@ -472,3 +472,20 @@ def test_a_value_heard_with_little_confidence_is_asked_about_by_name(catalog, pa
     assert m.conversation.state.known(Slot.GENRE) is None and "jazz" in m.conversation.view().constraints.excluded_genres
     m = asking()
     assert not m.respond("jazz").text.startswith("Did you say")  # heard with confidence: not asked about
+
+
+def test_a_bare_no_to_a_question_is_no_preference(catalog, parts):
+    """"Any genre you fancy?" "no" was a deny that changed nothing (and was answered "No worries, let's try another
+    way."): it is no preference for the slot asked about."""
+    from dialogue.features import FeatureVariant
+    from dialogue.prompts import prompt_index
+    from policy.base import ConstantPolicy
+
+    for asked, slot in ((PromptId.ASK_GENRE, Slot.GENRE), (PromptId.ASK_DECADE, Slot.DECADE)):
+        m = DialogueManager(catalog, nlu=parts[0], policy=ConstantPolicy(prompt_index(asked)), variant=FeatureVariant.BASE,
+                            scorer=BaselineScorer(catalog), sink=ConversationBuffer())
+        assert m.respond("hi").prompt.prompt is asked
+        turn = m.respond("no")
+        assert m.conversation.state.beliefs[slot].dont_care and turn.prompt.prompt is not asked  # not asked again
+        assert [str(a) for a in m.draft.turns[0].acts] == [f"dont_care({slot.value})"]
+        assert m.draft.turns[0].sentiment >= 0.0  # a "no" that turns nothing down is not negative
