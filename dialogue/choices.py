@@ -15,7 +15,7 @@ from .nlu import NLUResult
 from .nlu.normalize import normalize
 from .prompts import PromptId, SystemPrompt
 
-__all__ = ["resolve_choice", "resolve_relative"]
+__all__ = ["resolve_choice", "resolve_relative", "resolve_other_artist"]
 
 _FIRST = re.compile(r"\b(?:first|former|1st|number one|option one|option 1|no\.? ?1|the one before|earlier one|left one)\b")
 _SECOND = re.compile(r"\b(?:second|latter|2nd|last one|the last|number two|option two|option 2|no\.? ?2|other one|"
@@ -79,3 +79,21 @@ def resolve_relative(result: NLUResult, prompt: SystemPrompt | None, reference: 
     entity = {"slot": str(Slot.DECADE), "value": decade, "text": said, "score": 1.0, "relative_to": reference}
     return replace(result, acts=(*head, DialogueAct(Act.INFORM, Slot.DECADE, decade), *kept), intent="inform",
                    confidence=max(result.confidence, 0.8), entities=(*result.entities, entity))
+
+
+_OTHER_ARTIST = re.compile(r"\b(?:another|a different|other|different|some other|a new) (?:artist|band|singer|musician|group)s?\b|"
+                           r"\b(?:someone|somebody) else\b|\bnot (?:this|that|the same) (?:artist|band|singer|group)\b")
+
+
+def resolve_other_artist(result: NLUResult, prompt: SystemPrompt | None, artist: str | None) -> NLUResult:
+    """``result`` with "something by another artist" / "someone else", said to a track by ``artist``, made a turn-down
+    of the track and of its artist (``deny(artist=...)``: the artist leaves the candidates). Unchanged for any other
+    prompt, when ``artist`` is None, or when the answer names an artist itself."""
+    if prompt is None or prompt.prompt not in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION) or artist is None:
+        return result
+    if any(a.slot is Slot.ARTIST for a in result.acts) or not _OTHER_ARTIST.search(normalize(result.text)):
+        return result
+    kept = tuple(a for a in result.acts if a.act not in (Act.AFFIRM, Act.DENY, Act.ACCEPT, Act.REJECT, Act.DONT_CARE,
+                                                         Act.REQUEST_ALTERNATIVE))
+    return replace(result, acts=(DialogueAct(Act.REJECT), DialogueAct(Act.DENY, Slot.ARTIST, artist), *kept),
+                   intent="reject", confidence=max(result.confidence, 0.8))

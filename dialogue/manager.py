@@ -20,7 +20,7 @@ from recommender.history import HistoryProfile
 from recommender.scorer import Scorer
 
 from .acts import Act, DialogueAct, Slot
-from .choices import resolve_choice, resolve_relative
+from .choices import resolve_choice, resolve_other_artist, resolve_relative
 from .context import Conversation
 from .features import FeatureVariant, Featurizer
 from .nlu import NLU, NLUResult
@@ -139,6 +139,8 @@ class DialogueManager:
                 return SystemTurn(f"OK, let's carry on. {again}", prompt=self.prompt, play_track=track, nlu=reply)
         result = resolve_choice(self.nlu.parse(text, prompt=prompt_id), self.prompt)
         result = resolve_relative(result, self.prompt, self._reference_decade(), self.catalog.decade_names)
+        offered = self.prompt.track if self.prompt is not None else None
+        result = resolve_other_artist(result, self.prompt, self.catalog.track(offered).artist if offered is not None else None)
         if speech_confidence is not None:
             result = result.heard_with(speech_confidence)
         kinds = {a.act for a in result.acts}

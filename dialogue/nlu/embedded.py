@@ -232,6 +232,9 @@ _NOT_BAD = re.compile(r"^(?:(?:it's|its|that's|thats|this is|that is)\s+)?not (?
 #: either of the options offered will do ("both": it was a yes to the first, "any of them" a no)
 _EITHER = re.compile(r"^(?:both|either|either one|any of (?:them|those|these|the two)|whichever|both (?:sound|are|would be) "
                      r"(?:good|fine|great|ok|okay)|(?:i'd|i would) (?:take|like) (?:both|either))[.!]*$")
+#: a hedged yes ("that's it I guess", "maybe") is a doubtful one: below the confirmation threshold
+_HEDGE = re.compile(r"\b(?:i guess|i suppose|i think so|maybe|kind of|kinda|sort of|sorta|probably|perhaps)\b")
+_HEDGED_YES_BELOW = 0.45
 _HESITATION = re.compile(r"^(?:h+m+|u+h*m+|e+r+m*|u+h+|e+h+|h+m+ h+m+)[.!?]*$")
 _CONTRAST_WORD = re.compile(r"\b(?:but|though|however|instead|rather|although)\b")
 _CONTRAST = re.compile(_CONTRAST_WORD.pattern + r"|[,.;!?]")
@@ -323,6 +326,8 @@ def _rules(intent: str, p: float, text: str, tokens: list[str], matches: list[Ma
         return "dont_care", max(p, 0.7)
     if _NOT_BAD.search(text) and not informs and last == 0:
         return ("accept" if to_track or prompt is None else "affirm"), 0.6  # mild: a yes, never a certain one
+    if intent in ("accept", "affirm") and _HEDGE.search(text) and not informs and not _LIKE.search(text):
+        return intent, min(p, _HEDGED_YES_BELOW)  # "that's it I guess" (accept 0.75 played the track): confirmed first
     if _KEEP_GOING.search(text):  # "don't stop the music", "no don't start over": neither a stop nor a restart
         if intent in ("stop", "restart", "reject", "deny"):
             intent, p = ("accept" if to_track else "inform" if informs else "dont_care"), min(max(p, 0.6), 0.8)

@@ -489,3 +489,27 @@ def test_a_bare_no_to_a_question_is_no_preference(catalog, parts):
         assert m.conversation.state.beliefs[slot].dont_care and turn.prompt.prompt is not asked  # not asked again
         assert [str(a) for a in m.draft.turns[0].acts] == [f"dont_care({slot.value})"]
         assert m.draft.turns[0].sentiment >= 0.0  # a "no" that turns nothing down is not negative
+
+
+def test_another_artist_turns_the_track_and_its_artist_down(catalog, parts):
+    """"great, but play something by another artist" to a sample was not understood (confidence 0.28)."""
+    from dialogue.choices import resolve_other_artist
+
+    nlu = parts[0]
+    sample = SystemPrompt(PromptId.PLAY_SAMPLE, track=0)
+    artist = catalog.track(0).artist
+    for text in ("great, but play something by another artist", "someone else please", "a different band"):
+        result = resolve_other_artist(nlu.parse(text, prompt=PromptId.PLAY_SAMPLE), sample, artist)
+        assert {str(a) for a in result.acts} == {"reject()", f"deny(artist={artist})"}, text
+    plain = nlu.parse("something else", prompt=PromptId.PLAY_SAMPLE)
+    assert resolve_other_artist(plain, sample, artist) == plain  # another track, not another artist
+    question = nlu.parse("another artist", prompt=PromptId.ASK_MOOD)
+    assert resolve_other_artist(question, SystemPrompt(PromptId.ASK_MOOD), None) == question
+    m = manager(catalog, parts)
+    turn = _until_sample(m, m.respond("some jazz"), answers=("upbeat", "happy", "yes"))
+    played = catalog.track(turn.prompt.track).artist
+    after = m.respond("great, but play something by another artist")
+    state = m.conversation.state
+    assert turn.prompt.track in state.rejected_tracks and played in m.conversation.view().constraints.excluded_artists
+    if after.prompt is not None and after.prompt.track is not None:
+        assert catalog.track(after.prompt.track).artist != played

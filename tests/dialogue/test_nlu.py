@@ -173,3 +173,14 @@ def test_no_fuzzy_guess_from_common_words_beside_a_genre_word(nlu):
         assert not any(a.slot is Slot.GENRE for a in nlu.parse(text).acts), text
     for text, genre in (("jaz please", "jazz"), ("rok please", "rock"), ("play foke", "folk"), ("jas music", "jazz")):
         assert DialogueAct(Act.INFORM, Slot.GENRE, genre) in nlu.parse(text).acts, text  # rare or unknown words: guessed
+
+
+def test_a_hedged_yes_is_a_doubtful_one(nlu):
+    """"that's it I guess" to a sample was accept 0.75 and played the whole track unconfirmed."""
+    from dialogue.manager import CONFIRM_BELOW
+
+    for text in ("that's it i guess", "yes maybe", "ok i suppose"):
+        result = nlu.parse(text, prompt=PromptId.PLAY_SAMPLE)
+        assert acts(result) == {"accept()"} and result.confidence < CONFIRM_BELOW, (text, result.confidence)
+    for text in ("that's it", "i love it i guess"):  # no hedge, or a plain like: as sure as before
+        assert nlu.parse(text, prompt=PromptId.PLAY_SAMPLE).confidence >= CONFIRM_BELOW, text
