@@ -45,6 +45,16 @@ def resolve_choice(result: NLUResult, prompt: SystemPrompt | None) -> NLUResult:
                    confidence=max(result.confidence, 0.8))
 
 
+#: prompts that offer a track: an answer to them about something else turns the track down
+_TRACK_PROMPTS = (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION)
+
+
+def _content(acts) -> tuple:
+    """The acts of an answer that say what the person wants, without its yes, no or "another one"."""
+    return tuple(a for a in acts if a.act not in (Act.AFFIRM, Act.DENY, Act.ACCEPT, Act.REJECT, Act.DONT_CARE,
+                                                  Act.REQUEST_ALTERNATIVE))
+
+
 _OLDER = re.compile(r"\b(?:older|more vintage|more retro|less recent|less modern)\b")
 _NEWER = re.compile(r"\b(?:newer|more recent|more modern|more current|less old|more contemporary)\b")
 
@@ -71,14 +81,13 @@ def resolve_relative(result: NLUResult, prompt: SystemPrompt | None, reference: 
     if (older and at == 0) or (newer and at == len(ordered) - 1):
         return result
     decade = ordered[at - 1] if older else ordered[at + 1]
-    to_track = prompt is not None and prompt.prompt in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION)
-    kept = tuple(a for a in result.acts if a.act not in (Act.AFFIRM, Act.DENY, Act.ACCEPT, Act.REJECT, Act.DONT_CARE,
-                                                         Act.REQUEST_ALTERNATIVE))
+    to_track = prompt is not None and prompt.prompt in _TRACK_PROMPTS
     head = (DialogueAct(Act.REJECT),) if to_track else ()
     said = (_OLDER if older else _NEWER).search(text).group(0)
     entity = {"slot": str(Slot.DECADE), "value": decade, "text": said, "score": 1.0, "relative_to": reference}
-    return replace(result, acts=(*head, DialogueAct(Act.INFORM, Slot.DECADE, decade), *kept), intent="inform",
-                   confidence=max(result.confidence, 0.8), entities=(*result.entities, entity))
+    acts = (*head, DialogueAct(Act.INFORM, Slot.DECADE, decade), *_content(result.acts))
+    return replace(result, acts=acts, intent="inform", confidence=max(result.confidence, 0.8),
+                   entities=(*result.entities, entity))
 
 
 _OTHER_ARTIST = re.compile(r"\b(?:another|a different|other|different|some other|a new) (?:artist|band|singer|musician|group)s?\b|"
@@ -89,11 +98,9 @@ def resolve_other_artist(result: NLUResult, prompt: SystemPrompt | None, artist:
     """``result`` with "something by another artist" / "someone else", said to a track by ``artist``, made a turn-down
     of the track and of its artist (``deny(artist=...)``: the artist leaves the candidates). Unchanged for any other
     prompt, when ``artist`` is None, or when the answer names an artist itself."""
-    if prompt is None or prompt.prompt not in (PromptId.PLAY_SAMPLE, PromptId.OFFER_STATION) or artist is None:
+    if prompt is None or prompt.prompt not in _TRACK_PROMPTS or artist is None:
         return result
     if any(a.slot is Slot.ARTIST for a in result.acts) or not _OTHER_ARTIST.search(normalize(result.text)):
         return result
-    kept = tuple(a for a in result.acts if a.act not in (Act.AFFIRM, Act.DENY, Act.ACCEPT, Act.REJECT, Act.DONT_CARE,
-                                                         Act.REQUEST_ALTERNATIVE))
-    return replace(result, acts=(DialogueAct(Act.REJECT), DialogueAct(Act.DENY, Slot.ARTIST, artist), *kept),
-                   intent="reject", confidence=max(result.confidence, 0.8))
+    acts = (DialogueAct(Act.REJECT), DialogueAct(Act.DENY, Slot.ARTIST, artist), *_content(result.acts))
+    return replace(result, acts=acts, intent="reject", confidence=max(result.confidence, 0.8))

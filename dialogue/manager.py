@@ -149,17 +149,18 @@ class DialogueManager:
         if ends and result.confidence < CONFIRM_BELOW:  # never act blindly on a doubtful stop, restart or accept
             self.pending = result
             return SystemTurn(_confirmation(kinds, prompt_id), nlu=result)
+        bare = all(a.slot is None for a in result.acts)  # a plain yes or no, naming nothing
         doubted = self._doubted(prompt_id)
-        if doubted is not None and kinds in ({Act.AFFIRM}, {Act.DENY}) and all(a.slot is None for a in result.acts):
+        if doubted is not None and kinds in ({Act.AFFIRM}, {Act.DENY}) and bare:
             # "Did you say jazz?" "yes" (confirmed) / "no" (jazz is not it)
             slot, value = doubted
             act = DialogueAct(Act.INFORM if kinds == {Act.AFFIRM} else Act.DENY, slot, value)
             return self._understood(replace(result, acts=(act,), intent=act.act.value), prompt_id)  # as sure as the yes
-        if prompt_id in ASK_PROMPTS and kinds == {Act.DENY} and all(a.slot is None for a in result.acts):
+        if prompt_id in ASK_PROMPTS and kinds == {Act.DENY} and bare:
             # "Any genre you fancy?" "no": nothing in particular, not a setback ("No worries, let's try another way")
             result = replace(result, acts=(DialogueAct(Act.DONT_CARE, ASK_PROMPTS[prompt_id]),), intent="dont_care",
                              sentiment=max(result.sentiment, 0.0))  # a "no" that turns nothing down is not negative
-        elif prompt_id is not None and prompt_id not in _OFFERS and kinds == {Act.AFFIRM} and all(a.slot is None for a in result.acts):
+        elif prompt_id is not None and prompt_id not in _OFFERS and kinds == {Act.AFFIRM} and bare:
             # "yes" to "Calm and slow, or lively?" answers nothing: asked again once (not a new prompt), and a second
             # "yes" is taken as not minding which
             if self._reasked is not self.prompt:

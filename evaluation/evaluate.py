@@ -123,7 +123,7 @@ def attach_truth(report: EvaluationReport, truth: dict[str, Truth]) -> None:
             estimator: {
                 metric: EstimateError(
                     (e.estimate - t.metrics[metric]) / t.metrics[metric] if e.estimate is not None and t.metrics[metric] else None,
-                    bool(e.ci[0] <= t.metrics[metric] <= e.ci[1]) if e.ci else None)
+                    e.covers(t.metrics[metric]))
                 for metric, e in per_metric.items()
             }
             for estimator, per_metric in entry.estimators.items()

@@ -213,7 +213,7 @@ def _risk_rows(report: EvaluationReport) -> list[list[str]]:
     for policy, entry in report.policies.items():
         for name, e in entry.risk.items():
             truth = entry.truth.risk.get(name) if entry.truth is not None else None
-            missed = truth is not None and e.ci is not None and not e.ci[0] <= truth <= e.ci[1]
+            missed = truth is not None and e.covers(truth) is False
             rows.append([policy, name, f"{_fmt(e.estimate)} {_ci(e.ci)}", _fmt(truth) + (" (misses truth)" if missed else "")])
     return rows
 

@@ -37,6 +37,10 @@ class Estimate:
     intervals: dict[str, Interval | None] = field(default_factory=dict)
     detail: dict | None = None
 
+    def covers(self, value: float) -> bool | None:
+        """Whether the interval holds ``value`` (a truth); None without an interval."""
+        return None if self.ci is None else bool(self.ci[0] <= value <= self.ci[1])
+
     def to_dict(self) -> dict:
         data = {"estimate": self.estimate, "ci": _pair(self.ci), "se": self.se}
         if self.intervals:

@@ -81,10 +81,10 @@ class Constraints:
             return False
         if any(catalog.has_genre(index, g) for g in self.excluded_genres):
             return False
-        if track.artist in self.excluded_artists or index in self.excluded_tracks:
+        if track.artist in self.excluded_artists:
             return False
         if self.excluded_tracks and index in catalog.same_song(np.fromiter(self.excluded_tracks, dtype=np.int64)):
-            return False
+            return False  # a track turned down, or the same song under another id
         if self.familiarity is not None and profile is not None and profile.artist_plays:
             familiar = int(catalog.artist[index]) in profile.artist_plays
             if familiar != (self.familiarity == "familiar"):

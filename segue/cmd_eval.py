@@ -76,9 +76,9 @@ def _cache(text: str) -> Path | None:
     return path
 
 
-def _misses(ci, truth: float) -> str:
-    """", misses it" when the interval ``ci`` leaves out the simulator's truth (as the tables' x)."""
-    return "" if ci is None or ci[0] <= truth <= ci[1] else ", [red]the interval misses it[/]"
+def _misses(estimate, truth: float) -> str:
+    """", misses it" when the estimate's interval leaves out the simulator's truth (as the tables' x)."""
+    return ", [red]the interval misses it[/]" if estimate.covers(truth) is False else ""
 
 
 Interval = Annotated[str, typer.Option("--interval", help="Interval shown with each estimate: percentile (bootstrap), bca, "
@@ -131,7 +131,7 @@ def print_evaluation(report) -> None:
         if entry.risk:
             out.print("  risk: " + "; ".join(
                 f"{name} {e.estimate:.3f}" + (f" [{e.ci[0]:.3f}, {e.ci[1]:.3f}]" if e.ci else "")
-                + (f" (truth {entry.truth.risk[name]:.3f}{_misses(e.ci, entry.truth.risk[name])})"
+                + (f" (truth {entry.truth.risk[name]:.3f}{_misses(e, entry.truth.risk[name])})"
                    if entry.truth is not None and name in entry.truth.risk else "")
                 for name, e in entry.risk.items() if e.estimate is not None), highlight=False)
 
