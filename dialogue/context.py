@@ -74,7 +74,7 @@ class Conversation:
     def _compute_view(self, constraints: Constraints) -> CandidateView:
         relaxed: list[Slot] = []
         current = constraints
-        mask = current.mask(self.catalog, self.profile)
+        mask = self.scorer.candidates(current, self.profile)
         n = int(np.count_nonzero(mask))
         for slot in _RELAX_ORDER:  # drop constraints, least telling first, until something matches
             if n > 0:
@@ -82,7 +82,7 @@ class Conversation:
             if getattr(current, slot.value) is not None:
                 current = current.without(slot.value)
                 relaxed.append(slot)
-                mask = current.mask(self.catalog, self.profile)
+                mask = self.scorer.candidates(current, self.profile)
                 n = int(np.count_nonzero(mask))
         ranking = self.scorer.rank(current, profile=self.profile, k=2, mask=mask)
         base = self.scorer.rank(current, profile=None, k=2, mask=mask) if self.profile is not None else ranking

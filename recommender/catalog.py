@@ -187,6 +187,33 @@ class Catalog:
         return sp.csr_matrix((data, self.style_indices, self.style_indptr), shape=(self.n, len(self.style_names)))
 
     @cached_property
+    def genre_style_sets(self) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+        """The distinct (primary genre, styles) pairs of the tracks, for sums over genres and styles done once per
+        pair instead of once per track (``HistoryProfile.track_affinity``): (pair of each track, intp (n,);
+        primary genre of each pair, int32 (n_pairs,); pairs x styles, float32 CSR with each pair's styles in the
+        tracks' own order, so a sum over a pair's row is the same float32 sum as over any of its tracks' rows).
+        The vendored catalog has 689 pairs for 21,502 tracks."""
+        seen: dict[tuple[int, bytes], int] = {}
+        pair = np.empty(self.n, dtype=np.int32)
+        indptr, indices = self.style_indptr, self.style_indices
+        for i, (genre, start, stop) in enumerate(zip(self.primary_genre.tolist(), indptr[:-1].tolist(), indptr[1:].tolist())):
+            pair[i] = seen.setdefault((genre, indices[start:stop].tobytes()), len(seen))
+        firsts = np.unique(pair, return_index=True)[1]
+        counts = indptr[firsts + 1] - indptr[firsts]
+        rows = np.repeat(indptr[firsts] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        styles = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), indices[rows], np.concatenate([[0], np.cumsum(counts)])),
+                               shape=(len(firsts), len(self.style_names)))
+        return pair.astype(np.intp), self.primary_genre[firsts].astype(np.int32), styles
+
+    def artists_tracks(self, codes: np.ndarray) -> np.ndarray:
+        """The tracks of the artists ``codes`` (int, distinct), artist by artist: int64 rows."""
+        order, indptr = self.artist_tracks
+        codes = np.asarray(codes, dtype=np.int64)
+        starts = indptr[codes]
+        counts = indptr[codes + 1] - starts
+        return order[np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))]
+
+    @cached_property
     def _artist_codes(self) -> dict[str, int]:
         return {name: code for code, name in enumerate(self.artist_names.tolist())}
 
@@ -218,10 +245,17 @@ class Catalog:
         """Every track that is the same song as one of ``rows`` (int, catalog rows; ``rows`` included): what a person
         who turned a track down should not be offered again under another id. Sorted int64 rows."""
         song, order, indptr = self._songs
-        ids = np.unique(song[np.asarray(rows, dtype=np.int64)])
-        if len(ids) == len(rows) and (indptr[ids + 1] - indptr[ids] == 1).all():  # the usual case: no duplicate
-            return np.sort(np.asarray(rows, dtype=np.int64))
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self._in_several[rows].any():  # the usual case: songs listed once
+            return np.unique(rows)
+        ids = np.unique(song[rows])
         return np.sort(np.concatenate([order[indptr[s] : indptr[s + 1]] for s in ids]))
+
+    @cached_property
+    def _in_several(self) -> np.ndarray:
+        """Whether each track's song is listed more than once (bool (n,))."""
+        song, _, indptr = self._songs
+        return (np.diff(indptr) > 1)[song]
 
     def artist_code(self, name: str) -> int:
         """Code of an artist name, -1 when the catalog has no such artist."""

@@ -83,6 +83,8 @@ class EmbeddingScorer(BaselineScorer):
     def _pool(self, constraints: Constraints, profile: HistoryProfile, mask: np.ndarray) -> Ranking:
         return self.rank(constraints, profile=profile, k=_SUGGEST_POOL, mask=mask)
 
+    _weights_per_listener = False  # the weights come from the best candidates of the constraints
+
     def _genre_weights(self, constraints: Constraints, profile: HistoryProfile | None, mask: np.ndarray) -> np.ndarray | None:
         """Genre values weighted by how much of the best candidates they hold (weights: affinity)."""
         if profile is None or len(profile) == 0:
@@ -105,7 +107,7 @@ class EmbeddingScorer(BaselineScorer):
             return super().suggest_artist(constraints, profile=None)
         cat = self.catalog
         base = constraints.without("artist")
-        mask = base.mask(cat, profile)
+        mask = self.candidates(base, profile)
         pool = self._pool(base, profile, mask)
         if pool.empty:
             return None

@@ -20,6 +20,12 @@ from .history import HistoryProfile
 
 __all__ = ["Ranking", "Scorer", "BaselineScorer"]
 
+class _CountAll(Exception):
+    """Raised by ``BaselineScorer._suggest_genres``'s one-at-a-time count when counting every value is cheaper."""
+
+
+_KEPT_MASKS = 64  # candidate masks a scorer keeps for one listener (a conversation has a handful of constraint sets)
+
 
 @dataclass(frozen=True)
 class Ranking:
@@ -55,6 +61,10 @@ class Scorer(Protocol):
         self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
     ) -> Ranking:
         """Top ``k`` tracks passing ``constraints`` (``mask``, if given, is their precomputed filter)."""
+        ...
+
+    def candidates(self, constraints: Constraints, profile: HistoryProfile | None = None) -> np.ndarray:
+        """The tracks passing ``constraints``: bool (n_tracks,), read-only."""
         ...
 
     def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
@@ -93,8 +103,12 @@ class BaselineScorer:
         self._cached_scores: np.ndarray | None = None
         self._suggest_profile: HistoryProfile | None = None
         self._suggest_cache: dict = {}
+        self._masks: dict[Constraints, np.ndarray] = {}  # candidates of the constraints met with ``_suggest_profile``
+        self._genre_order: np.ndarray | None = None  # genre values by weight for ``_suggest_profile``
         self._value_index = {name: i for i, name in enumerate(catalog.genre_names + catalog.style_names)}
+        self._rows_of_values: dict[int, np.ndarray] = {}  # shared by the sessions (``session`` copies the reference)
         self._value_parents = np.concatenate([np.arange(len(catalog.genre_names)), catalog.style_parent])
+        self._parents: list[int] = self._value_parents.tolist()
         genre_n = catalog.genre_matrix.sum(axis=0)
         style_n = np.bincount(catalog.style_indices, minlength=len(catalog.style_names))
         self._prevalence = np.concatenate([genre_n, style_n]).astype(np.float32) / catalog.n
@@ -106,8 +120,26 @@ class BaselineScorer:
         _ = self._prior_order, self.score_all(None)  # computed once, shared
         clone = copy.copy(self)
         clone._cached_profile, clone._cached_scores = None, None
-        clone._suggest_profile, clone._suggest_cache = None, {}
+        clone._suggest_profile, clone._suggest_cache, clone._masks, clone._genre_order = None, {}, {}, None
         return clone
+
+    def _listener(self, profile: HistoryProfile | None) -> None:
+        """Forget what was kept for another listener (the suggestions, candidate masks and genre order)."""
+        if profile is not self._suggest_profile:
+            self._suggest_profile, self._suggest_cache, self._masks, self._genre_order = profile, {}, {}, None
+
+    def candidates(self, constraints: Constraints, profile: HistoryProfile | None = None) -> np.ndarray:
+        """``constraints.mask(catalog, profile)`` (bool (n_tracks,), read-only), kept for the listener's conversation:
+        a view's candidates are those its genre and artist suggestions start from when it has no genre or artist."""
+        self._listener(profile)
+        mask = self._masks.get(constraints)
+        if mask is None:
+            mask = constraints.mask(self.catalog, profile)
+            mask.setflags(write=False)
+            if len(self._masks) >= _KEPT_MASKS:
+                self._masks.clear()
+            self._masks[constraints] = mask
+        return mask
 
     @property
     def _prior_order(self) -> np.ndarray:
@@ -133,7 +165,7 @@ class BaselineScorer:
     ) -> Ranking:
         """Top ``k`` tracks by score among those passing the filter; ties go to the lower row."""
         if mask is None:
-            mask = constraints.mask(self.catalog, profile)
+            mask = self.candidates(constraints, profile)
         n_candidates = int(np.count_nonzero(mask))
         if n_candidates == 0:
             return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
@@ -149,6 +181,13 @@ class BaselineScorer:
             if len(hits) < k:
                 hits = np.flatnonzero(mask[order])
             top = order[hits[:k]].astype(np.int64)
+            return Ranking(top, scores[top], n_candidates)
+        if k <= 4 and 2 * n_candidates > len(mask):  # most tracks: argmax passes over all, the others at -inf
+            masked = np.where(mask, scores, -np.inf)
+            top = np.empty(k, dtype=np.int64)
+            for i in range(k):
+                top[i] = int(np.argmax(masked))  # the first maximum: the lowest row among ties
+                masked[top[i]] = -np.inf
             return Ranking(top, scores[top], n_candidates)
         if k <= 4:  # a few argmax passes over the candidates' scores beat a partition for the dialogue's small k
             rows = np.flatnonzero(mask)  # ascending, so the first maximum is the lowest row among ties
@@ -183,8 +222,7 @@ class BaselineScorer:
         return np.concatenate([cat.genre_matrix[mask].sum(axis=0), self._style_counts(mask) if style is None else style])
 
     def suggest_genres(self, constraints: Constraints, *, profile: HistoryProfile | None = None, n: int = 2) -> tuple[str, ...]:
-        if profile is not self._suggest_profile:
-            self._suggest_profile, self._suggest_cache = profile, {}
+        self._listener(profile)
         key = (constraints.without("genre"), constraints.genre, n)
         cached = self._suggest_cache.get(key)
         if cached is None:
@@ -193,45 +231,74 @@ class BaselineScorer:
 
     def _suggest_genres(self, constraints: Constraints, profile: HistoryProfile | None, n: int) -> tuple[str, ...]:
         cat = self.catalog
-        mask = constraints.without("genre").mask(cat, profile)
+        mask = self.candidates(constraints.without("genre"), profile)
         names = cat.genre_names + cat.style_names
-        weight = self._genre_weights(constraints, profile, mask)
         counts = None
-        if weight is None:
-            genre_n, style_n = self.genre_counts(mask)
-            counts = self.offer_counts(mask, style_n)
-            weight = np.concatenate([genre_n, 0.5 * style_n]) / max(1, int(np.count_nonzero(mask)))
+        if self._genre_order is not None:  # weights of this listener alone (the baseline's): ordered once
+            order = self._genre_order
+        else:
+            weight = self._genre_weights(constraints, profile, mask)
+            if weight is None:
+                genre_n, style_n = self.genre_counts(mask)
+                counts = self.offer_counts(mask, style_n)
+                weight = np.concatenate([genre_n, 0.5 * style_n]) / max(1, int(np.count_nonzero(mask)))
+            order = np.lexsort((np.arange(len(weight)), -weight))
+            if profile is not None and self._weights_per_listener:
+                self._genre_order = order
         blocked = {self._value_index[v] for v in (*constraints.excluded_genres, constraints.genre) if v in self._value_index}
-        order = np.lexsort((np.arange(len(weight)), -weight))
-        lazy: dict[int, bool] = {}
+        chosen = None
+        if counts is None:  # the best values are usually usable: count them one at a time, six at most
+            lazy: dict[int, bool] = {}
 
-        def usable(i: int) -> bool:
-            nonlocal counts
-            if i in blocked:
-                return False
-            if counts is None and len(lazy) >= 6:  # many misses: count every value at once (the same counts)
+            def usable(i: int) -> bool:
+                if i in blocked:
+                    return False
+                if i not in lazy:
+                    if len(lazy) >= 6:
+                        raise _CountAll
+                    lazy[i] = int(np.count_nonzero(mask[self._value_rows(i)])) >= self.min_candidates
+                return lazy[i]
+
+            try:
+                chosen = self._choose(order.tolist(), usable, n)
+            except _CountAll:  # many misses: count every value at once (the same counts: no track repeats a style)
                 counts = self.offer_counts(mask)
-            if counts is not None:
-                return bool(counts[i] >= self.min_candidates)
-            if i not in lazy:
-                lazy[i] = int(np.count_nonzero(mask & cat.mask("genre", names[i]))) >= self.min_candidates
-            return lazy[i]
+        if chosen is None:
+            ok = counts >= self.min_candidates
+            ok[list(blocked)] = False
+            chosen = self._choose(order[ok[order]].tolist(), lambda i: True, n)
+        return tuple(names[i] for i in chosen)
 
-        parents = self._value_parents
+    def _choose(self, order: list[int], usable, n: int) -> list[int]:
+        """The first ``n`` usable values of ``order``: from distinct coarse genres first, then the next best."""
+        parents = self._parents
         chosen: list[int] = []
+        taken: set[int] = set()
         for i in order:  # best first, then the best from another coarse genre
             if len(chosen) == n:
                 break
-            i = int(i)
-            if all(parents[i] != parents[c] for c in chosen) and usable(i):
+            if parents[i] not in taken and usable(i):
                 chosen.append(i)
+                taken.add(parents[i])
         for i in order:  # not enough distinct coarse genres: the next best
             if len(chosen) == n:
                 break
-            i = int(i)
             if i not in chosen and usable(i):
                 chosen.append(i)
-        return tuple(names[i] for i in chosen)
+        return chosen
+
+    def _value_rows(self, i: int) -> np.ndarray:
+        """The tracks of genre value ``i`` (coarse genres, then styles), as ``Catalog.mask("genre", ...)`` has them:
+        int64 rows, computed once and shared by the sessions."""
+        rows = self._rows_of_values.get(i)
+        if rows is None:
+            cat = self.catalog
+            rows = self._rows_of_values[i] = np.flatnonzero(cat.mask("genre", (cat.genre_names + cat.style_names)[i]))
+        return rows
+
+    #: whether ``_genre_weights`` with a profile depends on the listener alone (not on the constraints): then the
+    #: genre order is computed once per listener
+    _weights_per_listener = True
 
     def _genre_weights(self, constraints: Constraints, profile: HistoryProfile | None, mask: np.ndarray) -> np.ndarray | None:
         """How much each genre value (coarse genres, then styles) is worth offering; ``None``: by prevalence
@@ -248,7 +315,7 @@ class BaselineScorer:
     def suggest_artist(self, constraints: Constraints, *, profile: HistoryProfile | None = None) -> str | None:
         """The most played history artist with a candidate track; else the best candidate's artist."""
         cat = self.catalog
-        mask = constraints.without("artist").mask(cat, profile)
+        mask = self.candidates(constraints.without("artist"), profile)
         if profile is not None and len(profile.artist_codes):
             excluded = {cat.artist_code(a) for a in constraints.excluded_artists}
             for i in np.lexsort((profile.artist_codes, -profile.artist_counts)):

@@ -137,3 +137,61 @@ def test_the_popularity_scorer_offers_everyone_the_same_samples_within_their_con
     assert personalized_differs > 10  # the personalized scorer does read the history
     for index in popular.rank(Constraints(familiarity="new"), profile=jazz, k=10).indices:  # a request still filters
         assert Constraints(familiarity="new").satisfied_by(catalog, int(index), jazz)
+
+
+def _suggestions_by_brute_force(catalog, scorer, constraints, profile, n):
+    """Every genre value counted against the candidates without the genre, then the greedy pick the docstring gives."""
+    names = catalog.genre_names + catalog.style_names
+    mask = constraints.without("genre").mask(catalog, profile)
+    counts = np.array([np.count_nonzero(mask & catalog.mask("genre", v)) for v in names])
+    if profile is None:
+        genre_n = np.bincount(catalog.primary_genre[mask], minlength=len(catalog.genre_names))
+        weight = np.concatenate([genre_n, 0.5 * counts[len(catalog.genre_names):]]) / max(1, int(mask.sum()))
+    else:
+        weight = np.concatenate([profile.genre_share, 1.5 * profile.style_share]) + 0.02 * scorer._prevalence
+    blocked = {*constraints.excluded_genres, constraints.genre}
+    usable = [i for i in np.lexsort((np.arange(len(weight)), -weight)) if counts[i] >= scorer.min_candidates
+              and names[i] not in blocked]
+    chosen = []
+    for i in usable:
+        if len(chosen) < n and all(catalog.parent_genre(names[i]) != catalog.parent_genre(names[c]) for c in chosen):
+            chosen.append(i)
+    chosen += [i for i in usable if i not in chosen][: n - len(chosen)]
+    return tuple(names[i] for i in chosen)
+
+
+def test_suggestions_and_kept_candidates_equal_a_brute_force_count(catalog):
+    """The scorer keeps a listener's candidate masks and genre order, and counts genre values one at a time before
+    counting them all: the offers are still those of counting every value against fresh masks."""
+    scorer = BaselineScorer(catalog)
+    rng = np.random.default_rng(11)
+    profiles = [None, _profile(catalog, "hip hop"), _profile(catalog, "jazz", seed=2), _profile(catalog, "rock", seed=3)]
+    for round_ in range(3):  # listeners in turn: what is kept for one never answers for another
+        for profile in profiles:
+            for _ in range(12):
+                constraints = _random_constraints(catalog, rng)
+                kept = scorer.candidates(constraints, profile)
+                assert not kept.flags.writeable and np.array_equal(kept, constraints.mask(catalog, profile))
+                for n in (2, 3):
+                    assert scorer.suggest_genres(constraints, profile=profile, n=n) == \
+                        _suggestions_by_brute_force(catalog, scorer, constraints, profile, n), (round_, constraints)
+
+
+def test_affinity_per_genre_and_style_pair_is_the_per_track_sum_bit_for_bit(catalog):
+    """track_affinity sums genres and styles once per (primary genre, styles) pair of the catalog: the same float32
+    values as the sum over every track's own row."""
+    from recommender.history import AFFINITY_WEIGHTS as w
+
+    for genre, seed in (("jazz", 1), ("electronic", 2), ("rock", 3)):
+        profile = _profile(catalog, genre, n=120, seed=seed)
+        per_track = w["genre"] * profile.genre_share[catalog.primary_genre]
+        per_track += w["style"] * np.minimum(catalog.style_matrix @ profile.style_share, 1.0)
+        artist = np.zeros(len(catalog.artist_names), dtype=np.float32)
+        artist[profile.artist_codes] = np.minimum(1.0, profile.artist_counts / len(profile) * 10.0)
+        per_track += w["artist"] * artist[catalog.artist]
+        assert profile.track_affinity.dtype == np.float32
+        assert np.array_equal(profile.track_affinity, per_track.astype(np.float32))
+        familiar = np.isin(catalog.artist, profile.artist_codes)
+        assert np.array_equal(profile.familiar_mask, familiar)
+    empty = HistoryProfile(catalog, np.zeros(0, dtype=np.int64))
+    assert not empty.track_affinity.any() and not empty.familiar_mask.any()
