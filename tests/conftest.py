@@ -25,21 +25,24 @@ from recommender.catalog import Catalog  # noqa: E402
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 #: The slowest test files, heaviest first (seconds in one process, `pytest -n 2 --dist loadfile --durations=0` on a
-#: 2-core VM, 2026-12-03). `make test` passes --no-loadscope-reorder, so xdist hands out files in this order and then
-#: the others in their usual order: longest jobs first is how two processes finish together (xdist's own reorder
-#: sorts files by their number of tests, which sent the 2-minute Ray file and the demo journey last).
+#: 2-core VM, 2026-12-03, after the CLI tests moved in-process). `make test` passes --no-loadscope-reorder, so xdist
+#: hands out files in this order and then the others in their usual order: longest jobs first is how two processes
+#: finish together (xdist's own reorder sorts files by their number of tests, which sent the 2-minute Ray file and the
+#: demo journey last).
 SLOW_FILES_FIRST = (
     "tests/core/test_engine.py",
     "tests/journeys/test_newcomer.py",
     "tests/segue/test_cli_policy.py",
-    "tests/segue/test_voice.py",
-    "tests/segue/test_chat.py",
     "tests/journeys/test_logs_from_every_source.py",
     "tests/segue/test_loop.py",
-    "tests/segue/test_cli_eval.py",
-    "tests/logs/test_cases.py",
     "tests/logs/test_interchange.py",
-    "tests/segue/test_cli_histories.py",
+    "tests/segue/test_voice.py",
+    "tests/policy/test_learned.py",
+    "tests/segue/test_chat.py",
+    "tests/logs/test_collect.py",
+    "tests/segue/test_cli_eval.py",
+    "tests/simulator/test_calibration.py",
+    "tests/segue/test_cli.py",
 )
 
 

@@ -10,8 +10,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -25,12 +23,11 @@ from logs.summary import summarize
 from tests.segue.in_process import segue_in_process
 
 SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "cases" / "logs"
-SEGUE = [sys.executable, "-m", "segue.cli"]
 PART = "part-00001.parquet"
 
 
-def run(*args, cwd=None, timeout=600):
-    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def run(*args, cwd=None):
+    return segue_in_process(*args, cwd=cwd)
 
 
 def _rewrite(folder: Path, change) -> None:

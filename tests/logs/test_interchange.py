@@ -242,22 +242,17 @@ def test_validate_refuses_action_probs_that_contradict_the_propensity(logged):
 
 
 def test_cli_import_and_export(logged, tmp_path):
-    import subprocess
-    import sys
-
-    segue = [sys.executable, "-m", "segue.cli"]
-    exported = subprocess.run([*segue, "logs", "export", str(logged), "--out", str(tmp_path / "t.csv")], capture_output=True, text=True)
+    exported = segue_in_process("logs", "export", logged, "--out", tmp_path / "t.csv")
     assert exported.returncode == 0 and "rows to" in exported.stdout
-    again = subprocess.run([*segue, "logs", "export", str(logged), "--out", str(tmp_path / "t.csv")], capture_output=True, text=True)
+    again = segue_in_process("logs", "export", logged, "--out", tmp_path / "t.csv")
     assert again.returncode == 2 and "exists" in again.stderr
-    imported = subprocess.run([*segue, "logs", "import", str(tmp_path / "t.csv"), "--out", str(tmp_path / "in"), "--json"],
-                              capture_output=True, text=True)
+    imported = segue_in_process("logs", "import", tmp_path / "t.csv", "--out", tmp_path / "in", "--json")
     assert imported.returncode == 0, imported.stderr
     said = json.loads(imported.stdout)
     assert said["conversations"] == 2000
     # no --histories: the logged ask_familiarity prompts are the ones outside the replayed mask, and said to be
     assert said["outside_mask"] == said["outside_mask_without_history"] > 0 and said["users_without_history"] == 0
-    summary = subprocess.run([*segue, "logs", "summary", str(tmp_path / "in"), "--json"], capture_output=True, text=True)
+    summary = segue_in_process("logs", "summary", tmp_path / "in", "--json")
     assert summary.returncode == 0, summary.stderr
     assert json.loads(summary.stdout)["sources"]["imported"]["conversations"] == 2000
     # beside the logs it came from, the re-import is the same 2,000 conversations again: refused, not counted twice

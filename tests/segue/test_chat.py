@@ -14,7 +14,12 @@ from tests.segue.in_process import segue_in_process
 SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
-def run(*args, stdin=None, timeout=300):
+def run(*args, stdin=None):
+    return segue_in_process(*args, stdin=stdin)
+
+
+def run_process(*args, stdin=None, timeout=300):
+    """A real ``segue`` process: where a real pipe is the point."""
     return subprocess.run([*SEGUE, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
@@ -70,7 +75,7 @@ def test_a_misspelt_genre_and_a_broken_name_in_a_scripted_chat(tmp_path):
 
 
 def test_piped_stdin_and_eof(tmp_path):
-    result = run("chat", "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log", "--no-audio", stdin="")
+    result = run_process("chat", "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log", "--no-audio", stdin="")
     assert result.returncode == 0 and "What would you like to listen to?" in result.stdout
     result = segue_in_process("chat", "--script", str(tmp_path / "missing.txt"), "--no-log")
     assert result.returncode == 2 and "--script file not found" in result.stderr
@@ -81,7 +86,7 @@ def test_a_script_through_a_pipe_is_read_and_a_user_outside_the_population_is_re
     fifo = tmp_path / "lines"
     os.mkfifo(fifo)
     writer = subprocess.Popen(["sh", "-c", f"printf 'something upbeat\\nstop\\n' > {fifo}"])
-    result = run("chat", "--script", str(fifo), "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log",
+    result = run_process("chat", "--script", str(fifo), "--registry", str(tmp_path / "none"), "--scorer", "baseline", "--no-log",
                  "--no-audio")
     writer.wait(timeout=30)
     assert result.returncode == 0, result.stderr
@@ -139,19 +144,10 @@ def test_a_script_that_ends_mid_conversation_says_so(tmp_path):
                "--no-audio")
     assert done.returncode == 0 and "script ended" not in done.stderr
     # piped lines that run out say it too; with --no-log nothing is counted, so nothing is said to be
-    piped = segue_in_process_stdin("something upbeat\n", "chat", "--registry", tmp_path / "none", "--scorer", "baseline",
-                                   "--no-log", "--no-audio")
+    piped = segue_in_process("chat", "--registry", tmp_path / "none", "--scorer", "baseline", "--no-log", "--no-audio",
+                             stdin="something upbeat\n")
     assert piped.returncode == 0 and "note: the input ended before the conversation did" in piped.stderr, piped.stderr
     assert "counted as abandoned" not in piped.stderr and "logged" not in piped.stderr
-
-
-def segue_in_process_stdin(text, *args):
-    """``segue_in_process`` with ``text`` as piped standard input (not a terminal)."""
-    import io
-    from unittest import mock
-
-    with mock.patch("sys.stdin", io.StringIO(text)):
-        return segue_in_process(*args)
 
 
 def test_a_script_that_is_no_text_is_refused_and_utf16_is_read(tmp_path):
@@ -194,6 +190,6 @@ def test_blank_lines_are_nothing_said(tmp_path):
     assert len(replies) == 2 and "Any idea" not in result.stdout and "genre" not in replies[1], result.stdout
     assert result.stdout.count("you>") == 1
     assert pq.read_table(tmp_path / "chats" / "part-00000.parquet").num_rows == 1  # one prompt, unanswered
-    piped = segue_in_process_stdin("\n\njazz\n", "chat", "--registry", tmp_path / "none", "--scorer", "baseline",
-                                   "--no-log", "--no-audio")
+    piped = segue_in_process("chat", "--registry", tmp_path / "none", "--scorer", "baseline", "--no-log", "--no-audio",
+                             stdin="\n\njazz\n")
     assert piped.returncode == 0 and piped.stdout.count("segue>") == 2 and "Any idea" not in piped.stdout, piped.stdout

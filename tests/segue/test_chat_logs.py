@@ -4,14 +4,12 @@ folder validates, summarizes and evaluates (the cases in ../shared/cases/chat, i
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 
 from logs.store import fixed_column, read_logs
+from tests.segue.in_process import segue_in_process
 
-SEGUE = [sys.executable, "-m", "segue.cli"]
 LEAD = "play some jazz\nno\nstop\n"                                   # chat_lead_zero_propensity.txt
 TWO_SESSIONS = "I dont mind\nno idea\nupbeat\nno\nstop\n"             # chat_valid_two_sessions.txt, run twice
 
@@ -19,13 +17,12 @@ TWO_SESSIONS = "I dont mind\nno idea\nupbeat\nno\nstop\n"             # chat_val
 def chat(tmp_path, script: str, name: str, *extra: str):
     path = tmp_path / f"{name}.txt"
     path.write_text(script)
-    return subprocess.run([*SEGUE, "chat", "--script", str(path), "--no-audio", "--registry", str(tmp_path / "noreg"),
-                           "--scorer", "baseline", "--log-dir", str(tmp_path / "chats"), *extra], capture_output=True,
-                          text=True, timeout=300)
+    return segue_in_process("chat", "--script", path, "--no-audio", "--registry", tmp_path / "noreg", "--scorer", "baseline",
+                            "--log-dir", tmp_path / "chats", *extra)
 
 
 def segue(*args):
-    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=300)
+    return segue_in_process(*args)
 
 
 def test_a_prompt_the_person_forced_is_logged_as_forced(tmp_path):

@@ -11,6 +11,8 @@ SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
 def run(*args, timeout=300):
+    """A real ``segue`` process: the installed entry point and its worker processes, once per work command here; the
+    other tests run the CLI in-process (``tests/segue/in_process.py``)."""
     return subprocess.run([*SEGUE, *args], capture_output=True, text=True, timeout=timeout)
 
 
@@ -22,14 +24,14 @@ def test_simulate_json_contract(tmp_path):
     for key in ("success_rate", "mean_prompts", "usefulness_rate", "abandon_rate"):
         assert isinstance(data[key], float)
     assert set(data["prompt_share"]) >= {"open", "ask_energy", "suggest_genres", "play_sample", "offer_station"}
-    summary = run("logs", "summary", str(tmp_path / "logs"), "--json")
+    summary = segue_in_process("logs", "summary", str(tmp_path / "logs"), "--json")
     assert summary.returncode == 0
     again = json.loads(summary.stdout)
     assert {k: again[k] for k in ("conversations", "turns", "success_rate", "prompt_share")} == {
         k: data[k] for k in ("conversations", "turns", "success_rate", "prompt_share")}
-    rerun = run("simulate", "--conversations", "150", "--seed", "2", "--out", str(tmp_path / "logs"), "--part-size", "50", "--json")
+    rerun = segue_in_process("simulate", "--conversations", "150", "--seed", "2", "--out", str(tmp_path / "logs"), "--part-size", "50", "--json")
     assert json.loads(rerun.stdout)["parts_reused"] == 3
-    validate = run("logs", "validate", str(tmp_path / "logs"))
+    validate = segue_in_process("logs", "validate", str(tmp_path / "logs"))
     assert validate.returncode == 0 and "all valid" in validate.stdout
 
 
@@ -93,20 +95,20 @@ def test_a_group_alone_shows_its_help():
 
 
 def test_catalog_info_and_snippet(tmp_path):
-    info = json.loads(run("catalog", "info", "--json").stdout)
+    info = json.loads(segue_in_process("catalog", "info", "--json").stdout)
     assert info["tracks"] == 21_502 and info["genres"]["electronic"] > 10_000
     assert sum(info["energy"].values()) == 21_502
     table = segue_in_process("catalog", "info").stdout  # without --json: a table, not the JSON again
     assert not table.lstrip().startswith("{") and "21,502" in table
     assert f"electronic {info['genres']['electronic']:,}" in table and info["fingerprint"] in table
-    result = run("catalog", "snippet", "fmc-00005", "--out", str(tmp_path / "s.wav"), "--seconds", "2")
+    result = segue_in_process("catalog", "snippet", "fmc-00005", "--out", str(tmp_path / "s.wav"), "--seconds", "2")
     assert result.returncode == 0, result.stderr
     with wave.open(str(tmp_path / "s.wav")) as handle:
         assert handle.getnchannels() == 1 and handle.getnframes() == 2 * handle.getframerate()
 
 
 def test_bench_scorer_json_contract():
-    result = run("bench", "scorer", "--tracks", "5000", "--dim", "16", "--batch", "64", "--json")
+    result = segue_in_process("bench", "scorer", "--tracks", "5000", "--dim", "16", "--batch", "64", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     for engine in ("cpu", "faiss_cpu"):
@@ -124,7 +126,7 @@ def test_bench_scorer_json_contract():
 
 def test_embeddings_show_and_errors(small_embeddings, tmp_path):
     emb, folder, _ = small_embeddings
-    shown = run("embeddings", "show", str(folder), "--json")
+    shown = segue_in_process("embeddings", "show", str(folder), "--json")
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["version"] == emb.version and data["evaluation"]["heldout"]["model"]["recall@10"] > 0

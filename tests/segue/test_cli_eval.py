@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from evaluation.data import METRICS
 from tests.segue.in_process import segue_in_process
 
-SEGUE = [sys.executable, "-m", "segue.cli"]
 # 200 logged conversations leave an effective sample size of about 1 to 7 for these policies, under the default
 # minimum of 10 (test_not_estimable_below_the_minimum_ess): the contract tests lower it
 FAST = ["--bootstrap", "50", "--fqe-steps", "30", "--min-ess", "0"]
 
 
-def run(*args, timeout=600):
-    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def run(*args):
+    return segue_in_process(*args)
 
 
 @pytest.fixture(scope="module")

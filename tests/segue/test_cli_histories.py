@@ -1,17 +1,14 @@
 import json
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
 
 from tests.segue.in_process import segue_in_process
 
-SEGUE = [sys.executable, "-m", "segue.cli"]
 
 
-def run(*args, timeout=600):
-    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def run(*args):
+    return segue_in_process(*args)
 
 
 def _one_clear_line(result, message):

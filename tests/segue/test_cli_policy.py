@@ -1,17 +1,13 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import TRAINED
 from tests.segue.in_process import segue_in_process
 
-SEGUE = [sys.executable, "-m", "segue.cli"]
 
-
-def run(*args, timeout=600):
-    return subprocess.run([*SEGUE, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+def run(*args):
+    return segue_in_process(*args)
 
 
 def test_train_json_contract(small_logs, tmp_path):

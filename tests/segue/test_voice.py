@@ -2,8 +2,6 @@
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -12,13 +10,12 @@ import pytest
 from dialogue.speech.audio import read_wav, write_wav
 from tests.segue.in_process import segue_in_process
 
-SEGUE = [sys.executable, "-m", "segue.cli"]
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                 reason="espeak-ng not installed (make test installs it as root)")
 
 
-def run(*args, timeout=300):
-    return subprocess.run([*SEGUE, *args], capture_output=True, text=True, timeout=timeout)
+def run(*args):
+    return segue_in_process(*args)
 
 
 def spoken(path, *texts, voice="en-us+f2", speed=150, gap=0.8):
