@@ -24,6 +24,7 @@ Base features (73):
   cand_one, cand_le10  1 if exactly one / at most ten candidates
   relaxed              1 if constraints had to be relaxed to match anything
   top_prior, prior_margin   rating-prior score of the best candidate and its margin over the second
+                       (negative when the second is a turned-down artist's track that scores higher)
   user_led             min(turns where the user volunteered a slot, 3) / 3
   known_slots          slots with a value / 7
 
@@ -257,7 +258,7 @@ class Featurizer:
             float(n <= 10),
             float(bool(view.relaxed)),
             min(1.0, float(base.scores[0])) if n else 0.0,
-            min(1.0, base.margin),
+            max(-1.0, min(1.0, base.margin)),
         ]
         block = np.array(parts, dtype=np.float32)
         if self.layout.variant is FeatureVariant.HISTORY and conv.profile is not None:
@@ -301,7 +302,7 @@ class Featurizer:
         n = view.n_candidates
         affinities = conv.scorer.affinity(profile, ranking.indices) if n else np.zeros(0, np.float32)
         out[j] = float(affinities[0]) if n else 0.0
-        out[j + 1] = min(1.0, ranking.margin) if n else 0.0
+        out[j + 1] = max(-1.0, min(1.0, ranking.margin)) if n else 0.0
         out[j + 2] = np.count_nonzero(view.mask[profile.plays]) / len(profile) if len(profile) else 0.0
         out[j + 3] = float(profile.familiar_mask[ranking.indices[0]]) if n else 0.0
         a = j + 4

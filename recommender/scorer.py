@@ -60,7 +60,8 @@ class Scorer(Protocol):
     def rank(
         self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
     ) -> Ranking:
-        """Top ``k`` tracks passing ``constraints`` (``mask``, if given, is their precomputed filter)."""
+        """Top ``k`` tracks passing ``constraints`` (``mask``, if given, is their precomputed filter), the artists of
+        ``constraints.excluded_tracks`` after the others."""
         ...
 
     def candidates(self, constraints: Constraints, profile: HistoryProfile | None = None) -> np.ndarray:
@@ -81,7 +82,8 @@ class Scorer(Protocol):
 
 
 class BaselineScorer:
-    """Filter by constraints; rank by ``prior_weight * rating prior + history affinity``.
+    """Filter by constraints; rank by ``prior_weight * rating prior + history affinity``, the artists of the tracks
+    turned down after the others.
 
     With no history profile the ranking is by rating alone (ties by row).
     Genre suggestions are the genre values with at least ``min_candidates``
@@ -163,12 +165,26 @@ class BaselineScorer:
     def rank(
         self, constraints: Constraints, *, profile: HistoryProfile | None = None, k: int = 10, mask: np.ndarray | None = None
     ) -> Ranking:
-        """Top ``k`` tracks by score among those passing the filter; ties go to the lower row."""
+        """Top ``k`` tracks by score among those passing the filter; ties go to the lower row. The artists of the
+        tracks turned down (``constraints.excluded_tracks``) come after every other artist's tracks: after a "no",
+        the next sample is someone else's while anyone else is left."""
         if mask is None:
             mask = self.candidates(constraints, profile)
         n_candidates = int(np.count_nonzero(mask))
         if n_candidates == 0:
             return Ranking(np.zeros(0, np.int64), np.zeros(0, np.float32), 0)
+        if constraints.excluded_tracks:
+            turned = self.catalog.artists_tracks(np.unique(self.catalog.artist[np.fromiter(constraints.excluded_tracks, np.int64)]))
+            others = mask.copy()
+            others[turned] = False
+            n_others = int(np.count_nonzero(others))
+            if 0 < n_others < n_candidates:
+                first = self._top(others, n_others, profile, k)
+                if len(first.indices) < min(k, n_candidates):  # too few other artists: theirs first, then the rest
+                    rest = self._top(mask & ~others, n_candidates - n_others, profile, k - len(first.indices))
+                    return Ranking(np.concatenate([first.indices, rest.indices]), np.concatenate([first.scores, rest.scores]),
+                                   n_candidates)
+                return Ranking(first.indices, first.scores, n_candidates)
         return self._top(mask, n_candidates, profile, k)
 
     def _top(self, mask: np.ndarray, n_candidates: int, profile: HistoryProfile | None, k: int) -> Ranking:
