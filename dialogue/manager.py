@@ -25,7 +25,7 @@ from .context import Conversation
 from .features import FeatureVariant, Featurizer
 from .nlu import NLU, NLUResult
 from .nlu.lexicon import tokenize
-from .phrasing import Phraser, candidate_match, goal_closeness
+from .phrasing import HIGH_TONE, Phraser, candidate_match, goal_closeness
 from .policy import Decision, Policy, sample_prompt
 from .prompts import ASK_PROMPTS, PromptId, SystemPrompt, prompt_index
 from .records import ConversationRecord, ConversationSink, TurnRecord
@@ -203,18 +203,19 @@ class DialogueManager:
             return SystemTurn("We've been at this a while; let's take a break. Say anything to start again.",
                               finished=True, nlu=result)
         lead = bool(_PLAY_WORDS & set(tokenize(result.text))) and any(a.act is Act.INFORM for a in result.acts)
-        turn = self._ask(result, force_play=lead)
         missing = _missing_values(result, self.catalog)
+        set_aside = self._set_aside_note(skip={Slot.DECADE} if missing else set())
+        absent, unwanted = _absent_genres(result), _absent_genres(result, negated=True)
+        # after "I have nothing that is ...", no "Great!" or "Good choice.": a wish could not be met
+        turn = self._ask(result, force_play=lead, let_down=bool(missing or set_aside or absent))
         if missing:  # "the 1970s": understood, not in the catalog, relaxed
             turn.text = f"I have no music from the {' or '.join(missing)}, so I'll look across decades. {turn.text}"
-        set_aside = self._set_aside_note(skip={Slot.DECADE} if missing else set())
         if set_aside:  # "jazz from the 80s": no such track, so a wish was let go of; said, never silently
             turn.text = f"{set_aside} {turn.text}"
         relative = [e for e in result.entities if e.get("relative_to")]
         if relative:  # "something older": say which decade that was taken to mean
             decade, reference = relative[0]["value"], relative[0]["relative_to"]
             turn.text = f"The {decade} then, {'older' if decade < reference else 'newer'} than the {reference}. {turn.text}"
-        absent, unwanted = _absent_genres(result), _absent_genres(result, negated=True)
         if absent:  # "blues please": a genre this catalog lacks, said so (the NLU acted on none of it)
             genres = self.catalog.genre_names
             turn.text = (f"I have no {' or '.join(absent)} here; my genres are {', '.join(genres[:-1])} and {genres[-1]}. "
@@ -254,7 +255,9 @@ class DialogueManager:
                 return self.catalog.decade_names[code]
         return self.conversation.state.known(Slot.DECADE)
 
-    def _ask(self, result: NLUResult, *, force_play: bool = False) -> SystemTurn:
+    def _ask(self, result: NLUResult, *, force_play: bool = False, let_down: bool = False) -> SystemTurn:
+        """The next prompt, chosen by the policy (or a sample when the person led), in words. ``let_down``: the reply
+        first says a wish could not be met, so its opener is never an upbeat one."""
         conv = self.conversation
         features = self.featurizer(conv)
         mask = conv.valid_mask()
@@ -283,8 +286,9 @@ class DialogueManager:
             question = self.phraser.words(prompt)
             text = f"Did you say {_wish(*doubted)}? If not, {question[0].lower()}{question[1:]}"
         else:
-            text = self.phraser.say(prompt, closeness=closeness, last_acts=result.acts, offered=previous is not None and
-                                    previous.prompt in _OFFERS, genre=view.constraints.genre)
+            text = self.phraser.say(prompt, closeness=min(closeness, HIGH_TONE) if let_down else closeness,
+                                    last_acts=result.acts, offered=previous is not None and previous.prompt in _OFFERS,
+                                    genre=view.constraints.genre)
         play_track = prompt.track if prompt.prompt is PromptId.PLAY_SAMPLE else None
         return SystemTurn(text, prompt=prompt, play_track=play_track, nlu=result, closeness=closeness)
 

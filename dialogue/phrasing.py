@@ -19,7 +19,7 @@ import numpy as np
 from .acts import Act
 from .prompts import PromptId, SystemPrompt
 
-__all__ = ["PHRASES", "Phraser", "goal_closeness"]
+__all__ = ["PHRASES", "Phraser", "goal_closeness", "HIGH_TONE"]
 
 PHRASES: dict[str, tuple[str, ...]] = {
     "open": ("Do you have anything in mind?", "What would you like to listen to?", "What are you in the mood for?",
@@ -46,6 +46,9 @@ PHRASES: dict[str, tuple[str, ...]] = {
                       "Want me to keep playing {genre}, starting with {track}?",
                       "I could play {genre} from here on, starting with {track}. Shall I?"),
 }
+
+#: closeness above which a prompt opens upbeat ("Great!", "Good choice.")
+HIGH_TONE = 0.68
 
 _OPENERS = {
     "low": ("Sorry that wasn't it.", "No worries, let's try another way.", "Hmm, let me think again.",
@@ -108,7 +111,7 @@ class Phraser:
         text = self.words(prompt, genre)
         # a setback ("no"), not a turn down that says what instead ("I like it but jazzier", "no, rock please")
         rejected = any(a.act in (Act.REJECT, Act.DENY) for a in last_acts) and not any(a.act is Act.INFORM for a in last_acts)
-        tone = "low" if closeness < 0.4 or rejected else "high" if closeness > 0.68 else "mid"
+        tone = "low" if closeness < 0.4 or rejected else "high" if closeness > HIGH_TONE else "mid"
         if not last_acts and (pid is PromptId.OPEN or tone == "low"):  # nothing understood ("hmm"): no setback said
             tone = "mid"
         if tone == "low" and not offered:

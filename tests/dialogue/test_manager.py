@@ -411,6 +411,20 @@ def test_a_wish_no_track_meets_is_said_to_be_set_aside_once(catalog, parts):
     assert "nothing that is" not in m.respond("no idea").text
 
 
+def test_a_wish_that_cannot_be_met_is_not_followed_by_an_upbeat_opener(catalog, parts):
+    """"I'd love some great jazz from the 80s please!" (a happy person, so a high closeness) was answered "I have
+    nothing that is jazz and from the 1980s, so I'll look across decades. Good choice. ..."."""
+    from dialogue.phrasing import _OPENERS
+
+    upbeat = [o for o in _OPENERS["high"] if o]
+    for seed in range(12):
+        turn = manager(catalog, parts, seed).respond("I'd love some great jazz from the 80s please!")
+        assert turn.closeness > 0.68 and turn.text.startswith("I have nothing that is jazz and from the 1980s")
+        assert not any(o in turn.text for o in upbeat), turn.text
+    said = {manager(catalog, parts, seed).respond("I'd love some great jazz please!").text.split(" ")[0] for seed in range(12)}
+    assert said & {o.split(" ")[0] for o in upbeat}  # where the wish is met, the upbeat openers are still said
+
+
 def test_a_track_is_described_by_the_genre_asked_for_when_it_carries_it(catalog):
     from dialogue.phrasing import Phraser
 
