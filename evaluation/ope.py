@@ -321,6 +321,10 @@ class _Resampling:
         self.plan = SumsPlan()
 
     def run(self, counts: np.ndarray, with_se: bool = False, member: int | None = None) -> dict:
+        with np.errstate(invalid="ignore", divide="ignore"):  # a count vector of no conversation (the jackknife of one
+            return self._run(counts, with_se, member)          # conversation) has no mean: NaN, no warning printed
+
+    def _run(self, counts: np.ndarray, with_se: bool, member: int | None) -> dict:
         sums = Sums(counts, self.horizon, self.plan)
         values = {}
         for policy, per_policy in self.inputs.items():
