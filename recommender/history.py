@@ -90,7 +90,7 @@ class HistoryProfile:
         that an artist with a tenth of the plays scores 1. Computed once per
         profile. The genre and style parts are summed once per distinct (primary genre, styles) pair of the catalog
         (``Catalog.genre_style_sets``) and the artist part added to the history artists' tracks only: the same
-        float32 operations per track as summing over every track, in a sixth of the time.
+        float32 operations per track as summing over every track, in about a quarter of the time (226 -> 61 us).
         """
         cat = self.catalog
         w = AFFINITY_WEIGHTS
