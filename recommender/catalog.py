@@ -24,7 +24,7 @@ from .errors import CatalogError
 from .schema import REQUIRED_COLUMNS
 from .vocab import ACTIVITY_ENERGIES, ENERGIES, MOODS, canonical_genre
 
-__all__ = ["Catalog", "Track", "DEFAULT_CATALOG_PATH", "write_catalog"]
+__all__ = ["Catalog", "Track", "DEFAULT_CATALOG_PATH", "write_catalog", "concat_ranges"]
 
 DEFAULT_CATALOG_PATH = Path(__file__).with_name("data") / "freemusicc.parquet"
 
@@ -45,6 +45,13 @@ class Track:
     decade: str | None
     rating: float | None
     duration: int
+
+
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``starts[0] .. starts[0] + counts[0] - 1``, then the next range, and so on, as one int64 array: the entries of
+    several CSR rows at once (``starts``: int (m,), where each row begins; ``counts``: int (m,), its length)."""
+    starts, counts = np.asarray(starts, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
 
 
 def _codes(column: pa.ChunkedArray | pa.Array, names: tuple[str, ...] | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -200,7 +207,7 @@ class Catalog:
             pair[i] = seen.setdefault((genre, indices[start:stop].tobytes()), len(seen))
         firsts = np.unique(pair, return_index=True)[1]
         counts = indptr[firsts + 1] - indptr[firsts]
-        rows = np.repeat(indptr[firsts] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        rows = concat_ranges(indptr[firsts], counts)
         styles = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), indices[rows], np.concatenate([[0], np.cumsum(counts)])),
                                shape=(len(firsts), len(self.style_names)))
         return pair.astype(np.intp), self.primary_genre[firsts].astype(np.int32), styles
@@ -209,9 +216,7 @@ class Catalog:
         """The tracks of the artists ``codes`` (int, distinct), artist by artist: int64 rows."""
         order, indptr = self.artist_tracks
         codes = np.asarray(codes, dtype=np.int64)
-        starts = indptr[codes]
-        counts = indptr[codes + 1] - starts
-        return order[np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))]
+        return order[concat_ranges(indptr[codes], indptr[codes + 1] - indptr[codes])]
 
     @cached_property
     def _artist_codes(self) -> dict[str, int]:

@@ -6,7 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .catalog import Catalog
+from .catalog import Catalog, concat_ranges
 
 __all__ = ["HistoryProfile", "AFFINITY_WEIGHTS"]
 
@@ -31,8 +31,7 @@ class HistoryProfile:
         self.genre_share = (np.bincount(cat.primary_genre[plays], minlength=len(cat.genre_names)) / n).astype(np.float32)
         starts = cat.style_indptr[plays]
         counts = cat.style_indptr[plays + 1] - starts
-        total = int(counts.sum())
-        entries = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(total)
+        entries = concat_ranges(starts, counts)
         weights = np.repeat(1.0 / np.maximum(counts, 1), counts)
         self.style_share = (np.bincount(cat.style_indices[entries], weights=weights, minlength=len(cat.style_names)) / n).astype(np.float32)
         self.energy_share = (np.bincount(cat.energy[plays], minlength=3) / n).astype(np.float32)
@@ -100,9 +99,9 @@ class HistoryProfile:
         affinity = per_pair.astype(np.float32, copy=False)[pair]
         if len(self.artist_codes):  # + 0 elsewhere: other artists' tracks keep their value
             artist_weight = np.minimum(1.0, self.artist_counts / max(1, len(self.plays)) * 10.0).astype(np.float32)
-            indptr = cat.artist_tracks[1]
-            tracks = indptr[self.artist_codes + 1] - indptr[self.artist_codes]
-            affinity[cat.artists_tracks(self.artist_codes)] += w["artist"] * np.repeat(artist_weight, tracks)
+            order, indptr = cat.artist_tracks
+            starts, tracks = indptr[self.artist_codes], indptr[self.artist_codes + 1] - indptr[self.artist_codes]
+            affinity[order[concat_ranges(starts, tracks)]] += w["artist"] * np.repeat(artist_weight, tracks)
         return affinity
 
     def affinity(self, indices: np.ndarray | None = None) -> np.ndarray:

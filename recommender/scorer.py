@@ -107,7 +107,8 @@ class BaselineScorer:
         self._suggest_cache: dict = {}
         self._masks: dict[Constraints, np.ndarray] = {}  # candidates of the constraints met with ``_suggest_profile``
         self._genre_order: np.ndarray | None = None  # genre values by weight for ``_suggest_profile``
-        self._value_index = {name: i for i, name in enumerate(catalog.genre_names + catalog.style_names)}
+        self._value_names = catalog.genre_names + catalog.style_names  # genre values: coarse genres, then styles
+        self._value_index = {name: i for i, name in enumerate(self._value_names)}
         self._rows_of_values: dict[int, np.ndarray] = {}  # shared by the sessions (``session`` copies the reference)
         self._value_parents = np.concatenate([np.arange(len(catalog.genre_names)), catalog.style_parent])
         self._parents: list[int] = self._value_parents.tolist()
@@ -246,9 +247,7 @@ class BaselineScorer:
         return cached
 
     def _suggest_genres(self, constraints: Constraints, profile: HistoryProfile | None, n: int) -> tuple[str, ...]:
-        cat = self.catalog
         mask = self.candidates(constraints.without("genre"), profile)
-        names = cat.genre_names + cat.style_names
         counts = None
         if self._genre_order is not None:  # weights of this listener alone (the baseline's): ordered once
             order = self._genre_order
@@ -283,7 +282,7 @@ class BaselineScorer:
             ok = counts >= self.min_candidates
             ok[list(blocked)] = False
             chosen = self._choose(order[ok[order]].tolist(), lambda i: True, n)
-        return tuple(names[i] for i in chosen)
+        return tuple(self._value_names[i] for i in chosen)
 
     def _choose(self, order: list[int], usable, n: int) -> list[int]:
         """The first ``n`` usable values of ``order``: from distinct coarse genres first, then the next best."""
@@ -308,8 +307,7 @@ class BaselineScorer:
         int64 rows, computed once and shared by the sessions."""
         rows = self._rows_of_values.get(i)
         if rows is None:
-            cat = self.catalog
-            rows = self._rows_of_values[i] = np.flatnonzero(cat.mask("genre", (cat.genre_names + cat.style_names)[i]))
+            rows = self._rows_of_values[i] = np.flatnonzero(self.catalog.mask("genre", self._value_names[i]))
         return rows
 
     #: whether ``_genre_weights`` with a profile depends on the listener alone (not on the constraints): then the
